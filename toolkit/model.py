@@ -1,0 +1,229 @@
+"""Plain records shared by every stage of a round.
+
+The registry (master workbook) is read into :class:`Registry`; a round's merged
+figures are :class:`ResultRow` objects collected in a :class:`RoundResult`, which
+every writer (summary, ledger, Word report, CSV) renders without recomputing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+#: The six indicator types of DESIGN.md.
+KINDS = ("累计", "比率", "上限", "下限", "增速", "节点")
+#: Values a department may pick for a 节点 row.
+NODE_STATES = ("已完成", "推进中", "未启动")
+#: Every status a result row can carry (DESIGN.md, results.csv).
+STATUSES = (
+    "已完成", "序时推进", "滞后", "达标", "未达标", "逾期", "推进中", "未启动", "未报送", "待更正",
+)
+#: Statuses that a leader must look at.
+LAGGING = ("滞后", "未达标", "逾期")
+TOTAL = "合计"
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str = "市政府督查室"
+    title: str = "《市政府工作报告》重点工作进展情况报告"
+    year: int = 0
+    basis: str = "按月"  # 序时口径: 按月 or 按日
+    tolerance: Decimal = Decimal(0)  # 滞后容差, percentage points
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    contact: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Round:
+    name: str  # e.g. 2021-04
+    cutoff: date  # 统计截止日期
+    deadline: date  # 报送截止日期
+
+
+@dataclass(frozen=True)
+class Indicator:
+    sheet: str  # category sheet name in the master workbook
+    row: int  # 1-based row in the master sheet
+    task_no: str
+    task: str
+    lead: str
+    co: str
+    code: str  # 指标编号, unique
+    name: str
+    kind: str  # one of KINDS
+    unit: str  # 计量单位
+    target: Decimal | None
+    due: date | None  # 完成时限 as a date
+    due_text: str  # 完成时限 as written (e.g. 6月底)
+    reporters: tuple[str, ...]  # 填报单位 names
+    decimals: int = 2
+    phrase: str = ""  # 表述模板
+    targets_by_unit: tuple[tuple[str, Decimal], ...] = ()  # from 目标分解
+
+    def target_for(self, unit_name: str) -> Decimal | None:
+        """The annual target one reporting unit answers for."""
+        for name, value in self.targets_by_unit:
+            if name == unit_name:
+                return value
+        if len(self.reporters) == 1:
+            return self.target
+        return None if self.targets_by_unit else self.target
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != "节点"
+
+
+@dataclass(frozen=True)
+class Category:
+    sheet: str
+    title: str
+    indicators: tuple[Indicator, ...]
+
+
+@dataclass
+class Registry:
+    path: Path
+    settings: Settings
+    units: dict[str, Unit]  # by name, in sheet order
+    rounds: list[Round]
+    categories: list[Category]
+    warnings: list[str] = field(default_factory=list)  # not fatal, shown to the clerk
+
+    def indicators(self):
+        for cat in self.categories:
+            yield from cat.indicators
+
+    def indicator(self, code: str) -> Indicator | None:
+        for ind in self.indicators():
+            if ind.code == code:
+                return ind
+        return None
+
+    def round(self, name: str) -> Round | None:
+        for rnd in self.rounds:
+            if rnd.name == name:
+                return rnd
+        return None
+
+    def unit_by_code(self, code: str) -> Unit | None:
+        for unit in self.units.values():
+            if unit.code == code:
+                return unit
+        return None
+
+    def rows_for(self, unit_name: str) -> list[Indicator]:
+        """Indicators a unit reports, in registry order."""
+        return [ind for ind in self.indicators() if unit_name in ind.reporters]
+
+    def reporting_units(self) -> list[Unit]:
+        """Units with at least one row to report, in 单位 order."""
+        names = {n for ind in self.indicators() for n in ind.reporters}
+        return [u for u in self.units.values() if u.name in names]
+
+    def category(self, sheet: str) -> Category | None:
+        for cat in self.categories:
+            if cat.sheet == sheet:
+                return cat
+        return None
+
+
+@dataclass
+class Entry:
+    """What one unit returned for one indicator (after checking)."""
+
+    code: str  # 指标编号
+    unit: str  # 单位名称
+    value: Decimal | None = None  # 本期完成
+    base: Decimal | None = None  # 基数
+    last_year: Decimal | None = None  # 上年同期
+    state: str = ""  # 完成状态 (节点)
+    progress: str = ""  # 进展情况
+    problems: str = ""  # 存在问题
+    next_steps: str = ""  # 下步打算
+    invalid: bool = False  # an 错误 finding keeps the value out: shown as 待更正
+    file: str = ""  # archived file name it came from
+    sheet: str = ""
+    row: int = 0
+
+
+@dataclass
+class ResultRow:
+    """One indicator for one unit, or the 合计 over several units."""
+
+    round: str
+    category: str  # sheet name
+    category_title: str
+    indicator: Indicator
+    unit: str  # 单位名称 or 合计
+    target: Decimal | None
+    value: Decimal | None = None
+    base: Decimal | None = None
+    last_year: Decimal | None = None
+    completion: Decimal | None = None  # 完成率 %, rounded
+    ratio: Decimal | None = None  # 比率 % (比率 rows), rounded
+    time_progress: Decimal | None = None  # 序时进度 %, rounded
+    gap: Decimal | None = None  # 差距, percentage points
+    yoy: Decimal | None = None  # 同比 %, rounded
+    status: str = ""
+    state: str = ""  # 完成状态 as reported
+    progress: str = ""
+    problems: str = ""
+    next_steps: str = ""
+    missing_parts: tuple[str, ...] = ()  # for 合计: units whose part is missing
+    is_total: bool = False
+    late: bool = False
+
+
+@dataclass
+class Submission:
+    """One file found in a round's inbox and what became of it."""
+
+    file: str  # name as received
+    path: Path
+    sha256: str = ""
+    unit: str = ""  # 单位名称, '' when unknown
+    received: datetime | None = None
+    accepted: bool = False
+    superseded: bool = False  # a later return from the same unit replaced it
+    late: bool = False
+    errors: int = 0
+    notices: int = 0
+    archived: Path | None = None
+    feedback: Path | None = None
+    reason: str = ""  # why rejected (Chinese)
+
+
+@dataclass
+class RoundResult:
+    registry: Registry
+    round: Round
+    now: datetime
+    time_progress: Decimal
+    rows: list[ResultRow] = field(default_factory=list)
+    submissions: list[Submission] = field(default_factory=list)
+    findings: list = field(default_factory=list)  # list[findings.Finding]
+    expected_units: list[str] = field(default_factory=list)
+    on_time_units: list[str] = field(default_factory=list)
+    late_units: list[str] = field(default_factory=list)
+    missing_units: list[str] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def rows_in(self, sheet: str) -> list[ResultRow]:
+        return [r for r in self.rows if r.category == sheet]
+
+    def headline(self) -> list[ResultRow]:
+        """One row per indicator: the 合计 where several units report, else the unit's row."""
+        multi = {r.indicator.code for r in self.rows if r.is_total}
+        return [r for r in self.rows if r.is_total or r.indicator.code not in multi]
