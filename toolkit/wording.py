@@ -1,0 +1,355 @@
+"""How one figure is said in Chinese: the clause for a result row, and paragraphs.
+
+:func:`describe` turns a :class:`~toolkit.model.ResultRow` into a clause worded like
+the seed report (``科技型中小企业已备案59家，完成全年目标任务的42.14%``). The
+clerk may set a 表述模板 per indicator in the master workbook; its ``{名}``
+placeholders are filled from :func:`placeholders`. Without a template, or when the
+template needs a value the row does not have, the default wording for the
+indicator type (:data:`DEFAULT_PHRASES`) is used.
+
+Placeholder values are bare text: numbers carry no ``%`` sign (write
+``完成全年目标任务的{完成率}%``). Counts (本期完成, 年度目标, 基数, 上年同期) are
+printed as reported, without trailing zeros; percentages (完成率, 比率, 序时进度,
+同比, and 差距 in percentage points) with exactly the indicator's 小数位数.
+``{差距}`` is a magnitude; its direction is ``{比较}`` (高于/低于/等于), so
+``{比较}序时进度{差距}个百分点`` reads right either way. ``{同比}`` keeps its sign.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .model import ResultRow
+
+#: Every placeholder a 表述模板 may use, with what it stands for (for help texts).
+PLACEHOLDERS: dict[str, str] = {
+    "指标名称": "指标名称",
+    "单位名称": "填报单位名称（多单位汇总行为“合计”）",
+    "本期完成": "本期完成数（累计数或报送值）",
+    "计量单位": "计量单位",
+    "年度目标": "年度目标",
+    "完成率": "完成率（百分数，不含%）",
+    "序时进度": "序时进度（百分数，不含%）",
+    "差距": "与序时进度或目标的差距（绝对值，百分点）",
+    "比率": "比率类指标的比率（百分数，不含%）",
+    "基数": "比率类指标的基数",
+    "上年同期": "上年同期数",
+    "同比": "同比增减（百分数，带正负号，不含%）",
+    "同比表述": "如“同比上升55.26%”“同比下降3.10%”“与上年同期持平”",
+    "比较": "与目标（累计类为序时进度）相比：高于、低于或等于",
+    "差距表述": "如“高于目标1.2个百分点”“低于序时进度8.33个百分点”“达到目标”",
+    "完成状态": "节点类指标的完成状态（已完成、推进中、未启动）",
+    "完成时限": "完成时限",
+    "状态": "本期状态（已完成、序时推进、滞后、达标、未达标、逾期等）",
+}
+
+#: Default wording per indicator type (指标类型), in the seed report's style.
+DEFAULT_PHRASES: dict[str, str] = {
+    "累计": "{指标名称}{本期完成}{计量单位}，完成全年{年度目标}{计量单位}目标任务的{完成率}%",
+    "比率": "{指标名称}{比率}%，{比较}{年度目标}%的目标",
+    "上限": "{指标名称}{本期完成}{计量单位}，{比较}{年度目标}{计量单位}的目标",
+    "下限": "{指标名称}{本期完成}{计量单位}，{比较}{年度目标}{计量单位}的目标",
+    "增速": "{指标名称}{本期完成}%，{差距表述}",
+    "节点": "{指标名称}{完成状态}",
+}
+
+#: Plainer wordings tried, in order, when the default lacks a value (no target, say).
+_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "累计": ("{指标名称}{本期完成}{计量单位}",),
+    "比率": ("{指标名称}{比率}%", "{指标名称}{本期完成}{计量单位}"),
+    "上限": ("{指标名称}{本期完成}{计量单位}",),
+    "下限": ("{指标名称}{本期完成}{计量单位}",),
+    "增速": ("{指标名称}{本期完成}%",),
+    "节点": (),
+}
+
+#: Statuses for which a row has no figure to print.
+_NO_FIGURE = ("未报送", "待更正")
+_PCT_UNITS = ("%", "％", "百分比")
+
+# ``{名}``; full-width braces typed with a Chinese input method count too.
+_PLACEHOLDER = re.compile(r"[{｛]([^{}｛｝]*)[}｝]")
+_CN_DIGITS = "零一二三四五六七八九"
+_ENDS = "。！？；"
+_CLOSERS = "”’」』）)》"
+
+
+class _Missing(Exception):
+    """A template needs a value the row does not have."""
+
+
+# -- numbers and dates -------------------------------------------------------------------
+
+
+def _dec(value) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return result if result.is_finite() else None
+
+
+def format_count(value) -> str:
+    """A reported figure: no exponent, no trailing zeros (``1.42550`` → ``1.4255``)."""
+    d = _dec(value)
+    if d is None:
+        return ""
+    if d == 0:
+        return "0"
+    text = format(d.normalize(), "f")
+    return text
+
+
+def format_pct(value, decimals: int = 2) -> str:
+    """A percentage with exactly ``decimals`` places, rounded half up (``85.5`` → ``85.50``)."""
+    d = _dec(value)
+    if d is None:
+        return ""
+    places = max(int(decimals), 0)
+    q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if q == 0:
+        q = abs(q)  # never print -0.00
+    return format(q, "f")
+
+
+def cn_date(value: date) -> str:
+    """``2021年5月13日``."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_month_day(value: date) -> str:
+    """``4月30日``."""
+    return f"{value.month}月{value.day}日"
+
+
+def cn_numeral(n: int) -> str:
+    """Chinese numeral for 1–99 (``11`` → ``十一``), as used in section headings."""
+    if n <= 0 or n >= 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _CN_DIGITS[ones]
+    head = "十" if tens == 1 else _CN_DIGITS[tens] + "十"
+    return head + (_CN_DIGITS[ones] if ones else "")
+
+
+# -- placeholders ------------------------------------------------------------------------
+
+
+def _pct_unit(unit: str) -> bool:
+    return unit.strip() in _PCT_UNITS
+
+
+def _difference(row: ResultRow) -> tuple[Decimal, str, bool] | None:
+    """(signed difference, what it is measured against, in percentage points?) or None."""
+    ind = row.indicator
+    kind = ind.kind
+    if kind == "累计":
+        diff = row.gap
+        if diff is None and row.completion is not None and row.time_progress is not None:
+            diff = row.completion - row.time_progress
+        return None if diff is None else (diff, "序时进度", True)
+    target = row.target
+    if kind == "增速":
+        diff = row.gap
+        if diff is None and row.value is not None and target is not None:
+            diff = row.value - target
+        return None if diff is None else (diff, "目标", True)
+    if kind == "比率":
+        if row.ratio is None or target is None:
+            return None
+        return (row.ratio - target, "目标", True)
+    if kind in ("上限", "下限"):
+        if row.value is None or target is None:
+            return None
+        return (row.value - target, "目标", _pct_unit(ind.unit))
+    return None
+
+
+def _yoy_phrase(yoy: Decimal, decimals: int) -> str:
+    text = format_pct(abs(yoy), decimals)
+    if Decimal(text) == 0:
+        return "与上年同期持平"
+    return f"同比{'上升' if yoy > 0 else '下降'}{text}%"
+
+
+def placeholders(row: ResultRow) -> dict[str, str]:
+    """Text for every placeholder the row has a value for; absent keys mean “no value”."""
+    ind = row.indicator
+    dec = ind.decimals if ind.decimals is not None else 2
+    out: dict[str, str] = {
+        "指标名称": ind.name,
+        "单位名称": row.unit,
+        "计量单位": ind.unit or "",
+    }
+    counts = {"本期完成": row.value, "年度目标": row.target, "基数": row.base, "上年同期": row.last_year}
+    for key, value in counts.items():
+        if _dec(value) is not None:
+            out[key] = format_count(value)
+    pcts = {"完成率": row.completion, "比率": row.ratio, "序时进度": row.time_progress, "同比": row.yoy}
+    for key, value in pcts.items():
+        if _dec(value) is not None:
+            out[key] = format_pct(value, dec)
+    if _dec(row.yoy) is not None:
+        out["同比表述"] = _yoy_phrase(row.yoy, dec)
+    diff = _difference(row)
+    if diff is not None:
+        value, against, points = diff
+        magnitude = format_pct(abs(value), dec) if points else format_count(abs(value))
+        if Decimal(magnitude) == 0:
+            out["比较"] = "等于"
+            out["差距表述"] = "达到目标" if against == "目标" else "与序时进度持平"
+        else:
+            word = "高于" if value > 0 else "低于"
+            out["比较"] = word
+            measure = "个百分点" if points else (ind.unit or "")
+            out["差距表述"] = f"{word}{against}{magnitude}{measure}"
+        out["差距"] = magnitude
+    if row.state:
+        out["完成状态"] = row.state
+    due = ind.due_text.strip() if ind.due_text else ""
+    if not due and ind.due is not None:
+        due = cn_date(ind.due)
+    if due:
+        out["完成时限"] = due
+    if row.status:
+        out["状态"] = row.status
+    return out
+
+
+def validate_phrase(text: str) -> list[str]:
+    """Unknown placeholders in a 表述模板, as written (e.g. ``["{完成量}"]``), each once."""
+    unknown: list[str] = []
+    for match in _PLACEHOLDER.finditer(text or ""):
+        if match.group(1).strip() not in PLACEHOLDERS and match.group(0) not in unknown:
+            unknown.append(match.group(0))
+    return unknown
+
+
+def _render(template: str, values: dict[str, str]) -> str:
+    def fill(match: re.Match) -> str:
+        name = match.group(1).strip()
+        if name not in PLACEHOLDERS:
+            return match.group(0)  # unknown: left as written
+        if name not in values:
+            raise _Missing(name)
+        return values[name]
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def _tidy(text: str) -> str:
+    return text.strip().rstrip("。；，、,;: ：").strip()
+
+
+def describe(row: ResultRow) -> str:
+    """The clause for one row, e.g. ``开（复）工率95.48%``; ``""`` when there is no figure.
+
+    The indicator's 表述模板 is used when it has every value it names; otherwise the
+    default wording for the indicator type, then plainer ones. A 同比 the wording does
+    not mention is appended; a 合计 that misses some units' parts says so.
+    """
+    if row.status in _NO_FIGURE:
+        return ""
+    ind = row.indicator
+    values = placeholders(row)
+    candidates: list[str] = []
+    if ind.phrase and ind.phrase.strip():
+        candidates.append(ind.phrase.strip())
+    kind = ind.kind if ind.kind in DEFAULT_PHRASES else "累计"
+    candidates.append(DEFAULT_PHRASES[kind])
+    candidates.extend(_FALLBACKS.get(kind, ()))
+    text = used = ""
+    for template in candidates:
+        try:
+            text = _tidy(_render(template, values))
+        except _Missing:
+            continue
+        used = template
+        break
+    if not text:
+        return ""
+    if "同比表述" in values and "同比" not in used:
+        text += "，" + values["同比表述"]
+    if row.is_total and row.missing_parts:
+        text += f"（不含{'、'.join(row.missing_parts)}数据）"
+    return text
+
+
+# -- paragraphs --------------------------------------------------------------------------
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[。！？])(?![”’」』）)》。！？])")
+
+
+def _close(text: str) -> str:
+    """One sentence or clause ending in proper Chinese punctuation."""
+    text = text.strip().rstrip("，,、:： \t")
+    if not text:
+        return ""
+    if text[-1] in ".;!?":
+        text = text[:-1] + {".": "。", ";": "；", "!": "！", "?": "？"}[text[-1]]
+    if text[-1] in _ENDS:
+        return text
+    stripped = text.rstrip(_CLOSERS)
+    if stripped != text and stripped and stripped[-1] in _ENDS:
+        return text  # 。” already ends the sentence
+    return text + "。"
+
+
+def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
+    for sentence in _SENTENCE_SPLIT.split(text):
+        sentence = sentence.strip()
+        key = sentence.rstrip(_ENDS + _CLOSERS)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        out.append(sentence)
+
+
+def _sentence_key(sentence: str) -> str:
+    key = sentence.rstrip(_ENDS + _CLOSERS)
+    return key.translate(_COMMA_FORMS)
+
+
+_COMMA_FORMS = str.maketrans({",": "，", "(": "（", ")": "）", ";": "；", ":": "："})
+
+
+def _drop_subsumed(sentences: list[str]) -> list[str]:
+    """Drop a sentence that another one repeats and extends.
+
+    A department's "科技型中小企业已备案59家" is said again, with more, by the
+    generated "科技型中小企业已备案59家，完成全年目标任务的42.14%": keep the latter.
+    """
+    keys = [_sentence_key(s) for s in sentences]
+    kept = []
+    for i, sentence in enumerate(sentences):
+        key = keys[i]
+        if key and any(j != i and len(other) > len(key) and other.startswith(key) for j, other in enumerate(keys)):
+            continue
+        kept.append(sentence)
+    return kept
+
+
+def join_clauses(parts: list[str]) -> str:
+    """Join sentences and clauses into one Chinese paragraph.
+
+    Parts are stripped, empty ones dropped, each ends with 。 unless it already ends
+    with 。！？；, a sentence already said is not said again, and no 。。 remains.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for part in parts:
+        if part is None:
+            continue
+        for line in str(part).splitlines():
+            _add_sentences(_close(line), seen, out)
+    joined = "".join(_drop_subsumed(out))
+    joined = re.sub(r"。{2,}", "。", joined)
+    joined = re.sub(r"[，,]。", "。", joined)
+    return joined
