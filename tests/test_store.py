@@ -1,0 +1,671 @@
+"""Durability of the workspace: toolkit/store.py."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import LockHeldError, WorkspaceError
+from toolkit.store import (
+    LOCK_NAME,
+    SCHEMA_VERSION,
+    IntakeLog,
+    WorkspaceLock,
+    archive_file,
+    atomic_path,
+    atomic_write,
+    cleanup_temp,
+    clip,
+    display_width,
+    format_log,
+    inside,
+    pad,
+    safe_name,
+    sha256_file,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _temps(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith(".") and ".tmp" in p.name]
+
+
+# ---------------------------------------------------------------------------------------
+# atomic_write / atomic_path
+# ---------------------------------------------------------------------------------------
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("mode, old, new", [("wb", b"old bytes", b"new bytes"), ("w", "旧内容", "新内容")])
+def test_atomic_write_exception_keeps_old_and_leaves_no_temp(tmp_path: Path, mode: str, old, new) -> None:
+    target = tmp_path / "汇总表.csv"
+    (target.write_bytes if isinstance(old, bytes) else lambda t: target.write_text(t, encoding="utf-8"))(old)
+    with pytest.raises(Boom), atomic_write(target, mode) as fh:
+        fh.write(new)
+        fh.flush()
+        raise Boom
+    assert (target.read_bytes() if isinstance(old, bytes) else target.read_text(encoding="utf-8")) == old
+    assert _temps(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode, new", [("wb", b"new \x00 bytes"), ("w", "新内容\n第二行")])
+def test_atomic_write_success_replaces(tmp_path: Path, mode: str, new) -> None:
+    target = tmp_path / "汇总表.csv"
+    target.write_bytes(b"old")
+    with atomic_write(target, mode) as fh:
+        fh.write(new)
+        # Until the block ends, the old content is what readers see.
+        assert target.read_bytes() == b"old"
+    got = target.read_bytes() if isinstance(new, bytes) else target.read_text(encoding="utf-8")
+    assert got == new
+    assert _temps(tmp_path) == []
+
+
+def test_atomic_write_creates_missing_target(tmp_path: Path) -> None:
+    with atomic_write(tmp_path / "new.txt", "w") as fh:
+        fh.write("第一次")
+    assert (tmp_path / "new.txt").read_text(encoding="utf-8") == "第一次"
+
+
+def test_atomic_write_missing_folder_is_chinese_workspace_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="文件夹"), atomic_write(tmp_path / "nope" / "x.txt") as fh:
+        fh.write(b"x")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_atomic_path_keeps_suffix_and_replaces_only_on_success(tmp_path: Path, fail: bool) -> None:
+    target = tmp_path / "汇总表_2021-04.xlsx"
+    target.write_bytes(b"old")
+    seen: list[Path] = []
+    with pytest.raises(Boom) if fail else contextlib.nullcontext(), atomic_path(target) as tmp:
+        seen.append(tmp)
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".汇总表_2021-04.xlsx.")
+        assert tmp.name.endswith(".tmp.xlsx") and tmp.suffix == ".xlsx"
+        tmp.write_bytes(b"new")
+        if fail:
+            raise Boom
+    assert target.read_bytes() == (b"old" if fail else b"new")
+    assert not seen[0].exists()
+    assert _temps(tmp_path) == []
+
+
+def test_cleanup_temp_removes_only_old_temp_files(tmp_path: Path) -> None:
+    old_tmp = tmp_path / ".汇总表.xlsx.123-abcd.tmp.xlsx"
+    old_tmp2 = tmp_path / ".results.csv.123-abcd.tmp"
+    young_tmp = tmp_path / ".report.docx.456-ef01.tmp.docx"
+    keep = [tmp_path / n for n in ("汇总表.xlsx", LOCK_NAME, "notes.tmp", ".template.tmpl")]
+    for p in [old_tmp, old_tmp2, young_tmp, *keep]:
+        p.write_bytes(b"x")
+    past = time.time() - 3600
+    for p in [old_tmp, old_tmp2, *keep]:
+        os.utime(p, (past, past))
+    removed = cleanup_temp(tmp_path)
+    assert sorted(removed) == sorted([old_tmp, old_tmp2])
+    assert young_tmp.exists() and all(p.exists() for p in keep)
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pathlib import Path
+    from toolkit.store import atomic_write
+
+    target = Path(sys.argv[1])
+    n = 0
+    while True:
+        n += 1
+        data = b"%08d" % n
+        with atomic_write(target) as fh:
+            for _ in range(256):                 # 256 x 8 KiB = 2 MiB, written slowly in pieces
+                fh.write(data * 1024)
+                fh.flush()
+                time.sleep(0.0002)
+        if n == 1:
+            print("ready", flush=True)
+    """
+)
+
+
+def _complete(data: bytes) -> bool:
+    """A complete version: 2 MiB of one 8-digit counter repeated."""
+    return len(data) == 2 * 1024 * 1024 and data == data[:8] * (len(data) // 8) and data[:8].isdigit()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("attempt", range(10))
+def test_sigkill_during_writes_leaves_old_or_new_content(tmp_path: Path, attempt: int) -> None:
+    target = tmp_path / "汇总表.bin"
+    target.write_bytes(b"%08d" % 0 * (256 * 1024))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT)
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"ready"
+        time.sleep(random.Random(attempt).uniform(0.0, 0.3))
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    assert _complete(target.read_bytes())
+    # The killed writer may leave its temp file; it is hidden and cleaned up later.
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [target.name]
+    cleanup_temp(tmp_path, older_than=0)
+    assert list(tmp_path.iterdir()) == [target]
+
+
+# ---------------------------------------------------------------------------------------
+# archive
+# ---------------------------------------------------------------------------------------
+
+def _touch(path: Path, data: bytes, mtime: float = 1_600_000_000.0) -> Path:
+    path.write_bytes(data)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_archive_same_content_twice_is_one_file(tmp_path: Path) -> None:
+    src = _touch(tmp_path / "市发改委.xlsx", b"PK\x03\x04 same content")
+    arch = tmp_path / "archive"
+    p1, h1 = archive_file(src, arch)
+    p2, h2 = archive_file(src, arch)
+    assert (p1, h1) == (p2, h2)
+    assert list(arch.iterdir()) == [p1]
+    assert p1.name == f"{h1[:16]}_市发改委.xlsx"
+    assert h1 == sha256_file(src)
+
+
+def test_archive_different_content_same_name_is_two_files(tmp_path: Path) -> None:
+    arch = tmp_path / "archive"
+    src = tmp_path / "市发改委.xlsx"
+    p1, h1 = archive_file(_touch(src, b"first"), arch)
+    p2, h2 = archive_file(_touch(src, b"second"), arch)
+    assert h1 != h2 and p1 != p2
+    assert sorted(arch.iterdir()) == sorted([p1, p2])
+    assert p1.read_bytes() == b"first" and p2.read_bytes() == b"second"
+
+
+@pytest.mark.parametrize("size", [0, 1, 3 * 1024 * 1024 + 7])
+def test_archive_preserves_bytes_and_mtime(tmp_path: Path, size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    src = _touch(tmp_path / "in.xlsx", data, mtime=1_620_000_000.5)
+    path, digest = archive_file(
+        src, tmp_path / "archive", unit_code="A01", original_name="../../报表:一季度?.xlsx"
+    )
+    assert path.read_bytes() == data
+    assert os.stat(path).st_mtime == os.stat(src).st_mtime
+    assert path.parent == tmp_path / "archive"
+    assert path.name == f"{digest[:16]}_A01_报表_一季度_.xlsx"
+    assert _temps(tmp_path / "archive") == []
+
+
+def test_archive_never_overwrites_a_different_file(tmp_path: Path) -> None:
+    arch = tmp_path / "archive"
+    src = _touch(tmp_path / "x.xlsx", b"good")
+    path, digest = archive_file(src, arch)
+    path.write_bytes(b"corrupted")  # somebody damaged the archived copy
+    again, digest2 = archive_file(src, arch)
+    assert digest2 == digest and again != path
+    assert path.read_bytes() == b"corrupted" and again.read_bytes() == b"good"
+
+
+def test_archive_does_not_overwrite_a_file_that_appears_meanwhile(tmp_path: Path, monkeypatch) -> None:
+    """Another process publishes the same name between our check and our publish."""
+    from toolkit import store
+
+    arch = tmp_path / "archive"
+    arch.mkdir()
+    src = _touch(tmp_path / "x.xlsx", b"ours")
+    real = store._create_temp
+    planted: list[Path] = []
+
+    def racing_create_temp(path: Path, keep_suffix: bool = False):
+        if not planted:
+            path.write_bytes(b"theirs")
+            planted.append(path)
+        return real(path, keep_suffix)
+
+    monkeypatch.setattr(store, "_create_temp", racing_create_temp)
+    path, digest = archive_file(src, arch)
+    assert planted == [arch / f"{digest[:16]}_x.xlsx"]
+    assert planted[0].read_bytes() == b"theirs"
+    assert path != planted[0] and path.read_bytes() == b"ours"
+
+
+# ---------------------------------------------------------------------------------------
+# safe_name / inside
+# ---------------------------------------------------------------------------------------
+
+_ALLOWED = re.compile(r'^[^<>:"/\\|?*\x00-\x1f\x7f]+$')
+_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
+LONG = "第一季度重点工作任务推进情况" * 22  # 308 Chinese characters
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("../../x.xlsx", "x.xlsx"),
+        ("..\\..\\x.xlsx", "x.xlsx"),
+        ("a/b\\c.xlsx", "c.xlsx"),
+        ("/etc/passwd", "passwd"),
+        ("C:\\Windows\\system.ini", "system.ini"),
+        ("CON.xlsx", "_CON.xlsx"),
+        ("con", "_con"),
+        ("Lpt9.tar.gz", "_Lpt9.tar.gz"),
+        ("aux .xlsx", "_aux .xlsx"),
+        ("COM10.xlsx", "COM10.xlsx"),
+        ("报表:第一季度?.xlsx", "报表_第一季度_.xlsx"),
+        ('a<b>c"d|e*f.xlsx', "a_b_c_d_e_f.xlsx"),
+        ("tab\there\n.xlsx", "tab_here_.xlsx"),
+        ("name. ", "name"),
+        ("  市发改委.xlsx  ", "市发改委.xlsx"),
+        (".hidden.xlsx", "hidden.xlsx"),
+        ("..", "未命名"),
+        ("", "未命名"),
+        ("   ", "未命名"),
+        (LONG + ".xlsx", None),
+        ("x" * 300 + ".xlsx", None),
+        (LONG, None),
+    ],
+)
+def test_safe_name(name: str, expected: str | None) -> None:
+    result = safe_name(name)
+    if expected is not None:
+        assert result == expected
+    assert _ALLOWED.match(result)
+    assert not _RESERVED.match(result)
+    assert not result.endswith((".", " ")) and not result.startswith(".")
+    assert result not in (".", "..")
+    assert len(result) <= 120 and len(result.encode("utf-8")) <= 240
+    if name.endswith(".xlsx"):
+        assert result.endswith(".xlsx")
+    if name.startswith(LONG[:10]):
+        assert result.startswith(LONG[:10])  # Chinese is kept
+
+
+@pytest.mark.parametrize("max_len", [16, 40, 120, 200])
+def test_safe_name_respects_max_len_and_byte_budget(max_len: int) -> None:
+    result = safe_name(LONG + ".xlsx", max_len=max_len)
+    assert len(result) <= max_len and len(result.encode("utf-8")) <= 240
+    assert result.endswith(".xlsx")
+
+
+@pytest.mark.parametrize("candidate", ["../x.xlsx", "a/../../x.xlsx", "/etc/passwd", ".", ""])
+def test_inside_rejects_escapes(tmp_path: Path, candidate: str) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with pytest.raises(WorkspaceError, match="不在文件夹"):
+        inside(inbox, candidate)
+
+
+@pytest.mark.parametrize("candidate", ["x.xlsx", "sub/x.xlsx", "sub/../x.xlsx"])
+def test_inside_accepts_paths_within(tmp_path: Path, candidate: str) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    assert inside(inbox, candidate) == (inbox / candidate).resolve()
+    assert inside(inbox, inbox / candidate) == (inbox / candidate).resolve()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_inside_rejects_symlink_out(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "link.xlsx").symlink_to(tmp_path / "secret.xlsx")
+    with pytest.raises(WorkspaceError):
+        inside(inbox, "link.xlsx")
+
+
+# ---------------------------------------------------------------------------------------
+# workspace lock
+# ---------------------------------------------------------------------------------------
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _write_lock(ws: Path, info: dict | bytes, age: float = 0.0) -> Path:
+    path = ws / LOCK_NAME
+    path.write_bytes(info if isinstance(info, bytes) else json.dumps(info, ensure_ascii=False).encode())
+    if age:
+        then = time.time() - age
+        os.utime(path, (then, then))
+    return path
+
+
+def _info(pid: int, host: str | None = None, hours_ago: float = 0.0) -> dict:
+    started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - hours_ago * 3600))
+    host = host or socket.gethostname()
+    return {"pid": pid, "host": host, "user": "clerk", "started": started, "purpose": "合并"}
+
+
+def test_lock_second_holder_in_same_process_is_refused(tmp_path: Path) -> None:
+    with WorkspaceLock(tmp_path) as lock:
+        assert lock.path.exists()
+        held = json.loads(lock.path.read_text(encoding="utf-8"))
+        assert held["pid"] == os.getpid() and held["purpose"] == "合并"
+        assert {"pid", "host", "user", "started", "purpose"} <= held.keys()
+        with pytest.raises(LockHeldError) as err, WorkspaceLock(tmp_path, purpose="导出"):
+            pass
+        message = str(err.value)
+        assert f"进程 {os.getpid()}" in message
+        assert "工作区正被另一个合并任务使用" in message and str(lock.path) in message
+        assert lock.path.exists()  # the refused attempt did not remove the holder's lock
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_lock_released_on_exception(tmp_path: Path) -> None:
+    with pytest.raises(Boom), WorkspaceLock(tmp_path):
+        raise Boom
+    assert not (tmp_path / LOCK_NAME).exists()
+    with WorkspaceLock(tmp_path):
+        pass
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: _info(_dead_pid()), id="dead-pid"),
+        pytest.param(lambda: _info(_dead_pid(), hours_ago=0.01), id="dead-pid-recent"),
+        pytest.param(lambda: _info(os.getppid(), host="other-pc", hours_ago=13), id="other-host-13h"),
+    ],
+)
+def test_lock_stale_is_recovered(tmp_path: Path, make) -> None:
+    info = make()
+    age = 13 * 3600 if info["host"] == "other-pc" else 0
+    path = _write_lock(tmp_path, info, age=age)
+    with WorkspaceLock(tmp_path) as lock:
+        assert json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid()
+        assert lock.held
+    assert not path.exists()
+    assert not (tmp_path / (LOCK_NAME + ".break")).exists()
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00\xff not json", b"[1, 2]", b'{"pid": "x", "host": "pc"}'])
+def test_lock_garbage_older_than_a_minute_is_recovered(tmp_path: Path, garbage: bytes) -> None:
+    path = _write_lock(tmp_path, garbage, age=120)
+    with WorkspaceLock(tmp_path):
+        assert json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid()
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "content, age, needle",
+    [
+        pytest.param(b"\x00garbage", 5, "无法识别", id="young-garbage"),
+        pytest.param(None, 0, "进程 {ppid}", id="live-pid"),
+        pytest.param("other-host", 3600, "主机 other-pc", id="other-host-1h"),
+    ],
+)
+def test_lock_held_is_not_stolen(tmp_path: Path, content, age: float, needle: str) -> None:
+    if content is None:
+        content = _info(os.getppid())  # the pytest runner's parent: alive
+    elif content == "other-host":
+        content = _info(99999999, host="other-pc", hours_ago=1)
+    path = _write_lock(tmp_path, content, age=age)
+    before = path.read_bytes()
+    with pytest.raises(LockHeldError) as err, WorkspaceLock(tmp_path):
+        pass
+    assert needle.format(ppid=os.getppid()) in str(err.value)
+    assert "请" in str(err.value)
+    assert path.read_bytes() == before
+
+
+def test_lock_message_format(tmp_path: Path) -> None:
+    info = _info(os.getppid())
+    info["started"] = "2021-05-08T09:00:00"
+    _write_lock(tmp_path, info)
+    with pytest.raises(LockHeldError) as err, WorkspaceLock(tmp_path):
+        pass
+    assert str(err.value) == (
+        f"工作区正被另一个合并任务使用（进程 {os.getppid()}，用户 clerk，主机 {socket.gethostname()}，"
+        "开始于 2021-05-08 09:00:00）。请等待其结束后再运行；"
+        f"如确认该任务已不存在，可删除文件 {tmp_path / LOCK_NAME}。"
+    )
+
+
+def test_lock_stale_snapshot_does_not_steal_a_recovered_lock(tmp_path: Path, monkeypatch) -> None:
+    """B judged the lock stale, but A recovered it before B got to replace it: B must back off."""
+    _write_lock(tmp_path, _info(_dead_pid()))
+    late = WorkspaceLock(tmp_path)
+    snapshot = late._read()  # B reads the stale lock ...
+    with WorkspaceLock(tmp_path) as first:  # ... A recovers it ...
+        ours = first.path.read_bytes()
+        real_read = WorkspaceLock._read
+        calls = iter([snapshot])
+        monkeypatch.setattr(WorkspaceLock, "_read", lambda self: next(calls, None) or real_read(self))
+        # ... then B acts on its snapshot
+        with pytest.raises(LockHeldError, match=f"进程 {os.getpid()}"), late:
+            pass
+        assert first.path.read_bytes() == ours
+
+
+def test_lock_missing_workspace(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="不存在"), WorkspaceLock(tmp_path / "nope"):
+        pass
+
+
+def _race_for_lock(ws: str, start, results) -> None:
+    start.wait()
+    try:
+        with WorkspaceLock(Path(ws)):
+            results.put("got")
+            time.sleep(0.5)
+    except LockHeldError:
+        results.put("refused")
+
+
+def test_lock_stale_recovery_race_has_one_winner(tmp_path: Path) -> None:
+    _write_lock(tmp_path, _info(_dead_pid()))
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_race_for_lock, args=(str(tmp_path), start, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    start.set()
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    outcome = sorted(results.get(timeout=5) for _ in procs)
+    assert outcome == ["got", "refused", "refused", "refused"]
+
+
+# ---------------------------------------------------------------------------------------
+# intake log
+# ---------------------------------------------------------------------------------------
+
+def _rec(log: IntakeLog, round_: str, name: str, sha: str, verdict: str = "已合并", **kw) -> int:
+    args = {
+        "size": 1234, "received": "2021-05-08T09:15:00", "unit": "市发改委", "verdict": verdict,
+        "errors": 1, "notices": 2, "archived": f"archive/{sha[:16]}_{name}",
+    }
+    args.update(kw)
+    return log.record(round_, name, sha, **args)
+
+
+def test_intake_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "intake.db"
+    with IntakeLog(db) as log:
+        a = _rec(log, "2021-04", "发改委.xlsx", "a" * 64, verdict="拒收", reason="F102")
+        b = _rec(log, "2021-04", "发改委.xlsx", "a" * 64, verdict="重复")
+        c = _rec(log, "2021-05", "财政局.xlsx", "b" * 64)
+        assert a < b < c
+        assert log.seen("2021-04", "a" * 64)["id"] == b  # the latest
+        assert log.seen("2021-05", "a" * 64) is None
+        assert log.seen("2021-04", "b" * 64) is None
+    with IntakeLog(db) as log:  # reopened: nothing lost, schema untouched
+        all_ = log.entries()
+        assert [e["id"] for e in all_] == [a, b, c]
+        assert [e["id"] for e in log.entries("2021-04")] == [a, b]
+        first = all_[0]
+        assert first["original_name"] == "发改委.xlsx" and first["verdict"] == "拒收"
+        assert first["reason"] == "F102"
+        assert first["size"] == 1234 and first["errors"] == 1 and first["notices"] == 2
+        assert first["received"] == "2021-05-08T09:15:00" and first["seen"][:4].isdigit()
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        indexes = conn.execute("PRAGMA index_list(intake)").fetchall()
+        cols = [[r[2] for r in conn.execute(f"PRAGMA index_info({ix[1]})")] for ix in indexes]
+        assert ["round", "sha256"] in cols
+    finally:
+        conn.close()
+
+
+def test_intake_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "intake.db"
+    IntakeLog(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(WorkspaceError, match="升级"):
+        IntakeLog(db)
+
+
+def test_intake_corrupt_file_is_chinese_error(tmp_path: Path) -> None:
+    db = tmp_path / "intake.db"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(WorkspaceError, match="改名备份"):
+        IntakeLog(db)
+
+
+def _intake_writer(db: str, tag: str, n: int, start) -> None:
+    start.wait()
+    with IntakeLog(Path(db)) as log:
+        for i in range(n):
+            log.record("2021-04", f"{tag}-{i}.xlsx", f"{tag}{i:063d}", i, "2021-05-08T09:00:00",
+                       tag, "已合并", 0, 0, "")
+
+
+def test_intake_two_processes_lose_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "intake.db"
+    IntakeLog(db).close()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_intake_writer, args=(str(db), tag, 50, start)) for tag in ("A", "B")]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    start.set()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    with IntakeLog(db) as log:
+        entries = log.entries("2021-04")
+    assert len(entries) == 100
+    assert len({e["id"] for e in entries}) == 100
+    for tag in ("A", "B"):
+        mine = [e["original_name"] for e in entries if e["unit"] == tag]
+        assert mine == [f"{tag}-{i}.xlsx" for i in range(50)]  # in order, none lost
+
+
+def test_intake_waits_for_a_busy_writer(tmp_path: Path) -> None:
+    """Another process holds the write lock for a while: record() waits instead of failing."""
+    db = tmp_path / "intake.db"
+    IntakeLog(db).close()
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    outcome: list[object] = []
+
+    def write() -> None:
+        try:
+            with IntakeLog(db) as log:
+                outcome.append(_rec(log, "2021-04", "x.xlsx", "c" * 64))
+        except Exception as exc:  # noqa: BLE001 - reported through the assertion below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    time.sleep(1.0)
+    other.execute("COMMIT")
+    other.close()
+    worker.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], int), outcome
+
+
+# ---------------------------------------------------------------------------------------
+# terminal tables
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, width",
+    [("abc", 3), ("汇总表", 6), ("a汇", 3), ("１２", 4), ("e\u0301", 1), ("", 0), ("（）", 4)],
+)
+def test_display_width(text: str, width: int) -> None:
+    assert display_width(text) == width
+
+
+@pytest.mark.parametrize("text", ["ab", "汇总", "a汇b"])
+@pytest.mark.parametrize("align", ["left", "right", "center"])
+def test_pad_reaches_width(text: str, align: str) -> None:
+    out = pad(text, 10, align)
+    assert display_width(out) == 10 and out.strip() == text
+
+
+def test_clip() -> None:
+    assert clip("汇总表", 6) == "汇总表"
+    out = clip("第一季度重点工作任务", 9)
+    assert display_width(out) <= 9 and out.endswith("...")
+
+
+def test_format_log_aligns_by_display_width() -> None:
+    entries = [
+        {"id": 1, "received": "2021-05-08T09:15:00", "original_name": "一季度报表（终稿）.xlsx",
+         "unit": "市发改委", "verdict": "已合并", "errors": 0, "notices": 12,
+         "archived": "/ws/archive/0123456789abcdef_a.xlsx"},
+        {"id": 2, "received": "2021-05-08T10:00:00", "original_name": "x.xlsx", "unit": "A01",
+         "verdict": "拒收", "errors": 3, "notices": 0, "archived": ""},
+        {"id": 3, "received": "2021-05-08T11:00:00", "original_name": "evil\x1b[2Jname.xlsx",
+         "unit": "财政局", "verdict": "重复", "errors": 0, "notices": 0,
+         "archived": "archive/fedcba9876543210_b.xlsx"},
+    ]
+    out = format_log(entries)
+    lines = out.splitlines()
+    assert len(lines) == 4
+    header = lines[0]
+    for word in ("序号", "收到时间", "原文件名", "单位", "结论", "错误", "提示", "归档文件"):
+        assert word in header
+    assert "\x1b" not in out  # no terminal escape sequences from file names
+    col = display_width(header[: header.index("归档文件")])
+    lasts = ["0123456789abcdef_a.xlsx", "（未归档）", "fedcba9876543210_b.xlsx"]
+    for line, last in zip(lines[1:], lasts, strict=True):
+        assert line.endswith(last)
+        assert display_width(line[: line.rindex(last)]) == col
+    col_unit = display_width(header[: header.index("单位")])
+    for line, unit in zip(lines[1:], ["市发改委", "A01", "财政局"], strict=True):
+        assert display_width(line[: line.index(unit)]) == col_unit
+    assert "2021-05-08 09:15" in lines[1]
+
+
+def test_format_log_empty() -> None:
+    assert format_log([]) == "（暂无收件记录）"

@@ -1,0 +1,920 @@
+"""Durability of the workspace: atomic writes, the archive, the lock, the intake log.
+
+Everything a round writes goes through :func:`atomic_write` or :func:`atomic_path`,
+so a crash, a power cut or a killed process leaves either the old file or the new
+one, never half of each. Incoming returns are copied into a content-addressed
+archive (:func:`archive_file`) and every file seen is recorded in a small SQLite
+log (:class:`IntakeLog`). :class:`WorkspaceLock` keeps two merges from running on
+the same workspace at once.
+
+The terminal helpers :func:`display_width`, :func:`pad`, :func:`clip` and
+:func:`format_table` align text containing Chinese characters (which take two
+columns in a terminal); other modules reuse them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import re
+import secrets
+import socket
+import sqlite3
+import stat
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import LockHeldError, WorkspaceError
+
+if TYPE_CHECKING:
+    from typing import Self  # only for type checkers: runtime stays 3.10-compatible
+
+__all__ = [
+    "LOCK_NAME",
+    "SCHEMA_VERSION",
+    "IntakeLog",
+    "WorkspaceLock",
+    "archive_file",
+    "atomic_path",
+    "atomic_write",
+    "cleanup_temp",
+    "clip",
+    "display_width",
+    "format_log",
+    "format_table",
+    "inside",
+    "pad",
+    "safe_name",
+    "sha256_file",
+]
+
+_CHUNK = 1 << 20
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_NAME_MAX_BYTES = 255  # per path component, ext4/NTFS/APFS
+
+
+# ---------------------------------------------------------------------------------------
+# atomic writes
+# ---------------------------------------------------------------------------------------
+
+def _clip_bytes(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 encoding fits in ``budget`` bytes."""
+    if budget <= 0:
+        return ""
+    data = text.encode("utf-8")
+    if len(data) <= budget:
+        return text
+    return data[:budget].decode("utf-8", errors="ignore")
+
+
+def _temp_path(path: Path, keep_suffix: bool) -> Path:
+    """A fresh hidden temp name next to ``path``: ``.<name>.<pid>-<rand>.tmp[<suffix>]``."""
+    suffix = path.suffix if keep_suffix and len(path.suffix) <= 16 else ""
+    tail = f".{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}"
+    base = _clip_bytes(path.name, _NAME_MAX_BYTES - 1 - len(tail.encode("utf-8")))
+    return path.with_name(f".{base}{tail}")
+
+
+def _create_temp(path: Path, keep_suffix: bool = False) -> tuple[Path, int]:
+    """Create (O_EXCL) an empty temp file next to ``path``; return its path and fd."""
+    for _ in range(20):
+        tmp = _temp_path(path, keep_suffix)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise WorkspaceError(
+                f"无法在文件夹 {path.parent} 中写入文件（{exc.strerror or exc}）。"
+                "请确认该文件夹存在且有写入权限后重新运行。"
+            ) from exc
+        return tmp, fd
+    raise WorkspaceError(
+        f"无法在文件夹 {path.parent} 中创建临时文件。请清理该文件夹中以“.”开头的临时文件后重新运行。"
+    )
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); Windows cannot open a directory for fsync."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _keep_mode(target: Path, tmp: Path) -> None:
+    """Give the new file the permission bits of the file it replaces."""
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """``os.replace`` with a short retry (Windows: antivirus, indexer) and a Chinese error."""
+    for attempt in range(6):
+        try:
+            os.replace(tmp, target)
+        except PermissionError as exc:
+            if attempt < 5:
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            raise WorkspaceError(
+                f"无法写入文件 {target}：该文件可能正在被 Excel、WPS 或其他程序打开。"
+                "请关闭该文件后重新运行。"
+            ) from exc
+        except OSError as exc:
+            raise WorkspaceError(
+                f"无法写入文件 {target}（{exc.strerror or exc}）。请确认磁盘空间充足、文件夹可写后重新运行。"
+            ) from exc
+        _fsync_dir(target.parent)
+        return
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: Path | str, mode: str = "wb", *, encoding: str | None = None, newline: str | None = None
+) -> Iterator[IO[Any]]:
+    """Write ``path`` all-or-nothing.
+
+    Yields a file object for a hidden temp file in the same folder
+    (``.<name>.<pid>-<rand>.tmp``). When the block ends normally the data is flushed,
+    fsynced and moved over ``path`` with ``os.replace``; if the block raises, the temp
+    file is removed and the old ``path`` is left untouched. Text modes default to UTF-8.
+    """
+    if not mode.startswith("w") or any(c in mode for c in "ra"):
+        raise ValueError(f"atomic_write only supports write modes, not {mode!r}")
+    path = Path(path)
+    tmp, fd = _create_temp(path)
+    try:
+        if "b" in mode:
+            fh = os.fdopen(fd, mode)
+        else:
+            fh = os.fdopen(fd, mode, encoding=encoding or "utf-8", newline=newline)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        _keep_mode(path, tmp)
+        _replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _fsync_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDWR | _O_BINARY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Like :func:`atomic_write` but yields a temp *path*, for writers that want a filename.
+
+    The temp name keeps the real suffix (``.汇总表.xlsx.1234-ab12cd34.tmp.xlsx``) because
+    xlsxwriter, python-docx and friends look at the extension. The file is created
+    empty to reserve the name; the writer overwrites it.
+    """
+    path = Path(path)
+    tmp, fd = _create_temp(path, keep_suffix=True)
+    os.close(fd)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise WorkspaceError(f"写入 {path} 时临时文件 {tmp.name} 丢失，请重新运行。")
+        _fsync_file(tmp)
+        _keep_mode(path, tmp)
+        _replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+# Hidden file whose name ends in ".tmp" or ".tmp.<ext>": what _temp_path produces.
+_TEMP_RE = re.compile(r"^\..+\.tmp(\.[^./\\]{1,16})?$", re.DOTALL)
+
+
+def cleanup_temp(folder: Path | str, older_than: float = 60.0) -> list[Path]:
+    """Remove leftover temp files (``.*.tmp*``) older than ``older_than`` seconds.
+
+    Younger ones may belong to a write in progress and are left alone. Files that
+    cannot be removed (in use on Windows) are skipped. Returns what was removed.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_RE.match(entry.name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime < older_than:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+# ---------------------------------------------------------------------------------------
+# file names
+# ---------------------------------------------------------------------------------------
+
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{p}{n}" for p in ("COM", "LPT") for n in "123456789¹²³"]
+)
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_EXT_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_MAX_NAME_BYTES = 240
+UNNAMED = "未命名"
+
+
+def _is_reserved(name: str) -> bool:
+    # Windows treats "CON", "con.xlsx", "CON .tar.gz" alike: the part before the first dot.
+    return name.split(".", 1)[0].rstrip(" ").upper() in _RESERVED
+
+
+def safe_name(name: str, max_len: int = 120) -> str:
+    """A file name that is valid on Windows and POSIX and cannot leave its folder.
+
+    Directories are dropped (``../../x.xlsx`` → ``x.xlsx``); ``<>:"/\\|?*`` and control
+    characters become ``_``; leading dots and trailing dots/spaces are stripped;
+    Windows device names get a ``_`` prefix; Chinese is kept. Long names are cut to
+    ``max_len`` characters and 240 UTF-8 bytes, keeping the extension. An empty
+    result is ``未命名``.
+    """
+    if max_len < 16:
+        raise ValueError("max_len must be at least 16")
+    text = unicodedata.normalize("NFC", str(name))
+    parts = [p for p in re.split(r"[/\\]", text) if p.strip(" .")]
+    text = parts[-1] if parts else ""
+    text = _BAD_CHARS.sub("_", text).strip(" ")
+    text = text.lstrip(".").rstrip(". ")
+    if not text:
+        return UNNAMED
+
+    dot = text.rfind(".")
+    ext = text[dot:] if dot > 0 and _EXT_RE.match(text[dot:]) else ""
+    stem = text[: len(text) - len(ext)] if ext else text
+    char_budget = max_len - len(ext) - 1  # -1: room for a "_" prefix
+    byte_budget = _MAX_NAME_BYTES - len(ext.encode("utf-8")) - 1
+    if len(stem) > char_budget or len(stem.encode("utf-8")) > byte_budget:
+        stem = _clip_bytes(stem[:char_budget], byte_budget).rstrip(". ")
+    if not stem:
+        stem = UNNAMED
+    text = stem + ext
+    if _is_reserved(text):
+        text = "_" + text
+    return text
+
+
+def inside(folder: Path | str, candidate: Path | str) -> Path:
+    """Resolve ``candidate`` (relative to ``folder`` if relative) and make sure it lies inside.
+
+    Returns the resolved path; raises :class:`WorkspaceError` if it would escape
+    ``folder`` (``..``, an absolute path elsewhere, a symlink pointing out).
+    """
+    base = Path(folder).resolve()
+    target = (base / candidate).resolve()
+    b, t = os.path.normcase(str(base)), os.path.normcase(str(target))
+    try:
+        ok = t != b and os.path.commonpath([b, t]) == b
+    except ValueError:  # different drives on Windows
+        ok = False
+    if not ok:
+        raise WorkspaceError(
+            f"路径 {candidate} 不在文件夹 {base} 之内，已拒绝访问。"
+            "请检查文件名，不要使用“..”或其他文件夹的路径。"
+        )
+    return target
+
+
+# ---------------------------------------------------------------------------------------
+# content-addressed archive
+# ---------------------------------------------------------------------------------------
+
+def sha256_file(path: Path | str) -> str:
+    """The sha256 of a file, hex, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _archive_name(digest: str, unit_code: str, original: str, n: int) -> str:
+    # Each part is made safe first, so a "/" in a part cannot cut off the hash prefix.
+    parts = [digest[:16]] + ([safe_name(unit_code)] if unit_code else []) + [safe_name(original)]
+    name = safe_name("_".join(parts), max_len=160)
+    if n > 1:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem}_{n}.{ext}" if dot and stem else f"{name}_{n}"
+    return name
+
+
+def archive_file(
+    src: Path | str, archive_dir: Path | str, *, unit_code: str = "", original_name: str = ""
+) -> tuple[Path, str]:
+    """Copy ``src`` into ``archive_dir`` as ``<sha256[:16]>_<safe name>``; return (path, sha256).
+
+    ``original_name`` defaults to ``src``'s name; a ``unit_code`` is put in front of it
+    (``<sha16>_<unit>_<name>``). Bytes and mtime are preserved and the copy is
+    verified against the hash. An archived file is never overwritten: if the target
+    already holds the same content it is reused; if it holds different content (a
+    corrupted archive), the copy goes to ``..._2.xlsx`` and so on.
+    """
+    src = Path(src)
+    archive_dir = Path(archive_dir)
+    try:
+        st = os.stat(src)
+        digest = sha256_file(src)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"无法读取要归档的文件 {src}（{exc.strerror or exc}）。请确认文件存在且未被占用。"
+        ) from exc
+    try:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"无法创建归档文件夹 {archive_dir}（{exc.strerror or exc}）。请确认工作区可写。"
+        ) from exc
+
+    original = original_name or src.name
+    for n in range(1, 100):
+        target = archive_dir / _archive_name(digest, unit_code, original, n)
+        if target.exists():
+            if _same_hash(target, digest):
+                return target, digest
+            continue
+        if _copy_new(src, target, digest, st):
+            return target, digest
+        if _same_hash(target, digest):  # another process archived it meanwhile
+            return target, digest
+    raise WorkspaceError(f"归档文件夹 {archive_dir} 中同名文件过多，无法归档 {src.name}。请检查该文件夹。")
+
+
+def _same_hash(path: Path, digest: str) -> bool:
+    try:
+        return sha256_file(path) == digest
+    except OSError:
+        return False
+
+
+def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
+    """Copy into a temp file, verify, then publish without overwriting.
+
+    Returns False if ``target`` appeared in the meantime (nothing is overwritten).
+    """
+    tmp, fd = _create_temp(target)
+    try:
+        check = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            while chunk := inp.read(_CHUNK):
+                check.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if check.hexdigest() != digest:
+            raise WorkspaceError(f"文件 {src} 在归档过程中被修改。请等待文件保存完毕后重新运行。")
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        try:
+            os.link(tmp, target)  # fails if target exists: never overwrites
+        except FileExistsError:
+            return False
+        except OSError:
+            # File systems without hard links (FAT, some shares): replace, after a re-check.
+            if target.exists():
+                return False
+            _replace(tmp, target)
+            return True
+        _fsync_dir(target.parent)
+        return True
+    except OSError as exc:
+        raise WorkspaceError(
+            f"无法归档文件 {src}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。"
+        ) from exc
+    finally:
+        _unlink_quietly(tmp)
+
+
+# ---------------------------------------------------------------------------------------
+# workspace lock
+# ---------------------------------------------------------------------------------------
+
+LOCK_NAME = ".ducha.lock"
+_FOREIGN_STALE = 12 * 3600.0  # a lock from another host is stale after 12 h
+_GARBAGE_STALE = 60.0  # an unreadable lock is stale after 60 s
+_BREAKER_STALE = 30.0
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host; when unsure, say yes."""
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        try:
+            import ctypes
+
+            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+            handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+            if not handle:
+                return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: exists
+            try:
+                code = ctypes.c_ulong()
+                if kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                    return code.value == 259  # STILL_ACTIVE
+                return True
+            finally:
+                kernel32.CloseHandle(handle)
+        except (OSError, AttributeError, ValueError):
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return ""
+
+
+def _local_time(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso or "未知时间")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class WorkspaceLock:
+    """Exclusive use of a workspace: ``<workspace>/.ducha.lock``, created with O_EXCL.
+
+    The file holds JSON ``{pid, host, user, started, purpose, token}``. A lock whose
+    process is gone (same host), that comes from another host and is older than 12
+    hours, or that is unreadable and older than 60 seconds is stale and is replaced
+    atomically; any other existing lock raises :class:`LockHeldError` naming its holder.
+    The lock is released on exit, also after an exception.
+    """
+
+    def __init__(self, workspace: Path | str, purpose: str = "合并"):
+        self.workspace = Path(workspace)
+        self.path = self.workspace / LOCK_NAME
+        self.purpose = purpose
+        self._content: bytes | None = None
+
+    # -- public ------------------------------------------------------------------------
+    @property
+    def held(self) -> bool:
+        return self._content is not None
+
+    def acquire(self) -> Self:
+        if self._content is not None:
+            raise LockHeldError(self._held_message(json.loads(self._content)))
+        if not self.workspace.is_dir():
+            raise WorkspaceError(f"工作区文件夹 {self.workspace} 不存在。请检查路径后重新运行。")
+        content = self._payload()
+        deadline = time.monotonic() + 5.0
+        while True:
+            if self._create(content):
+                self._content = content
+                return self
+            found = self._read()
+            if found is None:  # released between our attempts: try again
+                if time.monotonic() > deadline:
+                    raise LockHeldError(self._held_message(None))
+                continue
+            raw, info, mtime = found
+            if not self._is_stale(info, mtime):
+                raise LockHeldError(self._held_message(info))
+            if self._recover(raw, content):
+                self._content = content
+                return self
+            if time.monotonic() > deadline:
+                raise LockHeldError(self._held_message(info))
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        content, self._content = self._content, None
+        if content is None:
+            return
+        try:
+            current = self.path.read_bytes()
+        except OSError:
+            return
+        if current == content:  # never remove someone else's lock
+            _unlink_quietly(self.path)
+
+    def __enter__(self) -> Self:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    # -- internals ---------------------------------------------------------------------
+    def _payload(self) -> bytes:
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "user": _current_user(),
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "purpose": self.purpose,
+            "token": secrets.token_hex(8),
+        }
+        return json.dumps(info, ensure_ascii=False).encode("utf-8")
+
+    def _create(self, content: bytes) -> bool:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise WorkspaceError(
+                f"无法在工作区 {self.workspace} 中创建锁文件（{exc.strerror or exc}）。请确认该文件夹可写。"
+            ) from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            _unlink_quietly(self.path)
+            raise WorkspaceError(
+                f"无法写入锁文件 {self.path}（{exc.strerror or exc}）。请确认磁盘空间充足。"
+            ) from exc
+        return True
+
+    def _read(self) -> tuple[bytes, dict[str, Any] | None, float] | None:
+        """(raw bytes, parsed info or None if garbage, mtime), or None if the lock is gone."""
+        try:
+            mtime = os.stat(self.path).st_mtime
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return b"", None, 0.0
+        try:
+            info = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return raw, None, mtime
+        pid = info.get("pid") if isinstance(info, dict) else None
+        valid_pid = isinstance(pid, int) and not isinstance(pid, bool) and pid > 0
+        if not valid_pid or not isinstance(info.get("host"), str):
+            return raw, None, mtime
+        return raw, info, mtime
+
+    @staticmethod
+    def _is_stale(info: dict[str, Any] | None, mtime: float) -> bool:
+        now = time.time()
+        if info is None:
+            return now - mtime > _GARBAGE_STALE
+        if info["host"] == socket.gethostname():
+            return not _pid_alive(info["pid"])
+        started = mtime
+        with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
+            started = max(started, datetime.fromisoformat(str(info.get("started"))).timestamp())
+        return now - started > _FOREIGN_STALE
+
+    def _recover(self, stale: bytes, content: bytes) -> bool:
+        """Replace the stale lock ``stale`` with ours, unless someone else got there first.
+
+        A second O_EXCL file serialises recoverers; the lock file itself is swapped
+        with ``os.replace`` so it never disappears while being recovered.
+        """
+        breaker = self.path.with_name(LOCK_NAME + ".break")
+        try:
+            fd = os.open(breaker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - os.stat(breaker).st_mtime > _BREAKER_STALE:
+                    os.unlink(breaker)
+            return False
+        except OSError as exc:
+            raise WorkspaceError(
+                f"无法在工作区 {self.workspace} 中处理过期的锁文件（{exc.strerror or exc}）。"
+                "请确认该文件夹可写。"
+            ) from exc
+        os.close(fd)
+        try:
+            try:
+                if self.path.read_bytes() != stale:
+                    return False
+            except OSError:
+                return False
+            with atomic_write(self.path) as fh:
+                fh.write(content)
+            return True
+        finally:
+            _unlink_quietly(breaker)
+
+    def _held_message(self, info: dict[str, Any] | None) -> str:
+        if info is None:
+            return (
+                f"工作区正被另一个任务锁定（锁文件 {self.path} 正在写入或内容无法识别）。"
+                "请稍后重新运行；如确认没有其他任务在运行，可删除该文件。"
+            )
+        purpose = str(info.get("purpose") or "合并")
+        return (
+            f"工作区正被另一个{purpose}任务使用（进程 {info['pid']}，用户 {info.get('user') or '未知'}，"
+            f"主机 {info.get('host') or '未知'}，开始于 {_local_time(info.get('started', ''))}）。"
+            f"请等待其结束后再运行；如确认该任务已不存在，可删除文件 {self.path}。"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# intake log
+# ---------------------------------------------------------------------------------------
+
+SCHEMA_VERSION = 1
+_COLUMNS = (
+    "id", "round", "original_name", "sha256", "size", "received", "seen",
+    "unit", "verdict", "errors", "notices", "archived", "reason",
+)
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS intake (
+            id INTEGER PRIMARY KEY,
+            round TEXT NOT NULL,
+            original_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER,
+            received TEXT,
+            seen TEXT,
+            unit TEXT,
+            verdict TEXT,
+            errors INTEGER,
+            notices INTEGER,
+            archived TEXT,
+            reason TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS intake_round_sha ON intake(round, sha256)",
+    ),
+}
+
+
+def _iso(value: datetime | float | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value).astimezone().isoformat(timespec="seconds")
+    return str(value)
+
+
+class IntakeLog:
+    """Every file seen in the inbox, in SQLite (WAL, busy timeout 10 s).
+
+    Two processes may write at once. ``PRAGMA user_version`` holds the schema
+    version; a missing or older schema is created/migrated on open.
+    """
+
+    def __init__(self, db_path: Path | str):
+        self.path = Path(db_path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise WorkspaceError(f"无法打开收件记录 {self.path}（{exc}）。请确认工作区可写。") from exc
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise WorkspaceError(
+                f"收件记录 {self.path} 无法使用（{exc}）。可将该文件改名备份后重新运行，程序会新建记录。"
+            ) from exc
+        except WorkspaceError:
+            self._conn.close()
+            raise
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"收件记录 {self.path} 由更新版本的程序创建（格式版本 {version}）。请升级本程序后再运行。"
+            )
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for sql in _MIGRATIONS[step]:
+                    self._conn.execute(sql)
+            self._conn.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def record(
+        self,
+        round: str,
+        original_name: str,
+        sha256: str,
+        size: int,
+        received: datetime | float | str | None,
+        unit: str,
+        verdict: str,
+        errors: int,
+        notices: int,
+        archived: Path | str | None,
+        reason: str = "",
+    ) -> int:
+        """Append one record; return its id."""
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        cur = self._conn.execute(
+            "INSERT INTO intake (round, original_name, sha256, size, received, seen, unit, verdict,"
+            " errors, notices, archived, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                str(round), str(original_name), str(sha256), int(size), _iso(received), now,
+                str(unit or ""), str(verdict or ""), int(errors), int(notices),
+                "" if archived is None else str(archived), str(reason or ""),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def seen(self, round: str, sha256: str) -> dict[str, Any] | None:
+        """The latest record of this content in this round, or None."""
+        row = self._conn.execute(
+            "SELECT * FROM intake WHERE round = ? AND sha256 = ? ORDER BY id DESC LIMIT 1",
+            (str(round), str(sha256)),
+        ).fetchone()
+        return dict(row) if row is not None else None
+
+    def entries(self, round: str | None = None) -> list[dict[str, Any]]:
+        """All records (of one round if given), oldest first."""
+        if round is None:
+            rows = self._conn.execute("SELECT * FROM intake ORDER BY id").fetchall()
+        else:
+            rows = self._conn.execute(
+                "SELECT * FROM intake WHERE round = ? ORDER BY id", (str(round),)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------
+# terminal tables
+# ---------------------------------------------------------------------------------------
+
+def _char_width(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(s: str) -> int:
+    """Columns ``s`` takes in a terminal: CJK (wide/fullwidth) 2, combining marks 0, else 1."""
+    return sum(_char_width(ch) for ch in str(s))
+
+
+def pad(s: str, width: int, align: str = "left") -> str:
+    """Pad ``s`` with spaces to ``width`` display columns (``align``: left/right/center)."""
+    s = str(s)
+    gap = width - display_width(s)
+    if gap <= 0:
+        return s
+    if align == "right":
+        return " " * gap + s
+    if align == "center":
+        return " " * (gap // 2) + s + " " * (gap - gap // 2)
+    return s + " " * gap
+
+
+def clip(s: str, width: int, ellipsis: str = "...") -> str:
+    """Cut ``s`` to at most ``width`` display columns, marking the cut with ``ellipsis``."""
+    s = str(s)
+    if display_width(s) <= width:
+        return s
+    room = width - display_width(ellipsis)
+    out, used = [], 0
+    for ch in s:
+        w = _char_width(ch)
+        if used + w > room:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + ellipsis
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(value: object) -> str:
+    """Text safe to print: control characters (e.g. escape sequences in a file name) become '?'."""
+    return _CONTROL.sub("?", "" if value is None else str(value))
+
+
+def format_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], align: Sequence[str] | None = None, gap: int = 2
+) -> str:
+    """Render rows as columns aligned by display width; ``align`` holds 'left'/'right' per column."""
+    head = [_printable(h) for h in headers]
+    body = [[_printable(c) for c in row] for row in rows]
+    aligns = list(align or ["left"] * len(head))
+    widths = [display_width(h) for h in head]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], display_width(cell))
+    sep = " " * gap
+
+    def line(cells: Sequence[str], is_head: bool = False) -> str:
+        out = [pad(c, widths[i], "left" if is_head else aligns[i]) for i, c in enumerate(cells)]
+        return sep.join(out).rstrip()
+
+    return "\n".join([line(head, True)] + [line(r) for r in body])
+
+
+_LOG_HEADERS = ("序号", "收到时间", "原文件名", "单位", "结论", "错误", "提示", "归档文件")
+_LOG_ALIGN = ("right", "left", "left", "left", "left", "right", "right", "left")
+
+
+def _short_time(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso or ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def format_log(entries: Iterable[Mapping[str, Any]], name_width: int = 40) -> str:
+    """The intake log as a Chinese terminal table (columns aligned by display width)."""
+    rows = []
+    for i, e in enumerate(entries, 1):
+        archived = str(e.get("archived") or "")
+        rows.append((
+            i,
+            _short_time(str(e.get("received") or "")),
+            clip(_printable(e.get("original_name")), name_width),
+            e.get("unit") or "",
+            e.get("verdict") or "",
+            e.get("errors") if e.get("errors") is not None else "",
+            e.get("notices") if e.get("notices") is not None else "",
+            Path(archived).name if archived else "（未归档）",
+        ))
+    if not rows:
+        return "（暂无收件记录）"
+    return format_table(_LOG_HEADERS, rows, _LOG_ALIGN)
