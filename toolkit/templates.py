@@ -1,0 +1,311 @@
+"""Writing each department's template for a round (``rounds/<轮次>/templates/``).
+
+One workbook per department holding only its rows, one sheet per category with
+the master's sheet names. Registry cells are locked; input cells are tinted and
+carry data validation; a 填报说明 sheet says what to do and by when; a very
+hidden sheet ``_ducha`` records the template version, round, department and a
+fingerprint of the locked content, so a return is identified by its content and
+tampering (rows moved, targets edited) is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import xlsxwriter
+
+from .model import Indicator, Registry, Round, Unit
+from .store import atomic_path, safe_name
+
+TEMPLATE_VERSION = "1"
+META_SHEET = "_ducha"
+GUIDE_SHEET = "填报说明"
+COLUMNS = (
+    "任务编号", "重点工作", "指标编号", "指标名称", "指标类型", "计量单位", "年度目标",
+    "本期完成", "基数", "上年同期", "完成状态", "进展情况", "存在问题", "下步打算",
+)
+LOCKED_COLUMNS = COLUMNS[:7]
+INPUT_COLUMNS = COLUMNS[7:]
+TITLE_ROW, INFO_ROW, HEADER_ROW = 1, 2, 3  # 1-based; data from HEADER_ROW + 1
+WIDTHS = (8, 30, 9, 26, 7, 8, 9, 10, 9, 9, 10, 42, 24, 24)
+INPUT_TINT = "#FFF2CC"
+LOCKED_TINT = "#F2F2F2"
+NA_TINT = "#D9D9D9"
+
+
+def canon(value: object) -> str:
+    """Canonical text of a locked cell, identical whichever program saved the file."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        text = format(number.normalize(), "f")
+        return text
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return " ".join(str(value).replace("\r", "").split())
+
+
+def row_fingerprint(sheet: str, cells: list[object]) -> str:
+    raw = "\x1f".join([sheet, *(canon(v) for v in cells)])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def file_fingerprint(round_name: str, unit_code: str, row_prints: list[tuple[str, int, str, str]]) -> str:
+    raw = "\x1e".join([round_name, unit_code, *("\x1f".join(map(str, r)) for r in row_prints)])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def locked_values(ind: Indicator, unit: Unit, task_shown: bool) -> list[object]:
+    """The seven locked cells of one template row, as written."""
+    target = ind.target_for(unit.name)
+    return [
+        ind.task_no if task_shown else "",
+        ind.task if task_shown else "",
+        ind.code, ind.name, ind.kind, ind.unit,
+        float(target) if target is not None else "",
+    ]
+
+
+def template_name(unit: Unit, round_name: str) -> str:
+    return safe_name(f"{unit.code}_{unit.name}_{round_name}.xlsx")
+
+
+@dataclass
+class TemplateResult:
+    unit: Unit
+    path: Path
+    rows: int
+
+
+def layout(registry: Registry, unit: Unit) -> list[tuple[str, str, list[Indicator]]]:
+    """(sheet name, category title, indicators) for the categories a unit reports in."""
+    out = []
+    for cat in registry.categories:
+        rows = [ind for ind in cat.indicators if unit.name in ind.reporters]
+        if rows:
+            out.append((cat.sheet, cat.title, rows))
+    return out
+
+
+def write_template(registry: Registry, rnd: Round, unit: Unit, folder: Path,
+                   now: datetime | None = None) -> TemplateResult:
+    """Write one department's template into ``folder``; returns where it went."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / template_name(unit, rnd.name)
+    now = now or datetime.now()
+    settings = registry.settings
+    extra = dict(settings.extra)
+    sections = layout(registry, unit)
+    with atomic_path(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
+        wb.set_properties({"title": f"{settings.title}填报模板（{rnd.name}）", "author": settings.issuer,
+                           "created": now, "comments": "ducha template"})
+        fmt = _formats(wb)
+        _guide_sheet(wb, fmt, registry, rnd, unit, sections, extra)
+        prints: list[tuple[str, int, str, str]] = []
+        for sheet_name, title, rows in sections:
+            prints.extend(_category_sheet(wb, fmt, sheet_name, title, rows, unit, rnd))
+        meta = wb.add_worksheet(META_SHEET)
+        pairs = [
+            ("模板版本", TEMPLATE_VERSION), ("轮次", rnd.name), ("单位编号", unit.code), ("单位名称", unit.name),
+            ("生成时间", now.isoformat(timespec="seconds")),
+            ("指纹", file_fingerprint(rnd.name, unit.code, prints)),
+        ]
+        for r, (k, v) in enumerate(pairs):
+            meta.write_string(r, 0, k)
+            meta.write_string(r, 1, v)
+        meta.write_string(len(pairs), 0, "工作表")
+        meta.write_string(len(pairs), 1, "行号")
+        meta.write_string(len(pairs), 2, "指标编号")
+        meta.write_string(len(pairs), 3, "行指纹")
+        for i, (sheet_name, row_no, code, fp) in enumerate(prints, start=len(pairs) + 1):
+            meta.write_string(i, 0, sheet_name)
+            meta.write_number(i, 1, row_no)
+            meta.write_string(i, 2, code)
+            meta.write_string(i, 3, fp)
+        meta.protect()
+        meta.very_hidden()
+        wb.close()
+    return TemplateResult(unit=unit, path=path, rows=len(prints))
+
+
+def _formats(wb) -> dict:
+    base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1}
+    return {
+        "title": wb.add_format({"font_name": "黑体", "font_size": 14, "bold": True, "align": "left",
+                                "valign": "vcenter", "text_wrap": True}),
+        "label": wb.add_format({"font_name": "宋体", "font_size": 10, "bold": True, "align": "right",
+                                "valign": "vcenter"}),
+        "info": wb.add_format({"font_name": "宋体", "font_size": 10, "valign": "vcenter"}),
+        "info_input": wb.add_format({"font_name": "宋体", "font_size": 10, "valign": "vcenter", "locked": False,
+                                     "bg_color": INPUT_TINT, "border": 1}),
+        "header": wb.add_format({**base, "bold": True, "align": "center", "bg_color": "#DDEBF7"}),
+        "locked": wb.add_format({**base, "bg_color": LOCKED_TINT}),
+        "locked_num": wb.add_format({**base, "bg_color": LOCKED_TINT, "num_format": "General"}),
+        "input": wb.add_format({**base, "locked": False, "bg_color": INPUT_TINT}),
+        "input_num": wb.add_format({**base, "locked": False, "bg_color": INPUT_TINT, "num_format": "General"}),
+        "na": wb.add_format({**base, "bg_color": NA_TINT}),
+        "text": wb.add_format({"font_name": "宋体", "font_size": 11, "valign": "top", "text_wrap": True}),
+        "h1": wb.add_format({"font_name": "黑体", "font_size": 16, "bold": True}),
+        "date": wb.add_format({"font_name": "宋体", "font_size": 10, "valign": "vcenter",
+                               "num_format": "yyyy\"年\"m\"月\"d\"日\""}),
+    }
+
+
+def _guide_sheet(wb, fmt, registry: Registry, rnd: Round, unit: Unit, sections, extra: dict[str, str]) -> None:
+    ws = wb.add_worksheet(GUIDE_SHEET)
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 80)
+    ws.write_string(0, 0, f"{registry.settings.title}填报说明", fmt["h1"])
+    contact = "、".join(x for x in (extra.get("联系人", ""), extra.get("联系电话", ""), extra.get("邮箱", "")) if x)
+    facts = [
+        ("填报单位", unit.name),
+        ("填报轮次", rnd.name),
+        ("统计截止日期", f"{rnd.cutoff.year}年{rnd.cutoff.month}月{rnd.cutoff.day}日"),
+        ("报送截止日期", f"{rnd.deadline.year}年{rnd.deadline.month}月{rnd.deadline.day}日（逾期将列入通报）"),
+        ("需填报", "、".join(f"“{name}”{len(rows)}项" for name, _t, rows in sections)),
+        ("联系方式", f"{registry.settings.issuer}{('，' + contact) if contact else ''}"),
+    ]
+    for r, (k, v) in enumerate(facts, start=2):
+        ws.write_string(r, 0, k, fmt["label"])
+        ws.write_string(r, 1, v, fmt["info"])
+    steps = [
+        "1. 只在黄色单元格中填写；灰色单元格为台账内容，已锁定，请勿修改、增删或移动行。",
+        "2. “本期完成”填写截至统计截止日期的数字：累计类填年初至今的累计数；比率类同时填写“基数”（如审批事项总数）；"
+        "增速类填增长百分比（可为负数）；数字后可以不写单位。",
+        "3. 节点类任务在“完成状态”下拉列表中选择：已完成、推进中、未启动。",
+        "4. “进展情况”写本期主要进展，语言简练，不要整段粘贴上报材料；“存在问题”“下步打算”可选填。",
+        "5. 有“上年同期”的指标请填写上年同期数，用于计算同比。确无数据请填“无”。",
+        "6. 请在每个工作表第2行填写填报人和联系电话。",
+        "7. 填好后保存为 xlsx（WPS、LibreOffice 保存亦可），文件名可不改，通过邮件报送。",
+        "8. 可先运行“ducha check 文件名”自查。",
+    ]
+    row = len(facts) + 3
+    ws.write_string(row, 0, "填报要求", fmt["label"])
+    for i, step in enumerate(steps):
+        ws.write_string(row + i, 1, step, fmt["text"])
+    ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
+    ws.activate()
+
+
+def _category_sheet(wb, fmt, sheet_name: str, title: str, rows: list[Indicator], unit: Unit,
+                    rnd: Round) -> list[tuple[str, int, str, str]]:
+    ws = wb.add_worksheet(sheet_name)
+    last_col = len(COLUMNS) - 1
+    for col, width in enumerate(WIDTHS):
+        ws.set_column(col, col, width)
+    ws.set_row(TITLE_ROW - 1, 30)
+    ws.merge_range(TITLE_ROW - 1, 0, TITLE_ROW - 1, last_col, "", fmt["title"])
+    ws.write_string(TITLE_ROW - 1, 0, title, fmt["title"])
+    r = INFO_ROW - 1
+    ws.write_string(r, 0, "填报单位", fmt["label"])
+    ws.merge_range(r, 1, r, 2, "", fmt["info"])
+    ws.write_string(r, 1, unit.name, fmt["info"])
+    ws.write_string(r, 3, "统计截止日期", fmt["label"])
+    ws.write_datetime(r, 4, datetime(rnd.cutoff.year, rnd.cutoff.month, rnd.cutoff.day), fmt["date"])
+    ws.write_string(r, 6, "填报人", fmt["label"])
+    ws.write_blank(r, 7, None, fmt["info_input"])
+    ws.write_string(r, 9, "联系电话", fmt["label"])
+    ws.merge_range(r, 10, r, 11, "", fmt["info_input"])
+    ws.write_string(r, 12, "轮次", fmt["label"])
+    ws.write_string(r, 13, rnd.name, fmt["info"])
+    h = HEADER_ROW - 1
+    ws.set_row(h, 24)
+    for col, name in enumerate(COLUMNS):
+        ws.write_string(h, col, name, fmt["header"])
+    prints: list[tuple[str, int, str, str]] = []
+    previous_task = None
+    for i, ind in enumerate(rows):
+        r = HEADER_ROW + i  # 0-based row index of data row i
+        task_shown = (ind.task_no, ind.task) != previous_task
+        previous_task = (ind.task_no, ind.task)
+        locked = locked_values(ind, unit, task_shown)
+        for col, value in enumerate(locked):
+            if isinstance(value, float):
+                ws.write_number(r, col, value, fmt["locked_num"])
+            else:
+                ws.write_string(r, col, value, fmt["locked"])
+        _input_cells(ws, fmt, r, ind)
+        prints.append((sheet_name, r + 1, ind.code, row_fingerprint(sheet_name, locked)))
+    first, last = HEADER_ROW, HEADER_ROW + len(rows) - 1
+    ws.freeze_panes(HEADER_ROW, 3)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(HEADER_ROW - 1)
+    ws.set_footer("&C第 &P 页 共 &N 页")
+    ws.protect("", {"format_columns": True, "format_rows": True, "select_locked_cells": True,
+                    "select_unlocked_cells": True})
+    if last >= first:
+        ws.data_validation(INFO_ROW - 1, 10, INFO_ROW - 1, 11, {
+            "validate": "length", "criteria": "between", "minimum": 0, "maximum": 40,
+            "input_title": "联系电话", "input_message": "请填写填报人的联系电话"})
+    return prints
+
+
+def _input_cells(ws, fmt, r: int, ind: Indicator) -> None:
+    col = {name: i for i, name in enumerate(COLUMNS)}
+    numeric = ind.numeric
+    for name in ("本期完成", "上年同期"):
+        c = col[name]
+        if numeric:
+            ws.write_blank(r, c, None, fmt["input_num"])
+            negative_ok = ind.kind == "增速"
+            rule = {"validate": "decimal", "criteria": "between" if negative_ok else ">=",
+                    "error_type": "warning", "error_title": "请核对数字",
+                    "error_message": "这里应填写数字（可省略单位）。确认无误可点“是”继续。",
+                    "input_title": name, "input_message": _hint(ind, name)}
+            if negative_ok:
+                rule.update({"minimum": -1e9, "maximum": 1e12})
+            else:
+                rule["value"] = 0
+            ws.data_validation(r, c, r, c, rule)
+        else:
+            ws.write_blank(r, c, None, fmt["na"])
+    c = col["基数"]
+    if ind.kind == "比率":
+        ws.write_blank(r, c, None, fmt["input_num"])
+        ws.data_validation(r, c, r, c, {"validate": "decimal", "criteria": ">", "value": 0,
+                                        "error_type": "warning", "error_title": "请核对基数",
+                                        "error_message": "基数应为大于0的数字，如审批事项总数。",
+                                        "input_title": "基数", "input_message": "比率的分母，如审批事项总数"})
+    else:
+        ws.write_blank(r, c, None, fmt["na"])
+    c = col["完成状态"]
+    if ind.kind == "节点":
+        ws.write_blank(r, c, None, fmt["input"])
+        ws.data_validation(r, c, r, c, {"validate": "list", "source": ["已完成", "推进中", "未启动"],
+                                        "error_title": "完成状态", "error_message": "请在下拉列表中选择。",
+                                        "input_title": "完成状态",
+                                        "input_message": f"完成时限：{ind.due_text or '见台账'}"})
+    else:
+        ws.write_blank(r, c, None, fmt["na"])
+    for name in ("进展情况", "存在问题", "下步打算"):
+        ws.write_blank(r, col[name], None, fmt["input"])
+
+
+def _hint(ind: Indicator, column: str) -> str:
+    if column == "上年同期":
+        return "上年同期数，用于计算同比；没有可不填。"
+    unit = f"单位：{ind.unit}。" if ind.unit else ""
+    if ind.kind == "累计":
+        return f"填写年初至今的累计数。{unit}"
+    if ind.kind == "增速":
+        return f"填写增长百分比，下降填负数。{unit}"
+    if ind.kind == "比率":
+        return f"填写分子（如已办结数），并填写基数。{unit}"
+    return f"填写本期数值。{unit}"
+
+
+def write_templates(registry: Registry, rnd: Round, folder: Path, units: list[Unit] | None = None,
+                    now: datetime | None = None) -> list[TemplateResult]:
+    """Write the round's templates, one per reporting department."""
+    units = units if units is not None else registry.reporting_units()
+    return [write_template(registry, rnd, unit, folder, now) for unit in units]
