@@ -1,0 +1,302 @@
+"""The ``ducha`` command line: parse arguments, call one library function, render, exit.
+
+Exit codes: 0 done; 1 done but some inputs were rejected or had errors; 2 the
+command could not run. No traceback ever reaches the clerk: unexpected errors
+are written to a log file and reported in one Chinese line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from . import __version__
+from .errors import DuchaError, MasterWorkbookError
+
+_ARGPARSE_CN = {
+    "usage: ": "用法：",
+    "positional arguments": "参数",
+    "options": "选项",
+    "optional arguments": "选项",
+    "show this help message and exit": "显示本帮助并退出",
+    "the following arguments are required: %s": "缺少必需的参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效的选择：%(value)r（可选：%(choices)s）",
+    "expected one argument": "需要一个参数值",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+    "invalid %(type)s value: %(value)r": "无效的值：%(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "选项 %(option)s 不明确，可能是 %(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+}
+
+
+def _translate(text: str) -> str:
+    return _ARGPARSE_CN.get(text, text)
+
+
+argparse._ = _translate  # type: ignore[attr-defined]  # argparse looks its messages up through _
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("add_help", False)
+        super().__init__(*args, **kwargs)
+        self.add_argument("-h", "--help", action="help", help="显示本帮助并退出")
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.print_usage(sys.stderr)
+        self.exit(2, f"错误：{message}\n用 {self.prog} -h 查看帮助。\n")
+
+
+def _workspace_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-w", "--workspace", metavar="文件夹", type=Path, default=None,
+                   help="工作区文件夹（含 master.xlsx），默认为当前文件夹")
+
+
+def _round_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-r", "--round", metavar="轮次", default=None,
+                   help="轮次，如 2021-04；默认为统计截止日期已过的最近一轮")
+
+
+def _now_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--now", metavar="时间", default=None,
+                   help="按指定时间运行（如 \"2021-05-13 09:00\"），用于补做或演示")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ducha", description="督查室重点工作进展报表工具：下发模板、校验合并报表、生成汇总表和进展情况报告。",
+                     epilog="示例：ducha demo（用自带样例跑一遍完整流程）；ducha merge -w 2021年督查 -r 2021-04")
+    parser.add_argument("--version", action="version", version=f"ducha {__version__}", help="显示版本号")
+    sub = parser.add_subparsers(dest="command", metavar="命令", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("demo", help="用自带的 2021 年样例跑一遍完整流程", description="复制样例工作区，生成 2021-04 轮模板，"
+                       "模拟各单位填报（含逾期、未报和常见错误），合并并生成全部输出。")
+    p.add_argument("--out", metavar="文件夹", type=Path, default=None, help="演示输出到该文件夹（默认 ./ducha-demo）")
+
+    p = sub.add_parser("init", help="新建一个工作区", description="新建工作区文件夹，内含示例任务台账 master.xlsx 和配置文件。")
+    p.add_argument("folder", metavar="文件夹", type=Path, help="新工作区的文件夹")
+
+    p = sub.add_parser("templates", help="生成本轮各单位的填报模板", description="按任务台账为每个填报单位生成一个模板，"
+                       "放在 rounds/<轮次>/templates/ 下。")
+    _workspace_arg(p)
+    _round_arg(p)
+    _now_arg(p)
+
+    p = sub.add_parser("check", help="检查报表（不合并），各单位也可自查", description="检查一个或多个报表文件并列出问题。"
+                       "有工作区时按台账核对；没有时只做文件自身的检查。")
+    p.add_argument("files", metavar="文件", nargs="+", type=Path, help="要检查的报表文件")
+    _workspace_arg(p)
+    _round_arg(p)
+    p.add_argument("--json", action="store_true", help="以 JSON 格式输出问题清单")
+
+    p = sub.add_parser("merge", help="校验并合并本轮报表，生成全部输出", description="读取 rounds/<轮次>/inbox/ 中的全部文件，"
+                       "校验、归档、生成反馈文件，合并计算后写出汇总表、台账、进展情况报告、校验报告和 results.csv。")
+    _workspace_arg(p)
+    _round_arg(p)
+    _now_arg(p)
+
+    p = sub.add_parser("status", help="查看本轮报送情况", description="列出各单位按时报送、逾期、未报送、被拒收的情况。")
+    _workspace_arg(p)
+    _round_arg(p)
+    _now_arg(p)
+
+    p = sub.add_parser("log", help="查看收件记录", description="列出本轮收到过的每个文件及其处理结论。")
+    _workspace_arg(p)
+    _round_arg(p)
+    return parser
+
+
+def _now(args) -> datetime:
+    text = getattr(args, "now", None)
+    if not text:
+        return datetime.now()
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise DuchaError(f"无法识别的时间“{text}”，请写成如 \"2021-05-13 09:00\"。")
+
+
+def _workspace(args):
+    from .workspace import Workspace, find_workspace
+
+    root = args.workspace if args.workspace is not None else find_workspace()
+    return Workspace(Path(root))
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(args.out, log=print)
+    print(summary.text())
+    return 0
+
+
+def cmd_init(args) -> int:
+    from .demo import init_workspace
+
+    path = init_workspace(args.folder)
+    print(f"已新建工作区 {path}：请在 Excel 中打开 master.xlsx 填写任务台账，然后运行 ducha templates -w {path}")
+    return 0
+
+
+def cmd_templates(args) -> int:
+    from .templates import write_templates
+
+    ws = _workspace(args)
+    registry = ws.registry()
+    now = _now(args)
+    rnd = ws.pick_round(registry, args.round, now.date())
+    ws.make_round_dirs(rnd.name)
+    results = write_templates(registry, rnd, ws.templates(rnd.name), now=now)
+    for res in results:
+        print(f"  {res.unit.name}：{res.rows} 项 → {res.path.name}")
+    print(f"已为 {len(results)} 个单位生成 {rnd.name} 轮模板，位于 {ws.templates(rnd.name)}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .check import CheckContext
+    from .merge import examine
+    from .reader import Limits
+    from .render import findings_table
+
+    ctx = CheckContext()
+    limits = Limits()
+    if args.workspace is not None:
+        ws = _workspace(args)
+        registry = ws.registry()
+        rnd = ws.pick_round(registry, args.round) if args.round else None
+        ctx = CheckContext(registry=registry, round=rnd)
+        if rnd is not None:
+            prev = ws.previous_round(registry, rnd)
+            previous = ws.load_entries(prev.name) if prev else None
+            ctx.previous, ctx.has_history = previous or {}, previous is not None
+        limits = ws.limits()
+    outcomes = []
+    for path in args.files:
+        if not path.exists():
+            raise DuchaError(f"找不到文件 {path}，请检查文件名和路径。")
+        outcome, _ret = examine(path, ctx, limits, name=path.name)
+        outcomes.append(outcome)
+    bad = any(o.rejected or o.errors for o in outcomes)
+    if args.json:
+        doc = {"files": [{"file": o.file, "unit": o.unit_name, "round": o.round, "accepted": not o.rejected,
+                          "errors": o.errors, "notices": o.notices,
+                          "findings": [f.to_json() for f in o.findings]} for o in outcomes],
+               "history_checked": ctx.has_history}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 1 if bad else 0
+    if not ctx.has_history:
+        print("说明：未提供上一轮数据，“累计数不得小于上轮”“进展情况与上轮相同”等需要历史数据的检查已跳过。")
+    for o in outcomes:
+        verdict = "拒收" if o.rejected else ("有错误" if o.errors else "通过")
+        print(f"\n{o.file}（{o.unit_name or '单位未识别'}）：{verdict}，错误 {o.errors} 处，提示 {o.notices} 处")
+        if o.findings:
+            print(findings_table(o.findings))
+    return 1 if bad else 0
+
+
+def cmd_merge(args) -> int:
+    from .merge import run_merge
+    from .render import merge_summary
+
+    ws = _workspace(args)
+    result = run_merge(ws, args.round, now=_now(args), log=print)
+    print(merge_summary(result))
+    bad = any(not s.accepted for s in result.submissions) or any(s.errors for s in result.submissions)
+    return 1 if bad else 0
+
+
+def cmd_status(args) -> int:
+    from .merge import round_status
+    from .render import status_table
+
+    ws = _workspace(args)
+    status = round_status(ws, args.round, _now(args).date())
+    print(status_table(status))
+    return 0
+
+
+def cmd_log(args) -> int:
+    from .store import IntakeLog, format_log
+
+    ws = _workspace(args)
+    registry = ws.registry()
+    rnd = ws.pick_round(registry, args.round)
+    if not ws.intake_db.exists():
+        print(f"轮次 {rnd.name} 还没有收件记录（尚未运行过 ducha merge）。")
+        return 0
+    with IntakeLog(ws.intake_db) as db:
+        entries = db.entries(rnd.name)
+    print(f"轮次 {rnd.name} 收件记录（{len(entries)} 条）：")
+    print(format_log(entries))
+    return 0
+
+
+COMMANDS = {
+    "demo": cmd_demo, "init": cmd_init, "templates": cmd_templates, "check": cmd_check,
+    "merge": cmd_merge, "status": cmd_status, "log": cmd_log,
+}
+
+
+def _safe_streams() -> None:
+    """Never die on a character the console cannot show (e.g. a GBK console)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
+
+
+def crash_log(exc: BaseException) -> Path:
+    folder = Path(tempfile.gettempdir())
+    path = folder / f"ducha-error-{datetime.now():%Y%m%d-%H%M%S}.log"
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    _safe_streams()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MasterWorkbookError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except DuchaError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("已取消。", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"错误：无法写入 {exc.filename}，文件可能正在 Excel/WPS 中打开。请关闭该文件后重新运行。", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"错误：文件操作失败：{exc.filename or ''} {exc.strerror or exc}。请检查磁盘空间和文件夹权限。",
+              file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the clerk
+        path = crash_log(exc)
+        print(f"错误：程序内部错误（{type(exc).__name__}）。详细信息已写入 {path}，请将该文件发给维护人员。",
+              file=sys.stderr)
+        return 2
+
+
+def entry() -> None:
+    sys.exit(main())

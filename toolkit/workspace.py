@@ -1,0 +1,153 @@
+"""The workspace: one folder per year, laid out as DESIGN.md fixes it.
+
+::
+
+    DIR/master.xlsx  ducha.toml  rounds/<轮次>/{templates,inbox,archive,feedback,output}/
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from .errors import WorkspaceError
+from .model import Entry, Registry, Round
+from .reader import Limits
+from .registry import load_registry
+from .store import atomic_write
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MASTER = "master.xlsx"
+CONFIG = "ducha.toml"
+STATE = ".ducha"
+
+
+@dataclass
+class Workspace:
+    root: Path
+
+    @property
+    def master(self) -> Path:
+        return self.root / MASTER
+
+    def round_dir(self, name: str, part: str = "") -> Path:
+        base = self.root / "rounds" / name
+        return base / part if part else base
+
+    def templates(self, name: str) -> Path:
+        return self.round_dir(name, "templates")
+
+    def inbox(self, name: str) -> Path:
+        return self.round_dir(name, "inbox")
+
+    def archive(self, name: str) -> Path:
+        return self.round_dir(name, "archive")
+
+    def feedback(self, name: str) -> Path:
+        return self.round_dir(name, "feedback")
+
+    def output(self, name: str) -> Path:
+        return self.round_dir(name, "output")
+
+    def state(self, name: str) -> Path:
+        return self.round_dir(name, STATE)
+
+    @property
+    def intake_db(self) -> Path:
+        return self.root / STATE / "intake.sqlite"
+
+    def make_round_dirs(self, name: str) -> None:
+        for part in ("templates", "inbox", "archive", "feedback", "output"):
+            self.round_dir(name, part).mkdir(parents=True, exist_ok=True)
+
+    # -- configuration --------------------------------------------------------------
+    def config(self) -> dict:
+        path = self.root / CONFIG
+        if not path.exists():
+            return {}
+        try:
+            with open(path, "rb") as fh:
+                return tomllib.load(fh)
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise WorkspaceError(f"配置文件 {path} 格式有误：{exc}。请按 ducha.toml 示例修改。") from exc
+
+    def limits(self) -> Limits:
+        section = self.config().get("limits", {})
+        fields = {f.name: f for f in dataclasses.fields(Limits)}
+        kwargs = {}
+        for key, value in section.items():
+            if key not in fields:
+                raise WorkspaceError(f"ducha.toml 的 [limits] 中没有“{key}”这一项，可用的有：{'、'.join(fields)}。")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise WorkspaceError(f"ducha.toml 的 [limits] {key} 应为正数。")
+            kwargs[key] = type(getattr(Limits(), key))(value)
+        return Limits(**kwargs)
+
+    # -- registry and rounds ---------------------------------------------------------
+    def registry(self) -> Registry:
+        if not self.root.is_dir():
+            raise WorkspaceError(f"工作区文件夹 {self.root} 不存在。请用 -w 指定工作区，或先运行 ducha init。")
+        return load_registry(self.master)
+
+    def pick_round(self, registry: Registry, name: str | None, today: date | None = None) -> Round:
+        """The named round, or the latest whose 统计截止日期 has passed."""
+        if not registry.rounds:
+            raise WorkspaceError("任务台账“轮次”工作表中没有任何轮次，请先添加。")
+        if name:
+            rnd = registry.round(name)
+            if rnd is None:
+                known = "、".join(r.name for r in registry.rounds)
+                raise WorkspaceError(f"没有轮次“{name}”。台账中的轮次有：{known}。")
+            return rnd
+        today = today or date.today()
+        passed = [r for r in registry.rounds if r.cutoff <= today]
+        return passed[-1] if passed else registry.rounds[0]
+
+    def previous_round(self, registry: Registry, rnd: Round) -> Round | None:
+        earlier = [r for r in registry.rounds if r.cutoff < rnd.cutoff]
+        return earlier[-1] if earlier else None
+
+    # -- accepted entries of a round (history for the next round's checks) ---------
+    def save_entries(self, name: str, entries: list[Entry]) -> None:
+        folder = self.state(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(e).items()}
+                for e in entries]
+        with atomic_write(folder / "entries.json", "w") as fh:
+            json.dump({"round": name, "saved": datetime.now().isoformat(timespec="seconds"), "entries": data},
+                      fh, ensure_ascii=False, indent=1)
+
+    def load_entries(self, name: str) -> dict[tuple[str, str], Entry] | None:
+        path = self.state(name) / "entries.json"
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        out: dict[tuple[str, str], Entry] = {}
+        for item in data.get("entries", []):
+            for key in ("value", "base", "last_year"):
+                if item.get(key) is not None:
+                    item[key] = Decimal(item[key])
+            entry = Entry(**{k: v for k, v in item.items() if k in Entry.__dataclass_fields__})
+            out[(entry.code, entry.unit)] = entry
+        return out
+
+
+def find_workspace(start: Path | None = None) -> Path:
+    """The folder given, or the nearest folder upwards holding master.xlsx."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / MASTER).exists():
+            return folder
+    return start
