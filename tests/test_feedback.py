@@ -107,7 +107,7 @@ def build_outcome(unit: str = UNIT) -> Outcome:
         make(Code.E204, sheet=SHEET, cell=ref(6, "完成状态"), **kw),
         make(Code.W305, sheet=SHEET, cell=ref(5, "进展情况"), value=FORMULA_TEXT, **kw),
         # a message that itself starts with '=' (quoting the department's text verbatim)
-        Finding(code=Code.E213, file=FILE, unit=unit, sheet=SHEET, cell=ref(6, "进展情况"),
+        Finding(code=Code.E202, file=FILE, unit=unit, sheet=SHEET, cell=ref(6, "进展情况"),
                 value=FORMULA_TEXT, message=FORMULA_TEXT),
         make(Code.W306, sheet=SHEET, cell="L2", column="联系电话", **kw),  # inside the merged K2:L2
         make(Code.W308, value="2021-05-09", detail="2021-05-08", **kw),  # file level, listed first

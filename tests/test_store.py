@@ -376,7 +376,7 @@ def test_lock_second_holder_in_same_process_is_refused(tmp_path: Path) -> None:
             pass
         message = str(err.value)
         assert f"进程 {os.getpid()}" in message
-        assert "工作区正被另一个合并任务使用" in message and str(lock.path) in message
+        assert "工作区正被另一个任务（合并）使用" in message and str(lock.path) in message
         assert lock.path.exists()  # the refused attempt did not remove the holder's lock
     assert not (tmp_path / LOCK_NAME).exists()
 
@@ -445,7 +445,7 @@ def test_lock_message_format(tmp_path: Path) -> None:
     with pytest.raises(LockHeldError) as err, WorkspaceLock(tmp_path):
         pass
     assert str(err.value) == (
-        f"工作区正被另一个合并任务使用（进程 {os.getppid()}，用户 clerk，主机 {socket.gethostname()}，"
+        f"工作区正被另一个任务（合并）使用（进程 {os.getppid()}，用户 clerk，主机 {socket.gethostname()}，"
         "开始于 2021-05-08 09:00:00）。请等待其结束后再运行；"
         f"如确认该任务已不存在，可删除文件 {tmp_path / LOCK_NAME}。"
     )

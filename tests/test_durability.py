@@ -1,0 +1,199 @@
+"""Nothing accepted is lost: killed merges, concurrent merges, reruns, hostile names and texts."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+
+from toolkit.demo import fill_template, load_demo_returns
+from toolkit.merge import run_merge, set_received
+from toolkit.store import WorkspaceLock
+from toolkit.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2021-05-13 09:00"
+
+
+def merge_cmd(ws: Path) -> list[str]:
+    return [sys.executable, "-m", "toolkit", "merge", "-w", str(ws), "-r", "2021-04", "--now", NOW]
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_outputs_whole(folder: Path) -> None:
+    """Every output present opens completely (an atomic write never leaves half a file)."""
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            continue
+        if path.suffix == ".xlsx":
+            openpyxl.load_workbook(path, read_only=True).close()
+        elif path.suffix == ".docx":
+            assert docx.Document(str(path)).paragraphs
+        elif path.suffix == ".csv":
+            assert csv_rows(path)
+
+
+def assert_archive_intact(folder: Path) -> None:
+    for path in folder.iterdir():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert path.name.startswith(digest[:16]), f"archived file {path.name} does not match its content"
+
+
+@pytest.fixture
+def workspace(demo, tmp_path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(demo.folder, copy)
+    return copy
+
+
+def test_merge_killed_at_random_moments_loses_nothing(workspace, demo):
+    expected = csv_rows(demo.result.outputs["csv"])
+    out = workspace / "rounds" / "2021-04" / "output"
+    archive = workspace / "rounds" / "2021-04" / "archive"
+    # a full run to learn how long one takes, then 20 runs killed somewhere inside that span
+    started = time.monotonic()
+    subprocess.run(merge_cmd(workspace), capture_output=True, check=False, timeout=300)
+    span = time.monotonic() - started
+    rng = random.Random(20210513)
+    for _ in range(20):
+        proc = subprocess.Popen(merge_cmd(workspace), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, span))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert_outputs_whole(out)
+        assert_archive_intact(archive)
+    final = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
+    assert final.returncode == 1, final.stderr.decode("utf-8", "replace")  # the demo has faulty returns
+    assert csv_rows(out / "results.csv") == expected
+    assert not list(out.glob(".*tmp*")), "temporary files left behind"
+
+
+def test_a_second_merge_is_kept_off_with_a_clear_message(workspace):
+    with WorkspaceLock(workspace, purpose="合并 2021-04"):
+        proc = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
+    err = proc.stderr.decode("utf-8")
+    assert proc.returncode == 2
+    assert "工作区正被另一个任务（合并 2021-04）使用" in err and str(os.getpid()) in err
+    assert "Traceback" not in err
+
+
+def test_stale_lock_of_a_dead_merge_is_recovered(workspace):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (workspace / ".ducha.lock").write_text(
+        f'{{"pid": {dead.pid}, "host": "{os.uname().nodename}", "user": "x", "started": "2021-05-13T09:00:00",'
+        ' "purpose": "合并"}', encoding="utf-8")
+    proc = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr.decode("utf-8", "replace")
+    assert not (workspace / ".ducha.lock").exists()
+
+
+def test_intake_log_records_each_file_once(workspace):
+    ws = Workspace(workspace)
+    run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
+    proc = subprocess.run([sys.executable, "-m", "toolkit", "log", "-w", str(workspace), "-r", "2021-04"],
+                          capture_output=True, timeout=120)
+    out = proc.stdout.decode("utf-8")
+    inbox = sorted(p.name for p in (workspace / "rounds" / "2021-04" / "inbox").iterdir())
+    assert f"（{len(inbox)} 条）" in out
+    for name in inbox:
+        assert name[:10] in out
+
+
+INJECTIONS = ['=HYPERLINK("http://x","点击")', "=1+1", "@SUM(A1)", "+1", "-2-3"]
+
+
+def test_department_text_never_becomes_a_formula(workspace):
+    ws = Workspace(workspace)
+    registry = ws.registry()
+    rnd = registry.round("2021-04")
+    data = load_demo_returns()
+    mine = [key for key in data if key[0] == "2021-04" and key[1] == "市公安局"]
+    for i, key in enumerate(mine):
+        row = dict(data[key])
+        row["进展情况"] = INJECTIONS[i % len(INJECTIONS)]
+        row["存在问题"] = INJECTIONS[(i + 1) % len(INJECTIONS)]
+        row["下步打算"] = INJECTIONS[(i + 2) % len(INJECTIONS)]
+        data[key] = row
+    template = next((workspace / "rounds" / "2021-04" / "templates").glob("*市公安局*"))
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    for old in inbox.glob("*市公安局*"):
+        old.unlink()
+    target = inbox / "=cmd|' x'!A1 市公安局.xlsx"
+    fill_template(template, target, "市公安局", "2021-04", data)
+    # a bad cell too, so the department's text is quoted in findings and feedback
+    wb = openpyxl.load_workbook(target)
+    sheet = next(s for s in wb.worksheets if s.title.startswith("十"))
+    for row in sheet.iter_rows(min_row=4):
+        if row[7].value is not None and row[4].value == "累计":
+            row[7].value = "=HYPERLINK(\"http://x\",\"点击\")"
+            row[7].data_type = "s"  # text typed with a leading =, not a formula
+            break
+    wb.save(target)
+    set_received(target, datetime(2021, 5, 7, 9))
+    result = run_merge(ws, rnd.name, now=datetime(2021, 5, 13, 9))
+    written = [*result.outputs.values(), *(workspace / "rounds" / "2021-04" / "feedback").glob("*.xlsx")]
+    seen_text = False
+    for path in written:
+        if path.suffix != ".xlsx":
+            continue
+        wb = openpyxl.load_workbook(path)
+        for sheet in wb.worksheets:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", f"{path.name}!{sheet.title}!{cell.coordinate} is a formula"
+                    if isinstance(cell.value, str) and "HYPERLINK" in cell.value:
+                        seen_text = True
+    assert seen_text, "the department's text should appear literally"
+    for row in csv_rows(result.outputs["csv"]):
+        for value in row.values():
+            assert not value or value[0] not in "=+@" or value.startswith("'")
+    # the formula-looking file name is harmless too
+    assert any(s.file.startswith("=cmd") for s in result.submissions)
+    with zipfile.ZipFile(result.outputs["check"]) as zf:
+        assert not any("<f>" in zf.read(n).decode("utf-8", "replace") for n in zf.namelist() if n.endswith(".xml"))
+
+
+@pytest.mark.parametrize("name", [
+    "报表:第一季度?.xlsx",
+    "CON.xlsx",
+    "   空格  开头 .xlsx",
+    "很长的文件名" * 12 + ".xlsx",
+    "a<b>c|d*e.xlsx",
+])
+def test_awkward_file_names_stay_valid_on_windows(workspace, name):
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    src = next(inbox.glob("*市住房城乡建设局*"))
+    try:
+        target = inbox / name
+        src.rename(target)
+    except OSError:
+        pytest.skip("this file system refuses the name")
+    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    forbidden = set('<>:"/\\|?*')
+    written = [p for part in ("archive", "feedback", "output")
+               for p in (workspace / "rounds" / "2021-04" / part).iterdir()]
+    for path in written:
+        assert not forbidden & set(path.name), path.name
+        assert len(path.name.encode("utf-8")) <= 255
+        assert path.resolve().is_relative_to(workspace.resolve())
+        assert path.stem.split(".")[0].upper() not in ("CON", "PRN", "AUX", "NUL")
+    sub = next(s for s in result.submissions if s.file == target.name)
+    assert sub.accepted and sub.feedback is not None
