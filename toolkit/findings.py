@@ -39,7 +39,6 @@ class Code(enum.Enum):
     F112 = (Level.REJECT, "报表单位“{value}”{detail}", "请使用本单位的模板重新填写。")
     F113 = (Level.REJECT, "报表结构被改动：{detail}", "请勿增删、移动行或工作表，用下发的模板重新填写。")
     F114 = (Level.REJECT, "工作表“{sheet}”缺少表头“{detail}”", "请勿修改表头，用下发的模板重新填写。")
-    F115 = (Level.REJECT, "Strict OOXML 格式无法读取：{detail}", "请另存为普通的“Excel 工作簿(*.xlsx)”后重新报送。")
     # -- row level: 错误 keeps the value out of the merge ---------------------------------
     E201 = (Level.ERROR, "“{column}”未填写", "请填写本期完成数；确无数据请填“无”。")
     E202 = (Level.ERROR, "“{column}”不是数字：{value}", "请只填写数字，例如 59 或 42.5。")
@@ -53,7 +52,6 @@ class Code(enum.Enum):
     E210 = (Level.ERROR, "单元格是公式但没有计算结果", "请在 Excel 中重新计算并保存，或直接填写数字。")
     E211 = (Level.ERROR, "“{column}”不能为负数：{value}", "请核对数字；只有增速类指标可以为负。")
     E212 = (Level.ERROR, "计量单位“{value}”与本行的“{detail}”不一致且无法换算", "请按本行计量单位填写数字。")
-    E213 = (Level.ERROR, "日期无法识别：{value}", "请按“2021年5月”或“2021-05-13”的格式填写。")
     # -- notices: merged, the clerk is told ------------------------------------------------
     W301 = (Level.NOTICE, "已将 {value} 换算为 {detail}", "请确认换算无误。")
     W302 = (Level.NOTICE, "填写“{value}”，按本期无数据处理", "如有数据请补报。")

@@ -633,8 +633,12 @@ class WorkspaceLock:
         try:
             fd = os.open(breaker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            with contextlib.suppress(OSError):
-                if time.time() - os.stat(breaker).st_mtime > _BREAKER_STALE:
+            # A recoverer killed half-way leaves its breaker behind: stale once its
+            # process is gone, or after _BREAKER_STALE seconds whatever it says.
+            with contextlib.suppress(OSError, ValueError):
+                text = breaker.read_text(encoding="ascii").strip()  # empty while being written
+                dead = bool(text) and not _pid_alive(int(text))
+                if dead or time.time() - os.stat(breaker).st_mtime > _BREAKER_STALE:
                     os.unlink(breaker)
             return False
         except OSError as exc:
@@ -642,7 +646,8 @@ class WorkspaceLock:
                 f"无法在工作区 {self.workspace} 中处理过期的锁文件（{exc.strerror or exc}）。"
                 "请确认该文件夹可写。"
             ) from exc
-        os.close(fd)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
         try:
             try:
                 if self.path.read_bytes() != stale:
@@ -663,7 +668,7 @@ class WorkspaceLock:
             )
         purpose = str(info.get("purpose") or "合并")
         return (
-            f"工作区正被另一个{purpose}任务使用（进程 {info['pid']}，用户 {info.get('user') or '未知'}，"
+            f"工作区正被另一个任务（{purpose}）使用（进程 {info['pid']}，用户 {info.get('user') or '未知'}，"
             f"主机 {info.get('host') or '未知'}，开始于 {_local_time(info.get('started', ''))}）。"
             f"请等待其结束后再运行；如确认该任务已不存在，可删除文件 {self.path}。"
         )

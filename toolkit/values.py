@@ -41,7 +41,7 @@ text such as ``2021-05-13``, ``2021/5/13``, ``2021.5.13``, ``2021年5月13日``,
 ``前三季度``, ``六月底``, ``十二月``. A text naming a period (a year, half, quarter,
 month or ten-day span) gives the period's last day, or its first day when
 ``end_of_period`` is false; a text naming a point (a day, ``底``/``末``) gives
-that day. ``None`` means unreadable (the caller reports E213).
+that day. ``None`` means unreadable (the caller decides what to say).
 
 Rounding (:func:`half_up`)
 --------------------------
