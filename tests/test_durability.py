@@ -197,3 +197,33 @@ def test_awkward_file_names_stay_valid_on_windows(workspace, name):
         assert path.stem.split(".")[0].upper() not in ("CON", "PRN", "AUX", "NUL")
     sub = next(s for s in result.submissions if s.file == target.name)
     assert sub.accepted and sub.feedback is not None
+
+
+def test_a_rerun_reuses_what_it_read_and_a_changed_master_rechecks(workspace, demo, monkeypatch):
+    import toolkit.merge as merge
+
+    ws = Workspace(workspace)
+    run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))  # fills the cache for this workspace copy
+    calls = []
+    real = merge.examine
+    monkeypatch.setattr(merge, "examine", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
+    assert calls == [], "files already seen were read again"
+    assert csv_rows(again.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
+    # a renamed file is the same content: still not read again, reported under its new name
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    src = next(inbox.glob("*市住房城乡建设局*"))
+    src.rename(inbox / "住建局重新命名.xlsx")
+    again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
+    assert calls == []
+    assert any(f.file == "住建局重新命名.xlsx" and "住建局重新命名.xlsx" in f.message for f in again.findings)
+    # the clerk edits the master: every file is checked afresh
+    master = workspace / "master.xlsx"
+    master.write_bytes(master.read_bytes())  # same bytes: still cached
+    run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
+    assert calls == []
+    wb = openpyxl.load_workbook(master)
+    wb["设置"]["B2"].value = "三门峡市人民政府督查室"
+    wb.save(master)
+    run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
+    assert len(calls) == len(list(inbox.iterdir()))

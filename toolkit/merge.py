@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from . import indicators
+from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
@@ -27,6 +28,8 @@ from .workspace import Workspace
 
 Log = Callable[[str], None]
 MERGE_NOTICES = (Code.W308, Code.W309, Code.W312)
+#: Files that are no spreadsheet at all get a reply text but no marked-up copy.
+UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
 
 def output_names(round_name: str) -> dict[str, str]:
@@ -90,9 +93,16 @@ def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
     return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None)
 
 
+def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> OutcomeCache:
+    prev = ws.previous_round(registry, rnd)
+    history = ws.state(prev.name) / "entries.json" if prev else None
+    return OutcomeCache(ws.state(rnd.name) / "cache", context_key(registry, rnd.name, history, limits), registry)
+
+
 def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
                   log: Log) -> RoundResult:
     ctx = _context(ws, registry, rnd)
+    cache = _cache(ws, registry, rnd, limits)
     files = inbox_files(ws.inbox(rnd.name))
     log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
     seen: list[_Seen] = []
@@ -109,7 +119,10 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
             log(f"  [{i}/{len(files)}] {path.name}：与 {first.file} 内容相同，跳过")
             continue
         by_hash[digest] = sub
-        outcome, ret = examine(path, ctx, limits)
+        outcome, ret = cache.get(digest, path.name), None
+        if outcome is None:
+            outcome, ret = examine(path, ctx, limits)
+            cache.put(digest, outcome)
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
         if outcome.rejected:
@@ -139,7 +152,7 @@ def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
     """The latest accepted return of each unit wins; earlier ones are kept but superseded."""
     by_unit: dict[str, list[_Seen]] = {}
     for item in seen:
-        if item.submission.accepted and item.outcome.unit_name and item.ret is not None:
+        if item.submission.accepted and item.outcome.unit_name and not item.submission.reason:
             by_unit.setdefault(item.outcome.unit_name, []).append(item)
     winners: dict[str, _Seen] = {}
     for unit, items in by_unit.items():
@@ -160,7 +173,7 @@ def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
 
 
 def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log) -> None:
-    from .feedback import reply_text, write_feedback
+    from .feedback import feedback_name, reply_text, write_feedback
 
     archive = ws.archive(rnd.name)
     feedback = ws.feedback(rnd.name)
@@ -172,10 +185,15 @@ def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log
         own = [f for f in item.outcome.findings if f.code not in MERGE_NOTICES]
         if not own or sub.reason.startswith("与 "):
             continue
+        marked = feedback / feedback_name(sub.path)
+        if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
+            sub.feedback = marked
+            continue
         try:
-            if item.ret is not None:
-                sub.feedback = write_feedback(sub.path, item.outcome, feedback,
-                                              workbook=item.ret.workbook, round_name=rnd.name)
+            if any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in own):
+                workbook = item.ret.workbook if item.ret is not None else None
+                sub.feedback = write_feedback(sub.path, item.outcome, feedback, workbook=workbook,
+                                              round_name=rnd.name)
             subject, body = reply_text(item.outcome, round_name=rnd.name,
                                        deadline=f"{rnd.deadline.month}月{rnd.deadline.day}日")
             stem = Path(safe_name(sub.file)).stem
