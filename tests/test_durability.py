@@ -227,3 +227,33 @@ def test_a_rerun_reuses_what_it_read_and_a_changed_master_rechecks(workspace, de
     wb.save(master)
     run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
     assert len(calls) == len(list(inbox.iterdir()))
+
+
+def test_returns_sent_in_a_zip_archive(workspace, demo):
+    """A department zips its return (Windows zips name Chinese files in GBK): it is read from inside."""
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    src = next(inbox.glob("*市公安局*"))
+    archive = inbox / "公安局报表.zip"
+    gbk = "市公安局4月报表.xlsx".encode("gbk")
+    placeholder = b"P" * (len(gbk) - 5) + b".xlsx"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(placeholder.decode("ascii"), src.read_bytes())  # ASCII: no UTF-8 flag is set
+        zf.writestr("说明.txt", "见附件")
+    archive.write_bytes(archive.read_bytes().replace(placeholder, gbk))  # as WinRAR/Windows write it
+    stamp = src.stat().st_mtime
+    os.utime(archive, (stamp, stamp))
+    src.unlink()
+    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    sub = next(s for s in result.submissions if s.unit == "市公安局")
+    assert sub.file == "公安局报表.zip/市公安局4月报表.xlsx" and sub.accepted and not sub.late
+    assert csv_rows(result.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
+
+
+def test_limits_are_settings(workspace):
+    (workspace / "ducha.toml").write_text("[limits]\nmax_file_bytes = 1000\n", encoding="utf-8")
+    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    assert all(not s.accepted for s in result.submissions)
+    assert all("F105" == f.code.name for f in result.findings if f.level.value == "拒收")
+    (workspace / "ducha.toml").write_text("[limits]\nmax_file_byte = 1000\n", encoding="utf-8")
+    proc = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
+    assert proc.returncode == 2 and "max_file_bytes" in proc.stderr.decode("utf-8")

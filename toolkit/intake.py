@@ -8,13 +8,15 @@ its 填报单位 cell. Reading problems are :class:`~toolkit.errors.ReadError`.
 
 from __future__ import annotations
 
+import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ReadError
 from .findings import Code
-from .reader import Cell, Limits, Sheet, Workbook, cell_ref, read_workbook
+from .reader import Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
 from .templates import COLUMNS, GUIDE_SHEET, LOCKED_COLUMNS, META_SHEET, canon, file_fingerprint
 from .values import normalize_text
 
@@ -179,3 +181,79 @@ def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, 
             row_no = 0
         layout.append((key, row_no, canon(sheet.value(row, 3)), canon(sheet.value(row, 4))))
     return meta, layout
+
+
+# ---------------------------------------------------------------------------
+# returns sent inside a plain .zip archive
+
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".xlsb")
+MAX_ZIP_MEMBERS = 100
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as the sender saw it: Windows zips store Chinese names in GBK."""
+    name = info.filename
+    if not info.flag_bits & 0x800:  # no UTF-8 flag: Python decoded the bytes as cp437
+        try:
+            name = name.encode("cp437").decode("gbk")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def zip_members(path: Path) -> list[zipfile.ZipInfo] | None:
+    """The spreadsheets inside ``path`` when it is a plain zip archive (not itself a workbook)."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    lowered = {i.filename.lower() for i in infos}
+    if "[content_types].xml" in lowered or "mimetype" in lowered or "xl/workbook.xml" in lowered:
+        return None  # an xlsx/ods itself
+    members = []
+    for info in infos:
+        name = _member_name(info)
+        if info.is_dir() or is_skippable(Path(name)) or "__MACOSX" in info.filename:
+            continue
+        if Path(name).suffix.lower() in SPREADSHEET_SUFFIXES:
+            members.append(info)
+    return members or None
+
+
+def expand_zip(path: Path, dest: Path, limits: Limits = Limits()) -> list[tuple[Path, str]]:
+    """Extract the spreadsheets of a zip archive into ``dest``; (path, label) pairs.
+
+    Only members that look like spreadsheets are taken, each bounded by the file
+    size limit *while* it is read (a member's declared size may lie), never more
+    than MAX_ZIP_MEMBERS, and names are made safe so nothing lands outside ``dest``.
+    The label, ``<archive>/<member>``, is how the file is named to the clerk.
+    """
+    from .store import atomic_write, safe_name
+
+    members = zip_members(path) or []
+    dest.mkdir(parents=True, exist_ok=True)
+    stamp = path.stat().st_mtime
+    out: list[tuple[Path, str]] = []
+    with zipfile.ZipFile(path) as zf:
+        for i, info in enumerate(members[:MAX_ZIP_MEMBERS]):
+            name = _member_name(info)
+            target = dest / safe_name(f"{i + 1:02d}_{name}")
+            label = f"{path.name}/{name}"
+            if info.file_size > limits.max_file_bytes:
+                continue  # left out; the archive itself is reported below if nothing usable remains
+            try:
+                with zf.open(info) as src, atomic_write(target) as fh:
+                    left = limits.max_file_bytes + 1
+                    while chunk := src.read(min(1 << 20, left)):
+                        fh.write(chunk)
+                        left -= len(chunk)
+                        if left <= 0:
+                            raise ValueError("member larger than declared")
+            except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError):
+                continue  # encrypted or damaged member: not extracted
+            os.utime(target, (stamp, stamp))
+            out.append((target, label))
+    return out

@@ -20,7 +20,7 @@ from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
-from .intake import read_return
+from .intake import expand_zip, read_return, zip_members
 from .model import Entry, Registry, Round, RoundResult, Submission
 from .reader import Limits, is_skippable
 from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name, sha256_file
@@ -54,6 +54,16 @@ def inbox_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and not is_skippable(p))
+
+
+def unpacked(ws: Workspace, rnd: Round, files: list[Path], limits: Limits) -> list[tuple[Path, str]]:
+    """(path, label) of every return: a zip archive of returns counts as its spreadsheets."""
+    out: list[tuple[Path, str]] = []
+    for path in files:
+        members = expand_zip(path, ws.state(rnd.name) / "unzipped" / sha256_file(path)[:16], limits) \
+            if zip_members(path) else []
+        out.extend(members or [(path, path.name)])
+    return out
 
 
 def received_at(path: Path) -> datetime:
@@ -103,25 +113,25 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
                   log: Log) -> RoundResult:
     ctx = _context(ws, registry, rnd)
     cache = _cache(ws, registry, rnd, limits)
-    files = inbox_files(ws.inbox(rnd.name))
+    files = unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits)
     log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
     seen: list[_Seen] = []
     by_hash: dict[str, Submission] = {}
-    for i, path in enumerate(files, start=1):
+    for i, (path, label) in enumerate(files, start=1):
         digest = sha256_file(path)
-        sub = Submission(file=path.name, path=path, sha256=digest, received=received_at(path))
+        sub = Submission(file=label, path=path, sha256=digest, received=received_at(path))
         if digest in by_hash:
             first = by_hash[digest]
-            out = Outcome(file=path.name, unit_name=first.unit)
-            out.findings.append(make(Code.W312, file=path.name, unit=first.unit, detail=first.file))
+            out = Outcome(file=label, unit_name=first.unit)
+            out.findings.append(make(Code.W312, file=label, unit=first.unit, detail=first.file))
             sub.unit, sub.reason = first.unit, f"与 {first.file} 相同"
             seen.append(_Seen(sub, out, None))
-            log(f"  [{i}/{len(files)}] {path.name}：与 {first.file} 内容相同，跳过")
+            log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
             continue
         by_hash[digest] = sub
-        outcome, ret = cache.get(digest, path.name), None
+        outcome, ret = cache.get(digest, label), None
         if outcome is None:
-            outcome, ret = examine(path, ctx, limits)
+            outcome, ret = examine(path, ctx, limits, name=label)
             cache.put(digest, outcome)
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
@@ -129,7 +139,7 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
         seen.append(_Seen(sub, outcome, ret))
         verdict = "接受" if sub.accepted else "拒收"
-        log(f"  [{i}/{len(files)}] {path.name}：{outcome.unit_name or '未识别单位'}，{verdict}"
+        log(f"  [{i}/{len(files)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
     winners = _pick_winners(seen, rnd)
     entries: dict[tuple[str, str], Entry] = {}
@@ -252,16 +262,16 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
 
 
 def round_status(ws: Workspace, round_name: str | None = None, today: date | None = None) -> dict:
-    """Who has reported, late, missing, rejected — without writing anything."""
+    """Who has reported, late, missing, rejected — without writing any output."""
     registry = ws.registry()
     today = today or date.today()
     rnd = ws.pick_round(registry, round_name, today)
     ctx = CheckContext(registry=registry, round=rnd)
     limits = ws.limits()
     seen: list[_Seen] = []
-    for path in inbox_files(ws.inbox(rnd.name)):
-        sub = Submission(file=path.name, path=path, sha256=sha256_file(path), received=received_at(path))
-        outcome, ret = examine(path, ctx, limits)
+    for path, label in unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits):
+        sub = Submission(file=label, path=path, sha256=sha256_file(path), received=received_at(path))
+        outcome, ret = examine(path, ctx, limits, name=label)
         sub.unit, sub.accepted = outcome.unit_name, not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
