@@ -70,9 +70,9 @@ def locate_workspace(argv: list[str], script: Path, ask=input) -> Path | None:
 
 def run_script(command: str, argv: list[str], script: str, extra: list[str] | None = None) -> int:
     """Run one ducha command for a clerk; returns the exit code."""
-    from .cli import main
+    from .cli import main, safe_streams
 
-    _reconfigure()
+    safe_streams()
     pause = started_by_double_click()
     given = argv[:1] if argv and not argv[0].startswith("-") else []
     rest = argv[len(given):]
@@ -106,11 +106,3 @@ def run_script(command: str, argv: list[str], script: str, extra: list[str] | No
                 input("\n按回车键退出")
             except EOFError:
                 pass
-
-
-def _reconfigure() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(errors="replace")
-        except (AttributeError, ValueError):
-            pass

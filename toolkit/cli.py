@@ -251,7 +251,7 @@ COMMANDS = {
 }
 
 
-def _safe_streams() -> None:
+def safe_streams() -> None:
     """Never die on a character the console cannot show (e.g. a GBK console)."""
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -268,7 +268,7 @@ def crash_log(exc: BaseException) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _safe_streams()
+    safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -86,6 +86,15 @@ def _find_header_row(sheet: Sheet, must: str, limit: int = 10) -> int | None:
     return None
 
 
+def _table(sheet: Sheet, name: str, must: str, layout: str, problems: _Problems) -> tuple[int, dict[str, int]] | None:
+    """(header row, column by name) of a special sheet, or None with a problem naming the expected layout."""
+    head_row = _find_header_row(sheet, must)
+    if head_row is None:
+        problems.add(name, "A1", f"缺少表头“{must}”（应为 {layout}）")
+        return None
+    return head_row, _header(sheet, head_row)
+
+
 def load_registry(path: Path | str) -> Registry:
     """Read and check ``master.xlsx``; raise MasterWorkbookError listing every problem."""
     path = Path(path)
@@ -171,11 +180,10 @@ def _units(sheet: Sheet | None, problems: _Problems) -> dict[str, Unit]:
     units: dict[str, Unit] = {}
     if sheet is None:
         return units
-    head_row = _find_header_row(sheet, "单位名称")
-    if head_row is None:
-        problems.add("单位", "A1", "缺少表头“单位名称”（应为 单位编号 | 单位名称 | 联系人 | 联系电话 | 邮箱）")
+    table = _table(sheet, "单位", "单位名称", "单位编号 | 单位名称 | 联系人 | 联系电话 | 邮箱", problems)
+    if table is None:
         return units
-    cols = _header(sheet, head_row)
+    head_row, cols = table
     codes: dict[str, str] = {}
     for row in range(head_row + 1, sheet.max_row + 1):
         get = {k: text(sheet.value(row, c)) for k, c in cols.items()}
@@ -212,11 +220,10 @@ def _rounds(sheet: Sheet | None, problems: _Problems) -> list[Round]:
     rounds: list[Round] = []
     if sheet is None:
         return rounds
-    head_row = _find_header_row(sheet, "轮次")
-    if head_row is None:
-        problems.add("轮次", "A1", "缺少表头“轮次”（应为 轮次 | 统计截止日期 | 报送截止日期）")
+    table = _table(sheet, "轮次", "轮次", "轮次 | 统计截止日期 | 报送截止日期", problems)
+    if table is None:
         return rounds
-    cols = _header(sheet, head_row)
+    head_row, cols = table
     for col_name in ("统计截止日期", "报送截止日期"):
         if col_name not in cols:
             problems.add("轮次", cell_ref(head_row, 1), f"缺少表头“{col_name}”")
