@@ -55,17 +55,10 @@ RESENT = "市科技局"
 
 def sample_dir() -> Path:
     """The bundled sample workspace: the repository's workbooks/, or the packaged copy."""
-    repo = Path(__file__).resolve().parent.parent / "workbooks"
-    if (repo / MASTER).exists():
-        return repo
-    try:
-        from importlib.resources import files
-
-        packaged = Path(str(files("toolkit.sample")))
-        if (packaged / MASTER).exists():
-            return packaged
-    except (ModuleNotFoundError, TypeError):
-        pass
+    here = Path(__file__).resolve().parent
+    for folder in (here.parent / "workbooks", here / "sample"):  # a checkout, or an installed package
+        if (folder / MASTER).exists():
+            return folder
     raise WorkspaceError("找不到自带的样例工作区（workbooks/master.xlsx），安装可能不完整，请重新安装 ducha。")
 
 
