@@ -257,3 +257,14 @@ def test_limits_are_settings(workspace):
     (workspace / "ducha.toml").write_text("[limits]\nmax_file_byte = 1000\n", encoding="utf-8")
     proc = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
     assert proc.returncode == 2 and "max_file_bytes" in proc.stderr.decode("utf-8")
+
+
+@pytest.mark.parametrize("name", ["~$市公安局报表.xlsx", ".~lock.市公安局报表.xlsx#", ".hidden.xlsx", "Thumbs.db",
+                                  "desktop.ini"])
+def test_lock_and_hidden_files_are_skipped_silently(workspace, demo, name):
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    (inbox / name).write_bytes(b"\x00garbage")
+    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    assert name not in {s.file for s in result.submissions}
+    assert not any(f.file == name for f in result.findings)
+    assert csv_rows(result.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
