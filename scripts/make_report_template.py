@@ -18,10 +18,17 @@ from toolkit.report import build_template  # noqa: E402
 TARGETS = (ROOT / "templates" / "report.docx", ROOT / "toolkit" / "assets" / "report.docx")
 
 
-def main() -> int:
-    for target in TARGETS:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="生成可编辑的 Word 报告模板")
+    parser.add_argument("--out", type=Path, default=None, help="写到该文件夹（默认写入仓库的两个位置）")
+    args = parser.parse_args(argv)
+    targets = (args.out / "report.docx",) if args.out else TARGETS
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
         build_template(target)
-        print(f"已生成报告模板：{target.relative_to(ROOT)}")
+        print(f"已生成报告模板：{target}")
     return 0
 
 
