@@ -20,6 +20,7 @@ PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 STRICT_REL = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+MB_BYTES = 1024 * 1024
 
 CONTENT_TYPES = (
     DECL + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -280,8 +281,6 @@ def zip_bomb_ratio(path: Path, megabytes: int = 50) -> Path:
     return path
 
 
-MB_BYTES = 1024 * 1024
-
 
 def _patch_central(data: bytes, fn) -> bytes:
     """Apply fn(buffer, offset) to each central-directory record."""
@@ -419,10 +418,6 @@ def oversized(path: Path, size: int) -> Path:
         fh.write(b"PK\x03\x04")
         fh.truncate(size)
     return path
-
-
-def as_bytes(path: Path) -> bytes:
-    return Path(path).read_bytes()
 
 
 def zip_of(parts: dict[str, bytes]) -> bytes:

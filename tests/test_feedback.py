@@ -411,3 +411,10 @@ def test_reply_text_options():
     assert body.rstrip().endswith("某某区督查室")
     _, anonymous = reply_text(Outcome(file="", findings=outcome.findings))
     assert anonymous.startswith("您好：")
+
+
+def test_openpyxl_parses_department_files_through_defusedxml():
+    """The marked-up copy is made with openpyxl, which must use defusedxml's guarded parsers."""
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML

@@ -15,6 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toolkit import reader
 from toolkit.errors import ReadError
@@ -43,6 +45,8 @@ def read_error(path: Path, limits: Limits = Limits()) -> ReadError:
         read_workbook(path, limits)
     err = info.value
     assert err.detail, "a ReadError must say why"
+    if err.code is not Code.F109:  # F109's detail is the number of seconds
+        assert CJK.search(err.detail), f"detail is not Chinese: {err.detail!r}"
     message = make(err.code, file=path.name, sheet=err.sheet, detail=err.detail).message
     assert CJK.search(message)
     return err
@@ -692,3 +696,44 @@ def test_agrees_with_openpyxl(rel):
                 pytest.fail(f"{ws.title}!{cell.coordinate}: openpyxl {cell.value!r}, reader {mine!r}")
         extra = {k: c for k, c in sheet.cells.items() if k not in seen and c.value not in (None, "")}
         assert not extra, f"cells openpyxl does not see: {extra}"
+
+
+# ---------------------------------------------------------------------------
+# fuzzing: damaged files of every kind end in a Workbook or a ReadError, nothing else
+
+def _read_or_refuse(path: Path) -> None:
+    try:
+        read_workbook(path, FAST)
+    except ReadError as err:
+        assert err.detail
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_damaged_xml(tmp_path, data):
+    sheet = hostile.sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" s="1"><v>44329</v></c>'
+                              '<c r="C1" t="inlineStr"><is><t>文本</t></is></c></row>',
+                              after='<mergeCells><mergeCell ref="A1:B1"/></mergeCells>').encode()
+    raw = bytearray(sheet)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+    parts = hostile.xlsx_parts([("S", raw)], shared=hostile.shared_xml(["<t>x</t>"]),  # type: ignore[list-item]
+                               styles=hostile.styles_xml([0, 31]))
+    _read_or_refuse(hostile.write_zip(tmp_path / "fuzz.xlsx", parts))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_damaged_files(tmp_path, data):
+    rel = data.draw(st.sampled_from(["calamine/tests/any_sheets.xlsx", "calamine/tests/any_sheets.xls",
+                                     "calamine/tests/any_sheets.ods", "calamine/tests/any_sheets.xlsb"]))
+    raw = bytearray(corpus_file(rel).read_bytes())
+    for _ in range(data.draw(st.integers(1, 16))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(1, len(raw)))]
+    path = tmp_path / f"fuzz{Path(rel).suffix}"
+    path.write_bytes(bytes(raw))
+    _read_or_refuse(path)

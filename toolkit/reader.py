@@ -203,21 +203,21 @@ def sniff(path: Path, limits: Limits = Limits()) -> str:
     try:
         info = path.stat()
     except OSError as exc:
-        raise ReadError(Code.F101, f"无法访问文件（{exc.strerror or '系统错误'}）") from exc
+        raise ReadError(Code.F101, _os_reason(exc, "无法访问文件")) from exc
     if not stat.S_ISREG(info.st_mode):
         raise ReadError(Code.F101, "不是普通文件（可能是文件夹或设备）")
     size = info.st_size
     if size == 0:
         raise ReadError(Code.F104, "文件大小为 0")
     if size > limits.max_file_bytes:
-        raise ReadError(Code.F105, f"{size / MB:.1f} MB，上限 {limits.max_file_bytes / MB:.0f} MB")
+        raise ReadError(Code.F105, f"{size / MB:.1f} MB（上限 {limits.max_file_bytes / MB:.0f} MB）")
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
             if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
                 _check_zip_directory(fh, size, limits)
     except OSError as exc:
-        raise ReadError(Code.F101, f"无法读取文件（{exc.strerror or '系统错误'}）") from exc
+        raise ReadError(Code.F101, _os_reason(exc, "无法读取文件")) from exc
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return _sniff_zip(path, limits)
     if head.startswith(OLE_MAGIC):
@@ -225,6 +225,14 @@ def sniff(path: Path, limits: Limits = Limits()) -> str:
     if head.startswith(b"PK"):
         raise ReadError(Code.F104, "压缩结构损坏")
     raise ReadError(Code.F102, _describe_foreign(head))
+
+
+def _os_reason(exc: OSError, what: str) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{what}（文件不存在）"
+    if isinstance(exc, PermissionError):
+        return f"{what}（没有读取权限，可能正被其他程序占用）"
+    return f"{what}（系统错误 {exc.errno or ''}）".replace(" ）", "）")
 
 
 def _describe_foreign(head: bytes) -> str:
@@ -242,16 +250,16 @@ def _describe_foreign(head: bytes) -> str:
         text = head.decode("utf-8", "replace")
     sample = text.lstrip("\ufeff \t\r\n").lower()
     if "urn:schemas-microsoft-com:office:spreadsheet" in sample:
-        return "这是 Excel 2003 XML 表格，请用 Excel 打开后另存为“Excel 工作簿(*.xlsx)”"
+        return "这是 Excel 2003 XML 表格，请用 Excel 打开后另存为 xlsx"
     if sample.startswith(("<html", "<!doctype html", "<table", "<meta", "<head")) or "<html" in sample[:512] \
             or sample.startswith("mime-version:"):
-        return "这是网页文件（常见于从业务系统导出的“xls”），请用 Excel 打开后另存为“Excel 工作簿(*.xlsx)”"
+        return "这是网页文件，常由业务系统导出为“xls”，请用 Excel 打开后另存为 xlsx"
     if sample.startswith("<?xml"):
         return "这是 XML 文件，不是 Excel 工作簿"
     printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
     if text and "\x00" not in text and printable / len(text) > 0.95:
         if "," in sample or "\t" in sample:
-            return "这是 CSV/文本文件，请用 Excel 打开后另存为“Excel 工作簿(*.xlsx)”"
+            return "这是 CSV/文本文件，请用 Excel 打开后另存为 xlsx"
         return "这是文本文件，不是电子表格"
     return "文件内容不是电子表格"
 
@@ -345,13 +353,13 @@ def _check_bomb(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     for info in infos:
         if info.flag_bits & 0x1:
             raise ReadError(Code.F103, "压缩包设置了密码")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                                      zipfile.ZIP_LZMA):
-            raise ReadError(Code.F101, f"使用了不支持的压缩方式（{info.compress_type}）")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # Excel, WPS and LibreOffice only deflate; bzip2/lzma inflate without a bound per read
+            raise ReadError(Code.F101, f"使用了不支持的压缩方式（编号 {info.compress_type}）")
         total += info.file_size
         if info.file_size > MB and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             ratio = info.file_size // max(info.compress_size, 1)
-            raise ReadError(Code.F106, f"部件 {info.filename} 压缩比 {ratio}:1")
+            raise ReadError(Code.F106, f"部件 {info.filename} 解压后 {info.file_size / MB:.0f} MB，压缩比 {ratio}:1")
     if total > limits.max_uncompressed_bytes:
         raise ReadError(Code.F106, f"解压后 {total / MB:.0f} MB，上限 {limits.max_uncompressed_bytes / MB:.0f} MB")
 
@@ -546,7 +554,7 @@ def _xml_encoding(head: bytes, part: str) -> str | None:
 
 
 def _forbid_dtd(*_args):
-    raise ReadError(Code.F107, "含有 DTD 声明（可用于实体膨胀或读取外部文件）")
+    raise ReadError(Code.F107, "含有 DTD 声明，可被用于实体膨胀或读取外部文件")
 
 
 def _forbid_entity(*_args):
@@ -670,7 +678,7 @@ class _XlsxReader:
                     self._check_time()
                     parser.Parse(decoder.decode(chunk) if decoder else chunk, False)
                     chunk = fh.read(_CHUNK)
-                parser.Parse(b"", True)
+                parser.Parse(decoder.decode(b"", True) if decoder else b"", True)
             except expat.ExpatError as exc:
                 raise ReadError(Code.F101, f"部件 {part} 的 XML 格式错误（第 {exc.lineno} 行第 {exc.offset + 1} 列）"
                                 ) from exc
@@ -769,15 +777,17 @@ class _XlsxReader:
     def _styles(self, rels: dict[str, tuple[str, str]]) -> list[tuple[str, bool, bool]]:
         custom: dict[int, str] = {}
         fmt_ids: list[int] = []
-        state = {"xfs": False}
+        state = {"xfs": False, "fmts": False}
 
         def start(name, attrs):
             tag = _local(name)
-            if tag == "numFmt":
+            if tag == "numFmt" and state["fmts"]:  # not the ones of conditional formats (<dxf>)
                 try:
                     custom[int(attrs.get("numFmtId", ""))] = attrs.get("formatCode", "")
                 except ValueError:
                     pass
+            elif tag == "numFmts":
+                state["fmts"] = True
             elif tag == "cellXfs":
                 state["xfs"] = True
             elif tag == "xf" and state["xfs"]:
@@ -787,8 +797,9 @@ class _XlsxReader:
                     fmt_ids.append(0)
 
         def end(name):
-            if _local(name) == "cellXfs":
-                state["xfs"] = False
+            tag = _local(name)
+            if tag in ("cellXfs", "numFmts"):
+                state["xfs"] = state["fmts"] = False
 
         self._feed(self._part_of(rels, "styles") or "", start, end)
         xfs: list[tuple[str, bool, bool]] = []
@@ -1239,7 +1250,12 @@ def _isolated(func, args, limits: Limits, deadline: float) -> tuple[str, object]
         return status, payload
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, args=(sender, func, args, limits), daemon=True)
-    proc.start()
+    try:
+        proc.start()
+    except OSError:  # cannot fork now (process or memory limits): the file is not to blame
+        receiver.close()
+        sender.close()
+        return _run_guarded(func, args)
     sender.close()
     message = None
     try:
