@@ -29,6 +29,7 @@ import openpyxl
 import xlsxwriter
 from openpyxl.utils import get_column_letter
 
+from toolkit.demo import find_header
 from toolkit.model import Registry
 from toolkit.registry import CATEGORY_COLUMNS, load_registry
 from toolkit.templates import COLUMNS, GUIDE_SHEET, HEADER_ROW, INFO_ROW, META_SHEET, write_template
@@ -251,22 +252,13 @@ def _registry(ws_or_registry: Workspace | Registry) -> Registry:
     return ws_or_registry.registry() if isinstance(ws_or_registry, Workspace) else ws_or_registry
 
 
-def _header(ws) -> tuple[int, dict[str, int]] | tuple[None, dict]:
-    for row in range(1, 16):
-        labels = {str(ws.cell(row, c).value).strip(): c for c in range(1, ws.max_column + 1)
-                  if ws.cell(row, c).value is not None}
-        if "指标编号" in labels and "本期完成" in labels:
-            return row, labels
-    return None, {}
-
-
 def fill_workbook(wb, values: Mapping[str, Mapping[str, object]] | None = None, *, contact: bool = True) -> None:
     """Type values into an openpyxl template: given ones as given (None blanks a cell), defaults elsewhere."""
     values = values or {}
     for ws in wb.worksheets:
         if ws.title in (GUIDE_SHEET, META_SHEET):
             continue
-        header_row, cols = _header(ws)
+        header_row, cols = find_header(ws)
         if header_row is None:
             continue
         for row in range(header_row + 1, ws.max_row + 1):

@@ -186,7 +186,7 @@ def fill_template(template: Path, target: Path, unit: str, round_name: str,
     for ws in wb.worksheets:
         if ws.title in (GUIDE_SHEET, META_SHEET):
             continue
-        header_row, cols = _header(ws)
+        header_row, cols = find_header(ws)
         if header_row is None:
             continue
         contact_row = header_row - 1
@@ -246,7 +246,8 @@ def _as_typed(text: str, column: str) -> object:
     return text
 
 
-def _header(ws) -> tuple[int | None, dict[str, int]]:
+def find_header(ws) -> tuple[int | None, dict[str, int]]:
+    """(header row, column by name) of an openpyxl template sheet, or (None, {})."""
     for row in range(1, 15):
         labels = {ws.cell(row, c).value: c for c in range(1, ws.max_column + 1) if ws.cell(row, c).value}
         if all(k in labels for k in HEADER_KEYS):

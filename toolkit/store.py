@@ -106,12 +106,10 @@ def _unlink_quietly(path: Path) -> None:
         os.unlink(path)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); Windows cannot open a directory for fsync."""
-    if os.name == "nt":
-        return
+def _fsync(path: Path, flags: int) -> None:
+    """fsync ``path`` opened with ``flags``, quietly: durability is best effort."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, flags)
     except OSError:
         return
     try:
@@ -120,6 +118,12 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); Windows cannot open a directory for fsync."""
+    if os.name != "nt":
+        _fsync(folder, os.O_RDONLY)
 
 
 def _keep_mode(target: Path, tmp: Path) -> None:
@@ -186,16 +190,7 @@ def atomic_write(
 
 
 def _fsync_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDWR | _O_BINARY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    _fsync(path, os.O_RDWR | _O_BINARY)
 
 
 @contextlib.contextmanager
