@@ -520,7 +520,8 @@ def _opening(result: RoundResult) -> str:
     cutoff = result.round.cutoff
     when = cn_month_day(cutoff) if cutoff.year == _as_date(result.now).year else cn_date(cutoff)
     basis = _basis(settings)
-    return (f"按照{basis}要求，{year}年《政府工作报告》重点工作共分{len(reg.categories)}大类、"
+    requirement = f"{basis}文件要求" if basis.startswith("《") else f"{basis}要求"
+    return (f"按照{requirement}，{year}年《政府工作报告》重点工作共分{len(reg.categories)}大类、"
             f"{len(tasks)}项任务、{len(indicators)}项指标。截至{when}，{status}；{units}。"
             "现将各项工作任务进展情况报告如下：")
 
