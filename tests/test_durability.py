@@ -268,3 +268,27 @@ def test_lock_and_hidden_files_are_skipped_silently(workspace, demo, name):
     assert name not in {s.file for s in result.submissions}
     assert not any(f.file == name for f in result.findings)
     assert csv_rows(result.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
+
+
+def test_macro_workbooks_are_read_but_macros_never_travel(workspace):
+    """An .xlsm return merges; its macro project never reaches an output or the feedback copy."""
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    src = next(inbox.glob("*市住房城乡建设局*"))
+    target = inbox / "市住房城乡建设局（宏）.xlsm"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/'
+                                    b'vnd.ms-office.vbaProject"/></Types>')
+            zout.writestr(item, data)
+        zout.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"AutoOpen\"" * 20)
+    os.utime(target, (src.stat().st_mtime, src.stat().st_mtime))
+    src.unlink()
+    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    sub = next(s for s in result.submissions if s.file == target.name)
+    assert sub.accepted and sub.feedback is not None
+    for path in [*result.outputs.values(), sub.feedback]:
+        if path.suffix in (".xlsx", ".docx"):
+            with zipfile.ZipFile(path) as zf:
+                assert not any("vba" in n.lower() for n in zf.namelist()), path.name

@@ -114,7 +114,11 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     ctx = _context(ws, registry, rnd)
     cache = _cache(ws, registry, rnd, limits)
     files = unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits)
-    log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
+    if files:
+        log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
+    else:
+        log(f"轮次 {rnd.name}：收件箱 {ws.inbox(rnd.name)} 中没有文件，各单位均按未报送处理。"
+            "请把收到的报表放进该文件夹后重新运行。")
     seen: list[_Seen] = []
     by_hash: dict[str, Submission] = {}
     for i, (path, label) in enumerate(files, start=1):
