@@ -173,3 +173,21 @@ def test_merge_exit_code_and_chinese_summary(demo, tmp_path):
     assert proc.returncode == 1, proc.stderr  # done, but some returns had errors
     assert "未报送：市城市管理局" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("now,expected", [
+    (datetime(2021, 5, 6, 9), "2021-05-08"),  # before the deadline: the deadline
+    (datetime(2021, 5, 13, 9), "2021-05-17"),  # Thursday after it: two working days, over the weekend
+    (datetime(2021, 5, 10, 9), "2021-05-12"),
+])
+def test_correction_deadline(demo, now, expected):
+    from toolkit.merge import correction_deadline
+
+    assert correction_deadline(demo.result.round, now).isoformat() == expected
+
+
+def test_reply_text_is_signed_by_the_office_with_a_future_deadline(demo):
+    folder = demo.folder / "rounds" / "2021-04" / "feedback"
+    reply = next(folder.glob("*市文化广电和旅游局*_回复.txt")).read_text(encoding="utf-8")
+    assert reply.rstrip().endswith("三门峡市政府督查室")
+    assert "5月17日" in reply and "5月8日前" not in reply

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from . import indicators
@@ -150,7 +150,7 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     for item in winners.values():
         for entry in item.outcome.entries:
             entries[(entry.code, entry.unit)] = entry
-    _archive_and_feedback(ws, rnd, seen, log)
+    _archive_and_feedback(ws, rnd, seen, log, now, registry.settings.issuer)
     findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
     for item in seen:
         s = item.submission
@@ -186,7 +186,21 @@ def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
     return winners
 
 
-def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log) -> None:
+def correction_deadline(rnd: Round, now: datetime) -> date:
+    """By when a department should send its corrected file: the round's deadline while it is
+    still ahead, else two working days from now."""
+    if now.date() <= rnd.deadline:
+        return rnd.deadline
+    day, left = now.date(), 2
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log, now: datetime,
+                          office: str) -> None:
     from .feedback import feedback_name, reply_text, write_feedback
 
     archive = ws.archive(rnd.name)
@@ -208,8 +222,9 @@ def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log
                 workbook = item.ret.workbook if item.ret is not None else None
                 sub.feedback = write_feedback(sub.path, item.outcome, feedback, workbook=workbook,
                                               round_name=rnd.name)
-            subject, body = reply_text(item.outcome, round_name=rnd.name,
-                                       deadline=f"{rnd.deadline.month}月{rnd.deadline.day}日")
+            due = correction_deadline(rnd, now)
+            subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
+                                       deadline=f"{due.month}月{due.day}日")
             stem = Path(safe_name(sub.file)).stem
             (feedback / f"{stem}_回复.txt").write_text(f"主题：{subject}\n\n{body}\n", encoding="utf-8")
         except OSError as exc:
