@@ -236,6 +236,8 @@ FAIL = [
     pytest.param(Case(Code.W313, unit=FG, values={"2-1-3": {H: 0.4214}},
                       edit=set_cell(SHEET2, cell(6, H), 0.4214, "0.00%"), sheet=SHEET2, cell=cell(6, H),
                       row_code="2-1-3", value=D("42.14"), text=("42.14%",)), id="W313"),
+    pytest.param(Case(Code.W314, edit=set_cell(SHEET1, "A9", "备注：数据来源于市统计局月报"), sheet=SHEET1,
+                      cell="A9", text=("备注：数据来源于市统计局月",)), id="W314"),
 ]
 
 PASS = [
@@ -260,6 +262,8 @@ PASS = [
                       after=lambda p: set_cached_value(p, SHEET1, cell(4, H), 59), row_code="1-1-1", value=D(59)),
                  id="E210"),
     pytest.param(Case(Code.E211, unit=FG, values={"2-2-1": {H: -8}}, row_code="2-2-1", value=D(-8)), id="E211"),
+    pytest.param(Case(Code.E211, unit=FG, values={"2-2-1": {H: 5, "上年同期": -3}}, row_code="2-2-1", value=D(5)),
+                 id="E211-growth-last-year"),
     pytest.param(Case(Code.E212, values={"1-1-1": {H: "59家"}}, row_code="1-1-1", value=D(59)), id="E212"),
     pytest.param(Case(Code.W301, values={"1-1-2": {H: 2200}}), id="W301"),
     pytest.param(Case(Code.W302, values={"1-1-1": {H: 59}}), id="W302"),
@@ -274,6 +278,7 @@ PASS = [
     pytest.param(Case(Code.W311, values={"1-1-1": {"进展情况": "已备案56家。"}}), id="W311"),
     pytest.param(Case(Code.W313, unit=FG, values={"2-1-3": {H: 42.14}}, row_code="2-1-3", value=D("42.14")),
                  id="W313"),
+    pytest.param(Case(Code.W314, values={"1-1-1": {"存在问题": "备注：数据来源于市统计局月报"}}), id="W314"),
 ]
 
 

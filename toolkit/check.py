@@ -20,6 +20,8 @@ from .model import NODE_STATES, Entry, Indicator, Registry, Round, Unit
 from .templates import LOCKED_COLUMNS, canon, locked_values, row_fingerprint
 from .values import Parsed, half_up, parse_number
 
+#: Input cells holding figures: a row without 指标编号 but with one of these is a row added.
+DATA_COLUMNS = ("本期完成", "基数", "上年同期", "完成状态")
 #: A 累计 value above this many times the annual target is out of line.
 JUMP_TARGET_FACTOR = 3
 #: A rise in 完成率 of more than this many points in one round is out of line.
@@ -140,8 +142,12 @@ def _structure_ok(ret: ReturnFile, expected: list[Indicator] | None, add) -> boo
             add(Code.F113, detail=_code_difference(want, got))
             return False
     for row in stray:
-        add(Code.F113, sheet=row.sheet, cell=row.ref("指标编号"), detail=f"第 {row.row} 行是新增的行（没有指标编号）")
-        return False
+        if any(row.cell(c).value not in (None, "") for c in DATA_COLUMNS):
+            add(Code.F113, sheet=row.sheet, cell=row.ref("指标编号"), detail=f"第 {row.row} 行是新增的行（没有指标编号）")
+            return False
+        # A remark typed under the table is not data: say it was not read, keep the file.
+        col = next(c for c, cell in row.cells.items() if cell.value not in (None, ""))
+        add(Code.W314, sheet=row.sheet, cell=row.ref(col), value=_short(row.text(col)))
     # Locked cells: compare with the master when known, else with the row fingerprints.
     by_code = {ind.code: ind for ind in expected} if expected is not None else {}
     prints = {(s, n): fp for s, n, _, fp in ret.layout}
@@ -217,7 +223,8 @@ def _number(row: ReturnRow, column: str, ind: Indicator | None, add, *, required
         return None, True
     kind = _kind_of(row, ind)
     unit = ind.unit if ind is not None else row.text("计量单位")
-    parsed = parse_number(cell.value, unit=unit, kind=kind if column == "本期完成" else "累计",
+    # 基数 is a count (never negative); 上年同期 follows the row (a growth rate may be negative).
+    parsed = parse_number(cell.value, unit=unit, kind="累计" if column == "基数" else kind,
                           percent_format=cell.is_percent)
     if parsed.error is not None:
         add(parsed.error, sheet=row.sheet, cell=ref, column=column,
@@ -301,6 +308,10 @@ def _history_rules(row: ReturnRow, ind: Indicator, entry: Entry, ctx: CheckConte
                 add(Code.W303, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(entry.value),
                     detail=f"完成率一轮内从 {half_up(before, 0)}% 升至 {half_up(share, 0)}%")
     return False
+
+
+def _short(text: str, width: int = 20) -> str:
+    return text if len(text) <= width else text[:width] + "…"
 
 
 def _fmt(value: Decimal) -> str:

@@ -66,6 +66,7 @@ class Code(enum.Enum):
     W311 = (Level.NOTICE, "进展情况未填写", "请简要填写本期进展情况。")
     W312 = (Level.NOTICE, "与已收到的文件 {detail} 内容相同，未重复处理", "无需处理。")
     W313 = (Level.NOTICE, "百分数 {value} 已按 {detail} 读取", "请确认数值无误。")
+    W314 = (Level.NOTICE, "表格外多出的内容“{value}”未读取", "如需说明，请写在对应行的“进展情况”或“存在问题”中。")
 
     @property
     def level(self) -> Level:
