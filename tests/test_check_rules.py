@@ -536,6 +536,7 @@ def test_superseded_and_duplicate_files_are_kept(merged):
     assert first.superseded and first.accepted and first.archived is not None
     assert not second.superseded and second.archived is not None
     assert copy.archived is None and copy.unit == KJ  # identical content: not processed twice
+    assert copy.accepted and copy.superseded  # shares the first file's verdict and never wins
     archived = sorted(p.name for p in ws.archive(ROUND).iterdir() if p.is_file())
     assert len([n for n in archived if "_D01_" in n]) == 2, archived  # both 市科技局 files, not the copy
     assert len(archived) == 4, archived

@@ -128,7 +128,9 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
             first = by_hash[digest]
             out = Outcome(file=label, unit_name=first.unit)
             out.findings.append(make(Code.W312, file=label, unit=first.unit, detail=first.file))
+            # the same content as a file already taken: it shares that file's verdict, never wins
             sub.unit, sub.reason = first.unit, f"与 {first.file} 相同"
+            sub.accepted, sub.superseded = first.accepted, True
             seen.append(_Seen(sub, out, None))
             log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
             continue
