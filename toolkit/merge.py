@@ -287,12 +287,15 @@ def round_status(ws: Workspace, round_name: str | None = None, today: date | Non
     registry = ws.registry()
     today = today or date.today()
     rnd = ws.pick_round(registry, round_name, today)
-    ctx = CheckContext(registry=registry, round=rnd)
+    ctx = _context(ws, registry, rnd)
     limits = ws.limits()
+    cache = _cache(ws, registry, rnd, limits)
     seen: list[_Seen] = []
     for path, label in unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits):
         sub = Submission(file=label, path=path, sha256=sha256_file(path), received=received_at(path))
-        outcome, ret = examine(path, ctx, limits, name=label)
+        outcome, ret = cache.get(sub.sha256, label), None  # what the last merge read, if anything
+        if outcome is None:
+            outcome, ret = examine(path, ctx, limits, name=label)
         sub.unit, sub.accepted = outcome.unit_name, not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
