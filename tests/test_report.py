@@ -162,8 +162,11 @@ def test_top_line_and_title(doc):
 def test_opening_counts(doc):
     opening = next(t for t in texts(doc) if t.startswith("按照"))
     assert "2021年《政府工作报告》重点工作共分3大类、9项任务、12项指标。" in opening
-    assert ("截至4月30日，已完成0项，序时推进7项，进度滞后2项，逾期1项，"
+    # the counts are of indicators, and say so (“9项任务、12项指标。截至…已完成0项” was ambiguous)
+    assert ("截至4月30日，12项指标中已完成0项，序时推进7项，进度滞后2项，逾期1项，"
             "数据待核实1项，未报送数据1项；") in opening
+    # 卢氏县 lags inside the on-track 合计 of 重点项目开工: the lagging list has one item more
+    assert "另有1项指标虽总体正常，但部分单位进度滞后；" in opening
     assert "应报送单位8个，按时报送5个，逾期报送2个，未报送1个。" in opening
     assert opening.endswith("现将各项工作任务进展情况报告如下：")
     assert "三门峡市政府工作部署" in opening
@@ -183,8 +186,11 @@ def test_category_bodies(doc):
     two = body_after(doc, "二、")
     assert "审批事项办结率85.50%，低于90%的目标" in two
     assert "固定资产投资增速8.2%，高于目标1.2个百分点" in two
-    assert "灵宝市重点项目开工30个。卢氏县重点项目开工12个。" in two
-    assert "重点项目开工42个，完成全年100个目标任务的42.00%，同比上升20.00%。" in two
+    # the 合计 first, then the county that lags, its sentence taking in its own figure;
+    # 灵宝市's sentence only repeats its figure (on track) and is left to the total
+    assert ("重点项目开工42个，完成全年100个目标任务的42.00%，同比上升20.00%。"
+            "卢氏县重点项目开工12个，完成全年40个目标任务的30.00%，低于序时进度3.33个百分点。") in two
+    assert "灵宝市" not in two
     assert "新开工项目投资（数据待核实）。" in two
     three = body_after(doc, "三、")
     assert "全市城镇新增就业1.4255万人，完成全年3.7万人目标任务的38.5%。" in three
@@ -200,11 +206,16 @@ def test_lagging_list(doc):
     j = pars.index("五、报送情况")
     items = pars[i + 1:j]
     assert items == [
-        "1.引进高层次人才：引进高层次人才19名，完成全年100名目标任务的19.00%，低于序时进度14.33个百分点"
+        # the name leads as a label only when the clause does not already start with it
+        "1.引进高层次人才19名，完成全年100名目标任务的19.00%，低于序时进度14.33个百分点"
         "（牵头单位：市人社局）。",
-        "2.审批事项办结率：审批事项办结率85.50%，低于90%的目标（牵头单位：市发展改革委）。",
-        "3.仰韶村考古遗址公园建成开放：仰韶村考古遗址公园建成开放推进中，完成时限为4月底，已逾期"
-        "（牵头单位：市文广旅局）。",
+        "2.审批事项办结率85.50%，低于90%的目标（牵头单位：市发展改革委）。",
+        # a 合计 on track whose county lags
+        "3.重点项目开工：总体序时推进，其中卢氏县重点项目开工12个，完成全年40个目标任务的30.00%，"
+        "低于序时进度3.33个百分点（牵头单位：市发展改革委）。",
+        # an overdue milestone: the deadline, then where it stands in the department's words
+        "4.仰韶村考古遗址公园建成开放：完成时限为4月底，已逾期；仰韶村考古遗址公园已完成95%建设任务，"
+        "正在进行收尾工程（牵头单位：市文广旅局）。",
     ]
 
 
@@ -227,6 +238,190 @@ def test_no_lagging_and_no_units(tmp_path):
     i = pars.index("四、进度滞后和逾期事项")
     assert pars[i + 1] == "无。"
     assert "逾期报送单位：无。" in pars
+
+
+# -- reading like the seed: figures the departments already gave, 合计, punctuation ---------
+
+COUNTIES = ("灵宝市人民政府", "陕州区人民政府", "渑池县人民政府", "卢氏县人民政府", "义马市人民政府", "湖滨区人民政府")
+
+
+def one_category(rows, *, issuer="三门峡市政府督查室", units=None, extra=()) -> RoundResult:
+    """A round with one category holding the indicators of ``rows``."""
+    indicators = tuple(dict.fromkeys(r.indicator for r in rows))
+    cat = Category("民生", CAT3, indicators)
+    names = units or sorted({n for i in indicators for n in i.reporters})
+    rnd = Round("2021-04", date(2021, 4, 30), date(2021, 5, 8))
+    settings = Settings(issuer=issuer, year=2021, extra=tuple(extra))
+    reg = Registry(Path("master.xlsx"), settings, {n: Unit(f"U{i:02d}", n) for i, n in enumerate(names, 1)},
+                   [rnd], [cat])
+    return RoundResult(registry=reg, round=rnd, now=datetime(2021, 5, 13, 9, 30), time_progress=D("33.33"),
+                       rows=list(rows), expected_units=list(names), on_time_units=list(names))
+
+
+def report_pars(res: RoundResult, tmp_path) -> list[str]:
+    return texts(Document(str(write_report(res, tmp_path / "r.docx"))))
+
+
+def section(res: RoundResult, tmp_path) -> str:
+    return body_after_pars(report_pars(res, tmp_path), "三、")
+
+
+def body_after_pars(pars: list[str], heading_start: str) -> str:
+    i = next(i for i, t in enumerate(pars) if t.startswith(heading_start))
+    return pars[i + 1]
+
+
+def lagging_pars(pars: list[str]) -> list[str]:
+    i = next(i for i, t in enumerate(pars) if t.endswith("、进度滞后和逾期事项"))
+    j = next(i for i, t in enumerate(pars) if t.endswith("、报送情况"))
+    return pars[i + 1:j]
+
+
+def test_figure_taken_into_the_narrative_that_states_it(tmp_path):
+    k = ind("民生", 3, "1", "重点项目", "市发展改革委", "T1", "重点项目累计完成投资", "累计", "亿元", 910.7,
+            phrase="累计完成投资{本期完成}亿元，占年度计划的{完成率}%")
+    r = row(k, CAT3, value="435.5", completion="47.82", gap="14.49", status="序时推进",
+            progress="累计完成投资435.5亿元，涉及项目338个。")
+    three = section(one_category([r]), tmp_path)
+    # the seed's words, once: the share goes right after the figure it belongs to
+    assert three == "累计完成投资435.5亿元，占年度计划的47.82%，涉及项目338个。"
+
+
+def test_figure_in_another_scale_is_the_same_figure(tmp_path):
+    k = ind("民生", 3, "1", "稳就业", "市人社局", "T1", "城镇新增就业", "累计", "万人", 3.7, decimals=1,
+            phrase="全市城镇新增就业{本期完成}万人，完成全年{年度目标}万人年度目标任务的{完成率}%")
+    r = row(k, CAT3, value="1.4255", completion="38.5", gap="5.2", status="序时推进",
+            progress="全市城镇新增就业14255人。")
+    three = section(one_category([r]), tmp_path)
+    assert three == "全市城镇新增就业14255人，完成全年3.7万人年度目标任务的38.5%。"  # the seed, word for word
+
+
+def test_figure_the_narrative_already_says_is_dropped(tmp_path):
+    k = ind("民生", 3, "1", "减负", "市人社局", "T1", "养老保险企业单位缴费费率", "上限", "%", 16,
+            phrase="养老保险企业单位缴费费率{本期完成}%")
+    r = row(k, CAT3, value="16", status="达标", progress="养老保险企业单位缴费费率从19%降至16%。")
+    assert section(one_category([r]), tmp_path) == "养老保险企业单位缴费费率从19%降至16%。"
+
+
+def test_figure_with_other_numbers_stays_separate(tmp_path):
+    k = ind("民生", 3, "1", "矿山", "市自然资源和规划局", "T1", "关闭退出石料矿山", "累计", "家", 20)
+    r = row(k, CAT3, value="5", completion="25.00", gap="-8.33", status="滞后",
+            progress="截至4月20日已公告关闭5家、注销9家。")
+    three = section(one_category([r]), tmp_path)
+    # 5家 sits in an enumeration: the share cannot be hung on it
+    assert three == "截至4月20日已公告关闭5家、注销9家。关闭退出石料矿山5家，完成全年20家目标任务的25.00%。"
+
+
+def test_two_figures_of_a_task_join_one_sentence_in_order(tmp_path):
+    total = ind("民生", 3, "4-4", "造林", "市林业局", "T1", "人工造林", "累计", "万亩", 30.49, decimals=0,
+                reporters=COUNTIES, phrase="完成人工造林{本期完成}万亩，占造林总任务{年度目标}万亩的{完成率}%")
+    upper = ind("民生", 4, "4-4", "造林", "市林业局", "T2", "人工造林（上级下达任务）", "累计", "万亩", 18.04,
+                decimals=1, phrase="完成人工造林{本期完成}万亩，占上级下达人工造林任务{年度目标}万亩的{完成率}%")
+    values = ("5.62", "3.4", "2.9", "6.01", "0.6", "1.3")
+    rows = [row(total, CAT3, unit=u, target=D(5), value=v, completion="66", gap="33", status="序时推进",
+                progress=f"{u[:3]}完成人工造林{v}万亩。") for u, v in zip(COUNTIES, values, strict=True)]
+    rows.append(row(total, CAT3, unit="合计", value="19.83", completion="65", gap="32", status="序时推进",
+                    is_total=True))
+    rows.append(row(upper, CAT3, value="19.83", completion="109.9", gap="76.6", status="已完成",
+                    progress="全市完成人工造林19.83万亩。"))
+    three = section(one_category(rows), tmp_path)
+    assert three == "全市完成人工造林19.83万亩，占造林总任务30.49万亩的65%，占上级下达人工造林任务18.04万亩的109.9%。"
+
+
+def test_total_over_every_county_is_said_citywide_then_the_counties_that_lag(tmp_path):
+    k = ind("民生", 3, "1", "教育", "市教育局", "T1", "新增公办学位", "累计", "个", 2900, reporters=COUNTIES)
+    parts = [("灵宝市人民政府", 700, 240, "34.29", "0.96", "序时推进", "灵宝市新增公办学位240个。"),
+             ("陕州区人民政府", 450, 160, "35.56", "2.23", "序时推进", "陕州区新增公办学位160个。"),
+             ("渑池县人民政府", 400, 150, "37.50", "4.17", "序时推进", "渑池县新增公办学位150个。"),
+             ("卢氏县人民政府", 300, 70, "23.33", "-10.00", "滞后", "卢氏县新增公办学位70个。"),
+             ("义马市人民政府", 250, 80, "32.00", "-1.33", "滞后", ""),
+             ("湖滨区人民政府", 800, 300, "37.50", "4.17", "序时推进", "甘棠学校、向青路小学建设有序推进。")]
+    rows = [row(k, CAT3, unit=u, target=D(t), value=v, completion=c, gap=g, status=st, progress=pr)
+            for u, t, v, c, g, st, pr in parts]
+    rows.append(row(k, CAT3, unit="合计", value=1000, completion="34.48", gap="1.15", status="序时推进",
+                    is_total=True))
+    res = one_category(rows, units=list(COUNTIES) + ["市教育局"])
+    pars = report_pars(res, tmp_path)
+    assert body_after_pars(pars, "三、") == (
+        "全市新增公办学位1000个，完成全年2900个目标任务的34.48%。"
+        "卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点。"
+        "义马市新增公办学位80个，完成全年250个目标任务的32.00%，低于序时进度1.33个百分点。"
+        "甘棠学校、向青路小学建设有序推进。")
+    assert lagging_pars(pars) == [
+        "1.新增公办学位：总体序时推进，其中卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，"
+        "低于序时进度10.00个百分点；义马市新增公办学位80个，完成全年250个目标任务的32.00%，"
+        "低于序时进度1.33个百分点（牵头单位：市教育局）。"]
+
+
+def test_lagging_citywide_total_is_listed_once_with_its_counties(tmp_path):
+    k = ind("民生", 3, "1", "教育", "市教育局", "T1", "新增公办学位", "累计", "个", 2900, reporters=COUNTIES)
+    rows = [row(k, CAT3, unit=u, target=D(500), value=100, completion="20.00", gap="-13.33", status="滞后",
+                progress="") for u in COUNTIES[:2]]
+    rows += [row(k, CAT3, unit=u, target=D(475), value=150, completion="31.58", gap="-1.75", status="序时推进",
+                 progress="") for u in COUNTIES[2:]]
+    rows.append(row(k, CAT3, unit="合计", value=800, completion="27.59", gap="-5.74", status="滞后", is_total=True))
+    items = lagging_pars(report_pars(one_category(rows, units=list(COUNTIES) + ["市教育局"]), tmp_path))
+    assert items == [
+        "1.全市新增公办学位800个，完成全年2900个目标任务的27.59%，低于序时进度5.74个百分点；"
+        "其中灵宝市新增公办学位100个，完成全年500个目标任务的20.00%，低于序时进度13.33个百分点；"
+        "陕州区新增公办学位100个，完成全年500个目标任务的20.00%，低于序时进度13.33个百分点（牵头单位：市教育局）。"]
+
+
+def test_total_over_some_units_is_not_called_citywide(result, tmp_path):
+    two = body_after(Document(str(write_report(result, tmp_path / "r.docx"))), "二、")
+    assert "全市重点项目" not in two and "重点项目开工42个" in two
+
+
+def test_narrative_and_figure_of_one_subject_run_on(tmp_path):
+    k = ind("民生", 3, "1", "产业园", "灵宝市人民政府", "T1", "灵宝市现代农业产业园完成投资", "累计", "亿元", 27.6,
+            decimals=0, phrase="灵宝市现代农业产业园项目已累计完成投资{本期完成}亿元，占计划投资的{完成率}%")
+    r = row(k, CAT3, value="19.87", completion="72", gap="39", status="序时推进",
+            progress="灵宝市现代农业产业园项目全面开工。")
+    assert section(one_category([r]), tmp_path) == \
+        "灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元，占计划投资的72%。"  # the seed
+
+
+def test_milestone_without_narrative_reads_as_a_sentence(tmp_path):
+    k = ind("民生", 3, "1", "铁路", "市发展改革委", "T1", "三门峡至十堰铁路工程前期工作", "节点", "", None)
+    r = row(k, CAT3, state="推进中", status="推进中")
+    assert section(one_category([r]), tmp_path) == "三门峡至十堰铁路工程前期工作正在推进。"
+
+
+def test_overdue_milestone_without_narrative(tmp_path):
+    k = ind("民生", 3, "1", "矿山", "市自然资源和规划局", "T1", "印发“春霖”行动通知", "节点", "", None,
+            due=date(2021, 3, 31), due_text="3月底")
+    r = row(k, CAT3, state="推进中", status="逾期")
+    assert lagging_pars(report_pars(one_category([r]), tmp_path)) == [
+        "1.印发“春霖”行动通知：完成时限为3月底，目前尚未完成，已逾期（牵头单位：市自然资源和规划局）。"]
+
+
+def test_half_width_punctuation_and_spaces_are_made_chinese(tmp_path):
+    k = ind("民生", 3, "1", "保税", "市商务局", "T1", "实际到位省外资金", "累计", "亿元", 420)
+    r = row(k, CAT3, value="151.2", completion="36.00", gap="2.67", status="序时推进",
+            progress="三门峡市保税物流中心(B型)已获批,梳理招商项目30余个;总投资 65 亿元,")
+    three = section(one_category([r]), tmp_path)
+    assert three.startswith("三门峡市保税物流中心（B型）已获批，梳理招商项目30余个；总投资65亿元。")
+    assert not re.search(r"[,;()]|\s|。。|，。", three)
+
+
+def test_opening_names_the_city_once(tmp_path):
+    k = ind("民生", 3, "1", "稳就业", "市人社局", "T1", "城镇新增就业", "累计", "人", 37000)
+    r = row(k, CAT3, value=14255, completion="38.53", gap="5.2", status="序时推进")
+    basis = "《三门峡市人民政府办公室关于明确政府工作报告提出的2021年重点工作责任单位的通知》(三政办〔2021〕6号)"
+    opening = next(t for t in report_pars(one_category([r], extra=[("依据文件", basis)]), tmp_path)
+                   if t.startswith("按照"))
+    assert opening.startswith("按照《三门峡市人民政府办公室关于明确政府工作报告提出的2021年重点工作责任单位的通知》"
+                              "（三政办〔2021〕6号）文件要求，三门峡市2021年《政府工作报告》重点工作共分1大类")
+    pars = report_pars(one_category([r]), tmp_path)  # basis from the issuer: the city is not said twice
+    assert next(t for t in pars if t.startswith("按照")).startswith("按照三门峡市政府工作部署要求，2021年")
+
+
+def test_no_auto_space_between_chinese_and_digits(doc):
+    for par in doc.paragraphs:
+        if par.text:
+            ppr = par._p.pPr
+            assert ppr.find(qn("w:autoSpaceDE")).get(qn("w:val")) == "0"
+            assert ppr.find(qn("w:autoSpaceDN")).get(qn("w:val")) == "0"
 
 
 # -- format --------------------------------------------------------------------------------

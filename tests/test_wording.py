@@ -11,12 +11,15 @@ from toolkit.model import KINDS, Indicator, ResultRow
 from toolkit.wording import (
     DEFAULT_PHRASES,
     PLACEHOLDERS,
+    Passage,
     cn_numeral,
     describe,
     format_count,
     format_pct,
     join_clauses,
     placeholders,
+    short_unit_name,
+    tidy_punctuation,
     validate_phrase,
 )
 
@@ -250,3 +253,165 @@ def test_validate_phrase():
 ])
 def test_join_clauses(parts, expected):
     assert join_clauses(parts) == expected
+
+
+@pytest.mark.parametrize(("parts", "expected"), [
+    (["已获批,梳理项目30余个;总投资 65 亿元,"], "已获批，梳理项目30余个；总投资65亿元。"),
+    (["保税物流中心(B型)已获批"], "保税物流中心（B型）已获批。"),
+    (["已办结1,816项，完成率 85.5 %"], "已办结1,816项，完成率85.5%。"),
+    (["完成５９家，占４２．１４％"], "完成59家，占42.14%。"),
+    (["会议定于9:30召开:地点待定"], "会议定于9:30召开：地点待定。"),
+    (["任务，。", "好、；。"], "任务。好。"),
+])
+def test_join_clauses_makes_punctuation_chinese(parts, expected):
+    assert join_clauses(parts) == expected
+
+
+# -- punctuation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("完成投资435.5 亿元,占计划的47.82 %", "完成投资435.5亿元，占计划的47.82%"),
+    ("《通知》(三政办〔2021〕6号)", "《通知》（三政办〔2021〕6号）"),
+    ("已完成.下一步", "已完成。下一步"),
+    ("1.引进人才", "1.引进人才"),
+    ("新增1,816项", "新增1,816项"),
+    ("完成，，任务；。", "完成，任务。"),
+    ("English only, (as typed).", "English only, (as typed)."),
+    ("Microsoft Office 软件", "Microsoft Office软件"),
+    ("", ""),
+])
+def test_tidy_punctuation(text, expected):
+    assert tidy_punctuation(text) == expected
+
+
+# -- a department's sentence taking in the generated figure ------------------------------------------
+
+
+@pytest.mark.parametrize(("host", "clause", "value", "unit", "expected"), [
+    # the seed's sentences, from the department's words and the generated figure
+    ("累计完成投资435.5亿元。", "累计完成投资435.5亿元，占年度计划的47.82%", "435.5", "亿元",
+     "累计完成投资435.5亿元，占年度计划的47.82%。"),
+    ("一季度已开（复）工338个。", "已开（复）工338个，开（复）工率95.48%", "338", "%",
+     "一季度已开（复）工338个，开（复）工率95.48%。"),
+    ("公铁桥年度计划投资2.5亿元，已完成1.75亿元。", "公铁桥年度计划投资2.5亿元，已完成1.75亿元，占计划投资的70%",
+     "1.75", "亿元", "公铁桥年度计划投资2.5亿元，已完成1.75亿元，占计划投资的70%。"),
+    # what the figure adds goes where the clause about it ends, before what follows
+    ("全市普惠型小微企业贷款余额102.52亿元，累放贷款33.70亿元。",
+     "全市普惠型小微企业贷款余额102.52亿元，高于年度100亿元的目标", "102.52", "亿元",
+     "全市普惠型小微企业贷款余额102.52亿元，高于年度100亿元的目标，累放贷款33.70亿元。"),
+    # the same quantity in another scale
+    ("全市城镇新增就业14255人。", "全市城镇新增就业1.4255万人，完成全年3.7万人目标任务的38.5%", "1.4255", "万人",
+     "全市城镇新增就业14255人，完成全年3.7万人目标任务的38.5%。"),
+    ("发放科技贷款0.22亿元。", "发放市级科技贷款2200万元，完成全年5000万元目标任务的44.00%", "2200", "万元",
+     "发放科技贷款0.22亿元，完成全年5000万元目标任务的44.00%。"),
+    # nothing new: the passage stays as it is
+    ("养老保险企业单位缴费费率从19%降至16%。", "养老保险企业单位缴费费率16%", "16", "%",
+     "养老保险企业单位缴费费率从19%降至16%。"),
+    ("已开工76个、开工率85.39%。", "项目已开工76个、开工率85.39%", "76", "%", "已开工76个、开工率85.39%。"),
+    # digits inside names are not figures
+    ("1—4月全市PM2.5平均浓度52微克/立方米。", "PM2.5平均浓度52微克/立方米，高于45微克/立方米的目标", "52",
+     "微克/立方米", "1—4月全市PM2.5平均浓度52微克/立方米，高于45微克/立方米的目标。"),
+    ("新建5G基站620个。", "新建5G基站620个，完成全年1500个目标任务的41.33%", "620", "个",
+     "新建5G基站620个，完成全年1500个目标任务的41.33%。"),
+])
+def test_passage_absorbs_figure(host, clause, value, unit, expected):
+    passage = Passage(host)
+    assert passage.absorb(clause, D(value), unit)
+    assert join_clauses([passage]) == expected
+
+
+@pytest.mark.parametrize(("host", "clause", "value", "unit"), [
+    ("已公告关闭5家、注销9家。", "关闭退出石料矿山5家，完成全年20家目标任务的25.00%", "5", "家"),  # enumeration
+    ("有限公司（注册资本金5000万元）已组建。", "注册资本5000万元，完成全年1亿元目标任务的50%", "5000", "万元"),  # brackets
+    ("已完成1.75亿元。", "公铁桥年度计划投资2.5亿元，已完成1.75亿元，占计划投资的70%", "1.75", "亿元"),  # says more
+    ("新建5G基站620个。", "新建5G基站600个，完成全年1500个目标任务的40.00%", "600", "个"),  # another number
+    ("审批任务2124项。", "审批事项办结率85.50%，低于90%的目标", "1816", "%"),  # no value in the clause
+])
+def test_passage_refuses_what_it_does_not_say(host, clause, value, unit):
+    passage = Passage(host)
+    assert not passage.absorb(clause, D(value), unit)
+    assert passage.render() == host
+
+
+def test_passage_keeps_order_of_figures_taken_in_at_one_place():
+    passage = Passage("全市完成人工造林19.83万亩。")
+    assert passage.absorb("完成人工造林19.83万亩，占造林总任务30.49万亩的65%", D("19.83"), "万亩")
+    assert passage.absorb("完成人工造林19.83万亩，占上级下达人工造林任务18.04万亩的109.9%", D("19.83"), "万亩")
+    assert passage.render() == "全市完成人工造林19.83万亩，占造林总任务30.49万亩的65%，占上级下达人工造林任务18.04万亩的109.9%。"
+
+
+def test_strict_absorb_wants_the_same_words_before_the_number():
+    assert not Passage("审核通过项目66个。").absorb("新建5G基站66个，完成全年100个目标任务的66.00%", 66, "个",
+                                                strict=True)
+    assert Passage("审核通过项目66个。").absorb("新建5G基站66个，完成全年100个目标任务的66.00%", 66, "个")
+    assert Passage("全市完成人工造林19.83万亩。").absorb("完成人工造林19.83万亩，占总任务的65%", D("19.83"), "万亩",
+                                                   strict=True)
+
+
+def test_generated_passage_takes_in_at_its_end():
+    passage = Passage("完成人工造林19.83万亩，占造林总任务30.49万亩的65%", generated=True)
+    assert passage.absorb("完成人工造林19.83万亩，占上级下达任务18.04万亩的109.9%", D("19.83"), "万亩")
+    assert passage.render() == "完成人工造林19.83万亩，占造林总任务30.49万亩的65%，占上级下达任务18.04万亩的109.9%"
+
+
+@pytest.mark.parametrize(("text", "value", "unit", "expected"), [
+    ("灵宝市完成人工造林5.62万亩。", "5.62", "万亩", True),
+    ("灵宝市新增就业5620人。", "0.562", "万人", True),
+    ("灵宝市完成人工造林5.62万亩，苗木成活率较高。", "5.62", "万亩", False),
+    ("灵宝市完成人工造林5.62万亩，其中生态林3万亩。", "5.62", "万亩", False),
+    ("甘棠学校建设有序推进。", "300", "个", False),
+    ("", "1", "个", False),
+])
+def test_passage_restates(text, value, unit, expected):
+    assert Passage(text).restates(D(value), unit) is expected
+
+
+def test_continue_with_same_subject_only():
+    passage = Passage("灵宝市现代农业产业园项目全面开工。")
+    assert passage.continue_with("灵宝市现代农业产业园项目已累计完成投资19.87亿元，占计划投资的72%")
+    assert join_clauses([passage]) == "灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元，占计划投资的72%。"
+    other = Passage("新增农民工返乡创业培训班5期。")
+    assert not other.continue_with("新增农村转移劳动力4501人")
+    assert not Passage("全社会研发经费投入增长较快。").continue_with("全社会研发经费投入增速16.2%，高于目标1.2个百分点")
+
+
+# -- wording details -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "expected"), [
+    ("推进中", "全民健身中心建设正在推进"), ("未启动", "全民健身中心建设尚未启动"), ("已完成", "全民健身中心建设已完成"),
+])
+def test_node_default_wording_is_a_sentence(state, expected):
+    row = make("节点", name="全民健身中心建设", unit="", target=None, state=state, status=state)
+    assert describe(row) == expected
+
+
+def test_node_template_gets_the_raw_state():
+    row = make("节点", name="全民健身中心建设", unit="", target=None, phrase="{指标名称}：{完成状态}",
+               state="推进中", status="推进中")
+    assert describe(row) == "全民健身中心建设：推进中"
+
+
+def test_equal_to_target_reads_reached():
+    row = make("上限", name="企业开办时间", unit="个工作日", target="1", value="1", status="达标")
+    assert describe(row) == "企业开办时间1个工作日，达到1个工作日的目标"
+
+
+def test_default_ignores_the_clerks_citywide_template():
+    row = make(phrase="全市科技型中小企业已备案{本期完成}家", value="12", completion="30.00", unit_name="灵宝市人民政府")
+    assert describe(row) == "全市科技型中小企业已备案12家"
+    assert describe(row, default=True) == "科技型中小企业备案12家，完成全年140家目标任务的30.00%"
+
+
+def test_missing_parts_named_briefly():
+    row = make(value="42", completion="30.00", unit_name="合计", is_total=True,
+               missing_parts=("卢氏县人民政府", "市林业局"))
+    assert describe(row).endswith("（不含卢氏县、市林业局数据）")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("卢氏县人民政府", "卢氏县"), ("市林业局", "市林业局"), ("人民政府", "人民政府"), ("", ""),
+])
+def test_short_unit_name(name, expected):
+    assert short_unit_name(name) == expected

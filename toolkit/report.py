@@ -2,8 +2,11 @@
 
 The report reads like the seed report: the issuing office and date, the title, an
 opening paragraph with the counts, one section per category joining the
-departments' 进展情况 and the generated figures (:func:`toolkit.wording.describe`),
-then the lagging and overdue items and who reported when.
+departments' 进展情况 and the generated figures (:func:`toolkit.wording.describe`) —
+a figure a department already states is said once, in its words
+(:class:`toolkit.wording.Passage`), and a 合计 over the counties is said city-wide
+with the counties that lag after it — then the lagging and overdue items and who
+reported when.
 
 Format follows GB/T 9704-2012: A4, margins 37/35/28/26 mm, 方正小标宋简体 二号 title,
 仿宋_GB2312 三号 body at a fixed 28.95 pt line (22 lines of 28 characters), 黑体
@@ -34,7 +37,17 @@ from docx.text.paragraph import Paragraph
 
 from .errors import DuchaError
 from .model import LAGGING, Category, Indicator, ResultRow, RoundResult
-from .wording import cn_date, cn_month_day, cn_numeral, describe, join_clauses, placeholders
+from .wording import (
+    Passage,
+    cn_date,
+    cn_month_day,
+    cn_numeral,
+    describe,
+    join_clauses,
+    placeholders,
+    short_unit_name,
+    tidy_punctuation,
+)
 
 # -- format constants ---------------------------------------------------------------------
 
@@ -439,9 +452,33 @@ class _Writer:
 
     def paragraph(self, text: str, style: str = STYLE_BODY) -> Paragraph:
         par = self.doc.add_paragraph(style=style)
+        _no_auto_space(par)
         if text:
             add_text(par, text, self.fonts.get(style, FONT_BODY))
         return par
+
+
+# Children of w:pPr that follow w:autoSpaceDE / w:autoSpaceDN in the schema's order.
+_PPR_AFTER_AUTOSPACE = ("w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
+                        "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
+                        "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr",
+                        "w:pPrChange")
+
+
+def _no_auto_space(par: Paragraph) -> None:
+    """No extra gap between Chinese and Latin letters or digits: ``435.5亿元`` prints as typed.
+
+    Word, WPS and LibreOffice otherwise add about a quarter character around every
+    number (``435.5 亿元``), which the seed and printed 公文 do not have.
+    """
+    ppr = par._p.get_or_add_pPr()
+    for tag in ("w:autoSpaceDE", "w:autoSpaceDN"):
+        el = ppr.find(qn(tag))
+        if el is None:
+            el = OxmlElement(tag)
+            after = ("w:autoSpaceDN", *_PPR_AFTER_AUTOSPACE) if tag == "w:autoSpaceDE" else _PPR_AFTER_AUTOSPACE
+            ppr.insert_element_before(el, *after)
+        el.set(qn("w:val"), "0")
 
 
 def _as_date(value) -> date:
@@ -467,33 +504,133 @@ def _tasks(cat: Category) -> list[list[Indicator]]:
     return list(groups.values())
 
 
-def _category_parts(cat: Category, rows: list[ResultRow], headline: dict[str, ResultRow]) -> list[str]:
+def _narrative(row: ResultRow) -> str:
+    if row.status == "未报送" or not row.progress:
+        return ""
+    return row.progress.strip()
+
+
+def _part_clause(row: ResultRow) -> str:
+    """A unit's lagging part of a 合计: ``卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点``."""
+    said = describe(row, default=True)
+    if not said:
+        return ""
+    gap = placeholders(row).get("差距表述")
+    against = "序时进度" if row.indicator.kind == "累计" else "目标"
+    if gap and against not in said:
+        said += "，" + gap
+    if row.status == "逾期":
+        said += "，" + _overdue(placeholders(row))
+    return short_unit_name(row.unit) + said
+
+
+# What a piece of a task's text is: a headline row's narrative, a generated headline
+# figure, one unit's part of a 合计 (narrative or lagging figure), or a plain note.
+_NARRATIVE, _FIGURE, _PART, _PART_FIGURE, _NOTE = range(5)
+
+
+class _Slot:
+    def __init__(self, place: int, passage: Passage, kind: int, row: ResultRow | None = None):
+        self.place = place  # where it is printed in the task
+        self.passage = passage
+        self.kind = kind
+        self.row = row  # the row a figure describes
+
+
+def _is_county(name: str) -> bool:
+    """A county-level government (``卢氏县人民政府``, ``灵宝市``), not a city bureau (``市林业局``)."""
+    short = short_unit_name(name)
+    return len(short) >= 2 and not short.startswith("市") and short[-1] in "县区市旗"
+
+
+def _citywide_codes(registry) -> set[str]:
+    """Indicators whose 合计 adds up every county-level unit: it is said as ``全市…``."""
+    counties = {u.name for u in registry.units.values() if _is_county(u.name)}
+    if len(counties) < 3:  # two counties are not a city
+        return set()
+    return {ind.code for ind in registry.indicators() if len(ind.reporters) > 1 and counties <= set(ind.reporters)}
+
+
+def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]],
+                headline: dict[str, ResultRow], citywide: frozenset[str] = frozenset()) -> list[str]:
+    """One task's narratives and figures, in indicator order.
+
+    A generated figure that a department's narrative already states (the same
+    quantity, perhaps in another scale) is taken into that narrative, which then
+    moves up to where the figure would have been: ``累计完成投资435.5亿元`` and
+    ``累计完成投资435.5亿元，占年度计划的47.82%`` are printed once, as the latter in
+    the department's words. A 合计 is followed by the units that lag; a unit's
+    sentence that only repeats its own figure is left out.
+    """
+    slots: list[_Slot] = []
+
+    def add(text: str, kind: int, row: ResultRow | None = None) -> _Slot:
+        slot = _Slot(len(slots), Passage(text, generated=kind in (_FIGURE, _PART_FIGURE)), kind, row)
+        slots.append(slot)
+        return slot
+
+    own: dict[int, list[_Slot]] = {}  # figure slot id -> the narratives of its own row(s)
+    for ind in indicators:
+        rows = by_code.get(ind.code, [])
+        head = headline.get(ind.code)
+        parts = [r for r in rows if not r.is_total] if head is not None and head.is_total else []
+        texts = dict.fromkeys(_narrative(r) for r in rows if not r.is_total and r not in parts)
+        mine = [add(t, _NARRATIVE) for t in texts if t]
+        if head is not None and head.status != "未报送":
+            # A milestone already told in the department's own words needs no generated
+            # "…正在推进"; an overdue one is listed among the lagging items.
+            clause = "" if ind.kind == "节点" and mine else describe(head)
+            if clause and head.is_total and ind.code in citywide and not clause.startswith("全"):
+                clause = "全市" + clause  # the seed: 全市完成人工造林19.83万亩，占造林总任务30.49万亩的65%
+            if clause:
+                own[id(add(clause, _FIGURE, head))] = mine
+            elif head.status == "待更正" and not mine:
+                add(f"{ind.name}（数据待核实）", _NOTE)
+        for part in parts:
+            lagging = part.status in LAGGING
+            text = _narrative(part)
+            if not lagging and Passage(text).restates(part.value, ind.unit):
+                text = ""
+            hosts = [add(text, _PART)] if text else []
+            clause = _part_clause(part) if lagging else ""
+            if clause:
+                own[id(add(clause, _PART_FIGURE, part))] = hosts
+
+    gone: set[int] = set()
+    for slot in [s for s in slots if s.kind in (_FIGURE, _PART_FIGURE)]:
+        mine = own[id(slot)]
+        hosts = list(mine)
+        if slot.kind == _FIGURE:  # other narratives of the task, then figures already printed
+            hosts += [s for s in slots if s.kind == _NARRATIVE and s not in mine]
+            hosts += [s for s in slots if s.kind == _FIGURE and s.place < slot.place and id(s) not in gone]
+        row = slot.row
+        for host in hosts:
+            if host.passage.absorb(slot.passage.text, row.value, row.indicator.unit, strict=host not in mine):
+                gone.add(id(slot))
+                host.place = min(host.place, slot.place)
+                break
+        else:
+            if mine and mine[-1].passage.continue_with(slot.passage.text):
+                gone.add(id(slot))
+    kept = sorted((s for s in slots if id(s) not in gone), key=lambda s: s.place)
+    return [s.passage.render() for s in kept]
+
+
+def _category_parts(cat: Category, rows: list[ResultRow], headline: dict[str, ResultRow],
+                    citywide: frozenset[str] = frozenset()) -> list[str]:
     by_code: dict[str, list[ResultRow]] = {}
     for row in rows:
         by_code.setdefault(row.indicator.code, []).append(row)
     parts: list[str] = []
     for indicators in _tasks(cat):
-        progress: list[str] = []
-        figures: list[str] = []
-        for ind in indicators:
-            texts = [r.progress.strip() for r in by_code.get(ind.code, [])
-                     if not r.is_total and r.status != "未报送" and r.progress and r.progress.strip()]
-            for text in texts:
-                if text not in progress:
-                    progress.append(text)
-            head = headline.get(ind.code)
-            if head is None or head.status == "未报送":
-                continue
-            # A milestone already told in the department's own words needs no
-            # generated "…推进中"; an overdue one is listed among the lagging items.
-            clause = "" if ind.kind == "节点" and texts else describe(head)
-            if clause:
-                figures.append(clause)
-            elif head.status == "待更正" and not texts:
-                figures.append(f"{ind.name}（数据待核实）")
-        parts.extend(progress)
-        parts.extend(figures)
+        parts.extend(_task_parts(indicators, by_code, headline, citywide))
     return parts
+
+
+def _city(issuer: str) -> str:
+    """The city an office belongs to: ``三门峡市政府督查室`` → ``三门峡市``; ``""`` if it does not say."""
+    match = re.match(r"^(.+?[市州盟县区])(?:人民)?政府", issuer.strip())
+    return match.group(1) if match else ""
 
 
 def _opening(result: RoundResult) -> str:
@@ -513,6 +650,10 @@ def _opening(result: RoundResult) -> str:
     for label, key in (("尚未启动", "未启动"), ("数据待核实", "待更正"), ("未报送数据", "未报送")):
         if counts.get(key):
             status += f"，{label}{counts[key]}项"
+    headline = {r.indicator.code: r for r in result.headline()}
+    hidden = sum(1 for code in _lag_parts(result) if code in headline and headline[code].status not in LAGGING)
+    if hidden:
+        status += f"；另有{hidden}项指标虽总体正常，但部分单位进度滞后"
     expected = len(result.expected_units) or (
         len(result.on_time_units) + len(result.late_units) + len(result.missing_units))
     units = (f"应报送单位{expected}个，按时报送{len(result.on_time_units)}个，"
@@ -521,9 +662,13 @@ def _opening(result: RoundResult) -> str:
     when = cn_month_day(cutoff) if cutoff.year == _as_date(result.now).year else cn_date(cutoff)
     basis = _basis(settings)
     requirement = f"{basis}文件要求" if basis.startswith("《") else f"{basis}要求"
-    return (f"按照{requirement}，{year}年《政府工作报告》重点工作共分{len(reg.categories)}大类、"
-            f"{len(tasks)}项任务、{len(indicators)}项指标。截至{when}，{status}；{units}。"
-            "现将各项工作任务进展情况报告如下：")
+    city = _city(settings.issuer)
+    if city and basis.startswith(city):
+        city = ""  # 按照三门峡市政府工作部署要求，2021年…
+    return tidy_punctuation(
+        f"按照{requirement}，{city}{year}年《政府工作报告》重点工作共分{len(reg.categories)}大类、"
+        f"{len(tasks)}项任务、{len(indicators)}项指标。截至{when}，{len(indicators)}项指标中{status}；{units}。"
+        "现将各项工作任务进展情况报告如下：")
 
 
 def _basis(settings) -> str:
@@ -536,26 +681,88 @@ def _basis(settings) -> str:
     return "工作部署"
 
 
+#: A milestone's state, said after its deadline has passed.
+_STATE_NOW = {"推进中": "目前尚未完成", "未启动": "目前尚未启动"}
+#: How a 合计 that is itself on track is summed up before the units that lag.
+_OVERALL = {"序时推进": "总体序时推进", "达标": "总体达标", "已完成": "总体已完成", "推进中": "总体正在推进",
+            "待更正": "总体数据待核实"}
+
+
+def _overdue(values: dict[str, str]) -> str:
+    due = values.get("完成时限")
+    return f"完成时限为{due}，已逾期" if due else "已逾期"
+
+
+def _lag_text(row: ResultRow) -> str:
+    """What the lagging list says of one row (without the indicator's name as a label).
+
+    An overdue milestone gives its deadline, then where it stands in the
+    department's words (``完成时限为3月底，已逾期；《…》已完成会签，待印发``) or, without
+    them, ``完成时限为3月底，目前尚未完成，已逾期``.
+    """
+    ind = row.indicator
+    values = placeholders(row)
+    if ind.kind == "节点" and row.status == "逾期":
+        narrative = tidy_punctuation(_narrative(row)).rstrip("。；，、").replace("。", "；")
+        if narrative:
+            return f"{_overdue(values)}；{narrative}"
+        due = values.get("完成时限")
+        return "，".join(x for x in (f"完成时限为{due}" if due else "", _STATE_NOW.get(row.state, ""), "已逾期") if x)
+    said = describe(row) or (f"{ind.name}{row.state}" if row.state else row.status)
+    extra: list[str] = []
+    gap = values.get("差距表述")
+    against = "序时进度" if ind.kind == "累计" else "目标"
+    if gap and against not in said:  # not when the clause already compares with it
+        extra.append(gap)
+    if row.status == "逾期":
+        extra.append(_overdue(values))
+    return "，".join([said, *extra])
+
+
+def _opens_with_name(name: str, text: str) -> bool:
+    """Whether ``text`` already opens with the indicator's name (``卢洛高速年计划投资…`` for 卢洛高速年度投资)."""
+    return name[:4] in text[:len(name) + 3]
+
+
+def _lag_parts(result: RoundResult) -> dict[str, list[ResultRow]]:
+    """Indicator code -> the units that lag within a 合计."""
+    totals = {r.indicator.code for r in result.rows if r.is_total}
+    out: dict[str, list[ResultRow]] = {}
+    for row in result.rows:
+        if row.indicator.code in totals and not row.is_total and row.status in LAGGING:
+            out.setdefault(row.indicator.code, []).append(row)
+    return out
+
+
 def _lagging_items(result: RoundResult) -> list[str]:
-    order = {ind.code: i for i, ind in enumerate(result.registry.indicators())}
-    rows = [r for r in result.headline() if r.status in LAGGING]
-    rows.sort(key=lambda r: order.get(r.indicator.code, len(order)))
+    """One numbered item per indicator that lags, or whose 合计 hides units that lag.
+
+    ``1.“三大改造”项目完成投资40.4亿元，占年度计划投资的28.2%，低于序时进度5.1个百分点（牵头单位：市工业和信息化局）。``
+    The indicator's name leads as a label only when the clause does not already
+    start with it; a 合计 on track is summed up (``总体序时推进``) before its units that lag.
+    """
+    headline = {r.indicator.code: r for r in result.headline()}
+    parts = _lag_parts(result)
+    citywide = _citywide_codes(result.registry)
     items = []
-    for number, row in enumerate(rows, 1):
-        ind = row.indicator
-        values = placeholders(row)
-        said = describe(row) or (f"{ind.name}{row.state}" if row.state else row.status)
-        extra: list[str] = []
-        gap = values.get("差距表述")
-        against = "序时进度" if ind.kind == "累计" else "目标"
-        if gap and against not in said:  # not when the clause already compares with it
-            extra.append(gap)
-        if row.status == "逾期":
-            due = values.get("完成时限")
-            extra.append(f"完成时限为{due}，已逾期" if due else "已逾期")
+    for ind in result.registry.indicators():
+        head = headline.get(ind.code)
+        late = parts.get(ind.code, [])
+        if head is None or (head.status not in LAGGING and not late):
+            continue
+        if head.status in LAGGING:
+            body = _lag_text(head)
+            if head.is_total and ind.code in citywide and not body.startswith(("全", "完成时限")):
+                body = "全市" + body
+        else:
+            body = _OVERALL.get(head.status, f"总体{head.status}")
+        if late:
+            body += ("；其中" if head.status in LAGGING else "，其中") + "；".join(
+                _part_clause(r) or short_unit_name(r.unit) + r.status for r in late)
+        label = "" if _opens_with_name(ind.name, body) else f"{ind.name}："
         lead = ind.lead or "、".join(ind.reporters)
-        text = "，".join([said, *extra])
-        items.append(f"{number}.{ind.name}：{text}" + (f"（牵头单位：{lead}）" if lead else "") + "。")
+        text = tidy_punctuation(f"{label}{body}")
+        items.append(f"{len(items) + 1}.{text}" + (f"（牵头单位：{lead}）" if lead else "") + "。")
     return items
 
 
@@ -586,9 +793,10 @@ def render(result: RoundResult, doc: DocumentObject) -> None:
     w.paragraph(_opening(result))
 
     headline = {r.indicator.code: r for r in result.headline()}
+    citywide = frozenset(_citywide_codes(reg))
     for index, cat in enumerate(reg.categories, 1):
         w.paragraph(_heading(index, cat.title or cat.sheet), STYLE_HEADING1)
-        text = join_clauses(_category_parts(cat, result.rows_in(cat.sheet), headline))
+        text = join_clauses(_category_parts(cat, result.rows_in(cat.sheet), headline, citywide))
         w.paragraph(text or "本期各责任单位暂未报送进展情况。")
 
     n = len(reg.categories)

@@ -17,6 +17,7 @@ printed as reported, without trailing zeros; percentages (完成率, 比率, 序
 
 from __future__ import annotations
 
+import os.path
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -248,27 +249,37 @@ def _tidy(text: str) -> str:
     return text.strip().rstrip("。；，、,;: ：").strip()
 
 
-def describe(row: ResultRow) -> str:
+def short_unit_name(name: str) -> str:
+    """How the report names a unit in running text: ``卢氏县人民政府`` → ``卢氏县``."""
+    name = (name or "").strip()
+    short = re.sub(r"人民政府$", "", name)
+    return short if len(short) >= 2 else name
+
+
+def describe(row: ResultRow, *, default: bool = False) -> str:
     """The clause for one row, e.g. ``开（复）工率95.48%``; ``""`` when there is no figure.
 
-    The indicator's 表述模板 is used when it has every value it names; otherwise the
-    default wording for the indicator type, then plainer ones. A 同比 the wording does
-    not mention is appended; a 合计 that misses some units' parts says so.
+    The indicator's 表述模板 is used when it has every value it names (unless
+    ``default``: one unit's part of a 合计 must not borrow a city-wide “全市…”
+    wording); otherwise the default wording for the indicator type, then plainer
+    ones. A 同比 the wording does not mention is appended; a 合计 that misses some
+    units' parts says so.
     """
     if row.status in _NO_FIGURE:
         return ""
     ind = row.indicator
     values = placeholders(row)
     candidates: list[str] = []
-    if ind.phrase and ind.phrase.strip():
+    if ind.phrase and ind.phrase.strip() and not default:
         candidates.append(ind.phrase.strip())
     kind = ind.kind if ind.kind in DEFAULT_PHRASES else "累计"
     candidates.append(DEFAULT_PHRASES[kind])
     candidates.extend(_FALLBACKS.get(kind, ()))
     text = used = ""
     for template in candidates:
+        is_default = template != (ind.phrase or "").strip()
         try:
-            text = _tidy(_render(template, values))
+            text = _tidy(_render(template, _default_values(kind, values) if is_default else values))
         except _Missing:
             continue
         used = template
@@ -278,8 +289,235 @@ def describe(row: ResultRow) -> str:
     if "同比表述" in values and "同比" not in used:
         text += "，" + values["同比表述"]
     if row.is_total and row.missing_parts:
-        text += f"（不含{'、'.join(row.missing_parts)}数据）"
+        text += f"（不含{'、'.join(short_unit_name(u) for u in row.missing_parts)}数据）"
+    return tidy_punctuation(text)
+
+
+#: How the default wording says a 节点's state after its name (“…推进中” reads as a fragment).
+_NODE_WORDING = {"推进中": "正在推进", "未启动": "尚未启动"}
+
+
+def _default_values(kind: str, values: dict[str, str]) -> dict[str, str]:
+    """Placeholder values as the default wordings want them (a clerk's template gets them raw)."""
+    out = dict(values)
+    if kind == "节点" and out.get("完成状态") in _NODE_WORDING:
+        out["完成状态"] = _NODE_WORDING[out["完成状态"]]
+    if out.get("比较") == "等于":
+        out["比较"] = "达到"  # “等于1个工作日的目标” → “达到1个工作日的目标”
+    return out
+
+
+# -- punctuation --------------------------------------------------------------------------
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_FULL_MARKS = "，。、；：？！“”‘’（）《》〈〉【】〔〕「」『』…—"
+_HAN_OR_MARK = f"[{_HAN}{_FULL_MARKS}]"
+_FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "％": "%"})
+_HALF_MARKS = str.maketrans({"(": "（", ")": "）", ";": "；", "?": "？", "!": "！"})
+
+
+def tidy_punctuation(text: str) -> str:
+    """Chinese text with Chinese punctuation, as the seed prints it.
+
+    Half-width ``, ( ) ; : ? !`` become full-width (``1,816`` and ``9:30`` stay),
+    a ``.`` after a Chinese character becomes ``。``, full-width digits, decimal
+    points and ``％`` become ASCII, spaces next to Chinese characters go (``435.5 亿元`` →
+    ``435.5亿元``), and doubled or clashing marks are merged (``，。`` → ``。``).
+    Text without Chinese characters is returned unchanged.
+    """
+    if not text or not re.search(f"[{_HAN}]", text):
+        return text
+    text = text.translate(_FULL_WIDTH)
+    text = re.sub(r"(?<=[0-9])．(?=[0-9])", ".", text)
+    text = re.sub(rf"[ \t\u3000]+(?={_HAN_OR_MARK})|(?<={_HAN_OR_MARK})[ \t\u3000]+", "", text)
+    text = re.sub(r"(?<=[0-9]) +(?=[%％])", "", text)
+    text = re.sub(r",(?![0-9])|(?<![0-9]),", "，", text)
+    text = re.sub(r":(?![0-9])|(?<![0-9]):", "：", text)
+    text = text.translate(_HALF_MARKS)
+    text = re.sub(rf"(?<=[{_HAN}）》”])\.(?![0-9])", "。", text)
+    text = re.sub(r"[，、；：,]+(?=[。！？])", "", text)
+    text = re.sub(r"(?<=[。！？])[，、；]+", "", text)
+    text = re.sub(r"。{2,}", "。", text)
+    text = re.sub(r"([，、；])\1+", r"\1", text)
     return text
+
+
+# -- one department's sentence taking in the generated figure ------------------------------
+
+_NUMBER = re.compile(r"(?<![0-9A-Za-z.])[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z]|\.[0-9])")
+_SCALES = (("亿", Decimal(10) ** 8), ("万", Decimal(10) ** 4))
+_OPEN = "（(《“‘「『〔【"
+_SHUT = "）)》”’」』〕】"
+_CLAUSE_ENDS = "，,。；;！？!?\n"
+_NO_UNIT = "，,。；;！？!?、：:（(）)\n\t "
+_CONTINUES = ("已", "累计", "共")
+
+
+def _numbers(text: str) -> list[tuple[int, int, Decimal]]:
+    """(start, end, value) of each figure in ``text``; digits inside names (PM2.5, 5G) are not figures."""
+    return [(m.start(), m.end(), Decimal(m.group())) for m in _NUMBER.finditer(text)]
+
+
+def _depth(text: str, pos: int) -> int:
+    depth = 0
+    for ch in text[:pos]:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _SHUT and depth:
+            depth -= 1
+    return depth
+
+
+def _unit_forms(value: Decimal, unit: str) -> list[tuple[Decimal, str]]:
+    """The same quantity written in other scales: 1.4255万人 is 14255人, 0.22亿元 is 2200万元."""
+    forms = [(value, unit)]
+    if unit == "%":
+        return forms
+    scale = next(((p, f) for p, f in _SCALES if unit.startswith(p) and len(unit) > 1), None)
+    base, factor = (unit[1:], scale[1]) if scale else (unit, Decimal(1))
+    plain = value * factor
+    for prefix, size in (("", Decimal(1)), *_SCALES):
+        form = (plain / size, prefix + base)
+        if form not in forms and (prefix or base):
+            forms.append(form)
+    return forms
+
+
+class Passage:
+    """A department's 进展情况 that may take in the generated figure saying the same thing.
+
+    ``Passage("累计完成投资435.5亿元。").absorb("累计完成投资435.5亿元，占年度计划的47.82%", 435.5)``
+    finds 435.5亿元 in the department's words and adds what the figure adds, where
+    the clause about it ends: ``累计完成投资435.5亿元，占年度计划的47.82%。``. The same
+    quantity in another scale counts (``14255人`` for ``1.4255万人``); a figure whose
+    every number the passage already gives is simply dropped. Several figures taken in
+    at one place keep their order. With ``generated=True`` the passage is itself a
+    generated clause: what it takes in goes at its end.
+    """
+
+    def __init__(self, text: str, *, generated: bool = False):
+        self.text = tidy_punctuation((text or "").strip())
+        self.generated = generated
+        self._inserts: dict[int, list[str]] = {}
+        self._suffix: list[str] = []
+
+    def render(self) -> str:
+        out: list[str] = []
+        prev = 0
+        for pos in sorted(self._inserts):
+            out.append(self.text[prev:pos])
+            out.extend(self._inserts[pos])
+            prev = pos
+        out.append(self.text[prev:])
+        text = "".join(out)
+        if self._suffix:
+            text = text.rstrip("。；，、 ") + "".join(self._suffix)
+        return text
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def _anchor(self, forms: list[tuple[Decimal, str]]) -> tuple[int, int] | None:
+        """(start, end) of the quantity in this passage, outside brackets and quotes."""
+        for start, end, number in _numbers(self.text):
+            for value, unit in forms:
+                if unit and number == value and self.text.startswith(unit, end) and not _depth(self.text, start):
+                    return start, end + len(unit)
+        return None
+
+    def _clause_end(self, pos: int) -> int | None:
+        """Where the clause holding ``pos`` ends; None inside an enumeration (``5家、注销9家``)."""
+        text = self.text
+        if self.generated:
+            return len(text)
+        depth = 0
+        for i in range(pos, len(text)):
+            ch = text[i]
+            if ch in _OPEN:
+                depth += 1
+            elif ch in _SHUT:
+                depth = max(depth - 1, 0)
+            elif depth == 0 and ch in _CLAUSE_ENDS:
+                return i
+            elif depth == 0 and ch == "、":
+                return None
+        return len(text)
+
+    def absorb(self, clause: str, value, unit: str = "", *, strict: bool = False) -> bool:
+        """Take in ``clause`` (the generated wording of ``value``); False when it says something else.
+
+        ``strict`` (for a passage written about another indicator) also wants the two
+        characters before the number to agree (``人工造林19.83万亩`` in both), so that
+        an equal number about something else is not taken for it.
+        """
+        number = _dec(value)
+        clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
+        if number is None or not clause or not self.text:
+            return False
+        figures = _numbers(clause)
+        anchor = None
+        for start, end, found in figures:
+            if found != number:
+                continue
+            said = unit if unit and clause.startswith(unit, end) else re.match(
+                f"[^{re.escape(_NO_UNIT)}0-9]{{0,6}}", clause[end:]).group()
+            if said:
+                anchor = (start, end + len(said), said)
+                break
+        if anchor is None:
+            return False
+        start, head_end, said = anchor
+        place = self._anchor(_unit_forms(number, said))
+        if place is None:
+            return False
+        if strict and (start < 2 or clause[start - 2:start] != self.text[max(place[0] - 2, 0):place[0]]):
+            return False
+        known = {n for _, _, n in _numbers(self.render())}
+        if any(n not in known for s, _, n in figures if s < start):
+            return False  # the figure's own lead-in says more than the passage
+        tail = clause[head_end:].strip()
+        if not tail.strip("，,、；;：: "):
+            return True
+        later = {n for _, _, n in _numbers(self.text[place[1]:])}
+        later.update(n for tails in self._inserts.values() for t in tails for _, _, n in _numbers(t))
+        tail_numbers = [n for _, _, n in _numbers(tail)]
+        if tail_numbers and all(n in later for n in tail_numbers):
+            return True
+        if tail.lstrip("，、；") in self.render():
+            return True
+        pos = self._clause_end(place[1])
+        if pos is None:
+            return False
+        if tail[0] not in "，、；（":
+            tail = "，" + tail
+        self._inserts.setdefault(pos, []).append(tail)
+        return True
+
+    def restates(self, value, unit: str = "") -> bool:
+        """Whether the passage is one clause whose only figure is ``value`` (``灵宝市完成人工造林5.62万亩。``)."""
+        number = _dec(value)
+        body = self.text.rstrip("。！？；")
+        if number is None or not body or re.search(r"[，,；;。！？\n]", body):
+            return False
+        figures = _numbers(body)
+        forms = _unit_forms(number, unit.strip()) if unit.strip() else [(number, "")]
+        return len(figures) == 1 and any(figures[0][2] == v for v, _ in forms)
+
+    def continue_with(self, clause: str) -> bool:
+        """Run ``clause`` on from the last sentence when both name the same subject.
+
+        ``灵宝市现代农业产业园项目全面开工`` + ``灵宝市现代农业产业园项目已累计完成投资19.87亿元``
+        → ``灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元``.
+        """
+        clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
+        body = self.render().rstrip("。；，、 ")
+        last = re.split(r"[。！？\n]", body)[-1]
+        shared = len(os.path.commonprefix([last, clause]))
+        rest = clause[shared:]
+        if shared < 6 or shared >= len(last) or not rest.startswith(_CONTINUES):
+            return False
+        self._suffix.append("，" + rest)
+        return True
 
 
 # -- paragraphs --------------------------------------------------------------------------
@@ -341,6 +579,8 @@ def join_clauses(parts: list[str]) -> str:
 
     Parts are stripped, empty ones dropped, each ends with 。 unless it already ends
     with 。！？；, a sentence already said is not said again, and no 。。 remains.
+    Parts may be :class:`Passage` objects. Punctuation is made Chinese
+    (:func:`tidy_punctuation`).
     """
     seen: set[str] = set()
     out: list[str] = []
@@ -348,8 +588,6 @@ def join_clauses(parts: list[str]) -> str:
         if part is None:
             continue
         for line in str(part).splitlines():
-            _add_sentences(_close(line), seen, out)
+            _add_sentences(_close(tidy_punctuation(line)), seen, out)
     joined = "".join(_drop_subsumed(out))
-    joined = re.sub(r"。{2,}", "。", joined)
-    joined = re.sub(r"[，,]。", "。", joined)
-    return joined
+    return tidy_punctuation(joined)
