@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
+import zipfile
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime
@@ -43,6 +45,7 @@ from toolkit.outputs import (
 )
 
 D = Decimal
+GAP = "差距\n（百分点）"  # the 差距 header of the summary's sheets, with its unit
 EVIL = ('=HYPERLINK("http://x","点击")', "=1+1", "@SUM(A1)", "+1", "-2-3")
 WRITERS = {
     "summary": (write_summary, "汇总表_2021-04.xlsx"),
@@ -230,6 +233,14 @@ def table(ws, header_row: int) -> list[dict[str, object]]:
     return rows
 
 
+def row_of(ws, text: str, column: int = 1) -> int:
+    """The first row whose cell in ``column`` holds ``text``."""
+    for r in range(1, ws.max_row + 1):
+        if ws.cell(r, column).value == text:
+            return r
+    raise AssertionError(f"no {text!r} in column {column} of {ws.title}")
+
+
 def find_row(ws, header_row: int, **match) -> int:
     header = [c.value for c in ws[header_row]]
     for r in range(header_row + 1, ws.max_row + 1):
@@ -395,7 +406,7 @@ def test_summary_overview_counts(written, result):
     facts = {ws.cell(r, 6).value: ws.cell(r, 9).value for r in range(4, 8)}
     assert facts == {"应报单位数": 8, "按时报送": 5, "逾期报送": 1, "未报送（含被拒收）": 2}
 
-    rows = {r["类别"]: r for r in table(ws, 9)[:4]}
+    rows = {r["类别"]: r for r in table(ws, row_of(ws, "类别"))[:4]}
     assert list(rows) == ["一、创新驱动", "二、供需协同", "四、生态保护", "合计"]
     headline = result.headline()
     for cat in ("一、创新驱动", "二、供需协同", "四、生态保护"):
@@ -418,10 +429,11 @@ def test_summary_has_native_charts(written):
 
 def test_summary_lagging_sheet(written):
     ws = load(written["summary"])["滞后事项"]
-    rows = table(ws, 2)
+    rows = table(ws, 2)[:4]  # the note under the table follows
+    # worst first: 逾期, then 滞后, then 未达标, each by 差距 (rows without one last)
     assert [(r["指标名称"], r["状态"]) for r in rows] == [
-        ("引进高层次人才", "滞后"), ("出台协同创新中心实施意见", "逾期"), ("审批事项办结率", "未达标"),
-        ("固定资产投资增速", "未达标"),
+        ("出台协同创新中心实施意见", "逾期"), ("引进高层次人才", "滞后"), ("固定资产投资增速", "未达标"),
+        ("审批事项办结率", "未达标"),
     ]
     assert all(r["状态"] in LAGGING for r in rows)
     assert list(rows[0])[:4] == ["类别", "任务编号", "指标名称", "牵头单位"]
@@ -432,7 +444,7 @@ def test_summary_lagging_sheet(written):
     assert cell(ws, 2, r, "本期完成").value == "推进中"
     assert cell(ws, 2, r, "完成时限").value == "3月底"
     r = find_row(ws, 2, 指标名称="引进高层次人才")
-    assert cell(ws, 2, r, "差距").value == -14.33
+    assert cell(ws, 2, r, GAP).value == -14.33
     assert cell(ws, 2, r, "本期完成").number_format in ("#,##0", "0")
 
 
@@ -505,7 +517,8 @@ def test_summary_list_sheets_print_well(written, sheet, header_row):
     assert ws.page_setup.orientation == "landscape"
     assert int(ws.page_setup.paperSize) == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    assert int(ws.page_setup.fitToWidth or 1) == 1 and int(ws.page_setup.fitToHeight) == 0
+    # one page wide; these short lists also one page tall (see test_long_list_prints_on_many_pages)
+    assert int(ws.page_setup.fitToWidth or 1) == 1 and ws.page_setup.fitToHeight in (None, 1)
     assert ws.print_title_rows == f"1:{header_row}" or ws.print_title_rows == f"$1:${header_row}"
     assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
     assert ws.freeze_panes.endswith(str(header_row + 1))
@@ -529,9 +542,23 @@ def test_overview_breaks_page_before_charts_when_table_is_long(result, tmp_path)
     big = replace(result, registry=replace(result.registry, categories=result.registry.categories + cats))
     ws = load(write_summary(big, tmp_path))["总览"]
     chart_row = ws._charts[0].anchor._from.row
-    assert [b.id for b in ws.row_breaks.brk] == [chart_row]
+    # the break sits right under the table, so the spacer row and the charts start page 2
+    assert [b.id for b in ws.row_breaks.brk] == [chart_row - 1]
+    assert ws.cell(chart_row - 1, 1).value == "合计"
+    # a short table: the words and table on page 1 at full size, the charts whole on page 2
+    ws = load(write_summary(result, tmp_path))["总览"]
+    chart_row = ws._charts[0].anchor._from.row
+    assert [b.id for b in ws.row_breaks.brk] == [chart_row - 1]
+    assert int(ws.page_setup.scale or 100) == 100
+
+
+def test_overview_shrinks_a_little_rather_than_break(result, tmp_path, monkeypatch):
+    # When everything fits one page with modest shrinking, the sheet prints as one page.
+    monkeypatch.setattr(outputs, "_MIN_ONE_PAGE_SCALE", 50)
     ws = load(write_summary(result, tmp_path))["总览"]
     assert not ws.row_breaks.brk
+    assert 50 <= int(ws.page_setup.scale) < 100
+    assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
 
 
 def test_wrapped_text_rows_are_tall_enough(result, tmp_path):
@@ -548,6 +575,198 @@ def test_column_widths_fit_chinese(written):
     ws = load(written["summary"])["报送情况"]
     # 市生态环境局 is 6 CJK characters = 12 units; the column must be wider than that.
     assert ws.column_dimensions["A"].width >= 12
+
+
+def test_overview_first_page_names_what_needs_attention(written):
+    ws = load(written["summary"])["总览"]
+    header = row_of(ws, "类别")
+    points = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(9, header)
+              if ws.cell(r, 1).value}
+    assert list(points) == ["需关注事项", "最需关注", "报送情况", "数据待更正"]
+    assert points["需关注事项"].startswith("共4项：逾期1项、滞后1项、未达标2项")
+    # the worst named first, in the order of the 滞后事项 sheet, each with how far it is off
+    assert points["最需关注"].splitlines() == [
+        "①出台协同创新中心实施意见（市科技局）：逾期，完成时限3月底，目前推进中",
+        "②引进高层次人才（市人社局）：完成19.00%，低于序时进度14.33个百分点",
+        "③固定资产投资增速（市发展改革委）：未达标，本期9.17%，目标10%",
+    ]
+    assert points["报送情况"] == ("应报8个单位，按时报送5个；逾期报送1个：市统计局；未报送1个：陕州区；"
+                              "被拒收1个：市生态环境局。")
+    assert points["数据待更正"] == "1项数据有误未计入，已反馈相关单位更正：市住建局。"
+    # written as text, wrapped, and the rows tall enough for their lines
+    r = row_of(ws, "最需关注")
+    assert ws.cell(r, 2).data_type == "s" and ws.cell(r, 2).alignment.wrap_text
+    assert ws.row_dimensions[r].height >= 3 * 13.5
+    assert f"B{r}:" in " ".join(str(m) for m in ws.merged_cells.ranges)
+    # all of it inside the first printed page: above the break under the table
+    brk = ws.row_breaks.brk[0].id
+    assert header < brk
+
+
+def test_overview_says_when_nothing_lags(result, tmp_path):
+    calm = [replace(r, status="序时推进") if r.status in LAGGING else r for r in result.rows]
+    everyone = replace(result, rows=calm, on_time_units=result.expected_units, late_units=[],
+                       missing_units=[], submissions=[
+                           Submission(file=f"{u}.xlsx", path=Path(f"{u}.xlsx"), unit=u, accepted=True,
+                                      received=datetime(2021, 5, 7, 9)) for u in result.expected_units])
+    ws = load(write_summary(everyone, tmp_path))["总览"]
+    points = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(9, row_of(ws, "类别"))
+              if ws.cell(r, 1).value}
+    assert points["需关注事项"] == "本轮无逾期、滞后或未达标事项。"
+    assert "最需关注" not in points
+    assert points["报送情况"] == "应报8个单位，按时报送8个。"
+    ws = load(write_summary(everyone, tmp_path))["滞后事项"]
+    assert ws["A3"].value == "本轮无滞后、未达标或逾期事项"
+
+
+def _lag(result, code, **kw):
+    row = next(r for r in result.rows if r.indicator.code == code and (r.is_total or code != "1-2"))
+    return replace(row, **kw)
+
+
+def test_lagging_rows_worst_first(result):
+    i13 = next(r for r in result.rows if r.indicator.code == "1-3")
+    early = replace(i13, indicator=replace(i13.indicator, code="1-3a", due=date(2021, 2, 28),
+                                           name="早已逾期"))
+    rows = [
+        _lag(result, "1-1", status="滞后", gap=D("-2.00"), completion=D("31.33")),
+        _lag(result, "2-1", status="未达标"),  # a 比率 row: no 差距
+        _lag(result, "2-3", status="未达标", gap=D("-3.10")),
+        i13,  # 逾期, due 2021-03-31
+        _lag(result, "2-4", status="滞后", gap=D("-20.0"), completion=D("13.3")),
+        early,  # 逾期, due 2021-02-28: longer overdue
+        _lag(result, "2-2", status="未达标", gap=D("-0.50")),
+        _lag(result, "1-1", status="序时推进"),  # not lagging at all
+    ]
+    order = [(r.indicator.code, r.status) for r in outputs._lagging_rows(replace(result, rows=rows))]
+    assert order == [("1-3a", "逾期"), ("1-3", "逾期"), ("2-4", "滞后"), ("1-1", "滞后"),
+                     ("2-3", "未达标"), ("2-2", "未达标"), ("2-1", "未达标")]
+    assert "worst" in outputs._lagging_rows.__doc__
+
+
+def test_lagging_sheet_title_note_and_remarks(written):
+    ws = load(written["summary"])["滞后事项"]
+    assert ws["A1"].value == "滞后事项（截至2021年4月30日，序时进度33.33%；逾期1项、滞后1项、未达标2项）"
+    r = find_row(ws, 2, 指标名称="引进高层次人才")
+    # a 合计 names the units pulling it down and the parts still missing
+    assert cell(ws, 2, r, "备注").value == "其中滞后：湖滨区；缺：陕州区"
+    r = find_row(ws, 2, 指标名称="固定资产投资增速")
+    assert cell(ws, 2, r, "备注").value == "逾期报送"
+    note = ws.cell(7, 1).value
+    assert note.startswith("说明：按逾期、滞后、未达标的顺序排列") and "百分点" in note
+    assert ws.auto_filter.ref == "A2:N6"  # the note is not part of the filtered list
+
+
+@pytest.mark.parametrize("sheet", ["滞后事项", "一、创新驱动"])
+def test_gap_header_names_its_unit_and_fits(written, sheet):
+    ws = load(written["summary"])[sheet]
+    c = [c.value for c in ws[2]].index(GAP) + 1
+    letter = openpyxl.utils.get_column_letter(c)
+    assert ws.column_dimensions[letter].width >= text_width("（百分点）") + 1
+
+
+def test_header_broken_by_hand_asks_for_its_longest_line():
+    assert outputs._header_width("差距\n（百分点）") == 10
+    assert outputs._header_width("完成率/比率") == 6
+
+
+def test_words_in_number_columns_are_centred(written):
+    ws = load(written["summary"])["一、创新驱动"]
+    r = find_row(ws, 2, 指标名称="出台协同创新中心实施意见")
+    assert cell(ws, 2, r, "本期完成").value == "推进中"
+    assert cell(ws, 2, r, "本期完成").alignment.horizontal == "center"
+    r = find_row(ws, 2, 指标名称="科技型中小企业备案数")
+    assert cell(ws, 2, r, "本期完成").alignment.horizontal != "center"
+
+
+def _uneven(result):
+    """引进高层次人才 with figures of uneven decimals, as units type them."""
+    values = {"湖滨区": (D("8.5"), D("5.62")), "陕州区": (D("5.25"), D("3.4")), TOTAL: (D("13.75"), D("9.0200"))}
+    rows = []
+    for r in result.rows:
+        if r.indicator.code == "1-2":
+            target, value = values[r.unit]
+            r = replace(r, target=target, value=value, status="滞后" if r.is_total else r.status)
+        rows.append(r)
+    return replace(result, rows=rows)
+
+
+def test_figures_of_one_indicator_line_up(result, tmp_path):
+    ws = load(write_summary(_uneven(result), tmp_path))["一、创新驱动"]
+    total = find_row(ws, 2, 单位名称="合计")
+    for r in (total, total + 1, total + 2):
+        assert cell(ws, 2, r, "年度目标").number_format == "#,##0.00"
+    # 5.62 and 3.40 line up; 9.0200 keeps the places it was given
+    assert cell(ws, 2, total + 2, "本期完成").value == 3.4
+    assert cell(ws, 2, total + 2, "本期完成").number_format == "#,##0.00"
+    assert cell(ws, 2, total, "本期完成").number_format == "#,##0.0000"
+    # other indicators are untouched
+    r = find_row(ws, 2, 指标名称="科技型中小企业备案数")
+    assert cell(ws, 2, r, "本期完成").number_format == "#,##0"
+    ws = load(write_ledger(_uneven(result), tmp_path))["一、创新驱动"]
+    r = find_row(ws, 2, 指标编号="1-2", 单位名称="陕州区")
+    assert cell(ws, 2, r, "本期完成").number_format == "#,##0.00"
+    assert cell(ws, 2, r, "年度目标").number_format == "#,##0.00"
+
+
+def test_ratio_row_names_its_base(written):
+    ws = load(written["summary"])["二、供需协同"]
+    r = find_row(ws, 2, 指标名称="审批事项办结率")
+    assert cell(ws, 2, r, "本期完成").value == 1816
+    assert cell(ws, 2, r, "备注").value == "基数2,124"
+
+
+def _chart_xml(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        names = sorted(n for n in z.namelist() if n.startswith("xl/charts/chart"))
+        return [z.read(n).decode("utf-8") for n in names]
+
+
+def test_overview_charts_readable(written):
+    bar, doughnut = _chart_xml(written["summary"])
+    # categories read sideways, first on top, every one named, the count axis at the bottom
+    assert '<c:barDir val="bar"/>' in bar and '<c:grouping val="stacked"/>' in bar
+    assert '<c:orientation val="maxMin"/>' in bar and '<c:tickLblSkip val="1"/>' in bar
+    assert '<c:crosses val="max"/>' in bar
+    assert "指标数（项）" in bar
+    # each series coloured as its status (the colours of the cells, stronger)
+    names = re.findall(r"<c:tx><c:strRef><c:f>[^<]*</c:f><c:strCache><c:ptCount val=\"1\"/><c:pt idx=\"0\">"
+                       r"<c:v>([^<]*)</c:v>", bar)
+    fills = re.findall(r'<c:spPr><a:solidFill><a:srgbClr val="([0-9A-F]{6})"/>', bar)
+    assert names and len(fills) >= len(names)
+    for name, fill in zip(names, fills, strict=False):
+        assert "#" + fill == outputs._CHART_COLOURS[name].upper()
+    # the doughnut's legend names every status with its count and share; small slices carry
+    # no label on the ring, where labels would overlap
+    assert re.search(r"<c:cat><c:strRef><c:f>总览!\$D\$\d+:\$D\$\d+</c:f>", doughnut)
+    assert "逾期 1项 10.00%" in doughnut
+    assert '<c:delete val="1"/></c:dLbl>' not in doughnut  # every slice here is 10% or more
+
+
+def test_overview_small_slices_lose_their_ring_label(result, tmp_path):
+    many = [replace(r, indicator=replace(r.indicator, code=f"{r.indicator.code}-{i}"))
+            for i in range(5) for r in result.rows if r.status == "序时推进"]
+    ws_path = write_summary(replace(result, rows=[*result.rows, *many * 4]), tmp_path)
+    _, doughnut = _chart_xml(ws_path)
+    deleted = re.findall(r'<c:dLbl><c:idx val="(\d+)"/><c:delete val="1"/></c:dLbl>', doughnut)
+    ws = load(ws_path)["总览"]
+    top = row_of(ws, "图例", 4)
+    small = [i for i, r in enumerate(range(top + 1, ws.max_row + 1)) if ws.cell(r, 3).value < 5]
+    assert small and [int(i) for i in deleted] == small
+
+
+def test_not_reported_unit_says_since_when(written):
+    rows = {r["单位名称"]: r for r in table(load(written["summary"])["报送情况"], 2)}
+    assert rows["陕州区"]["说明"] == "截至2021年5月13日未收到报表"
+
+
+def test_long_list_prints_on_many_pages(result, tmp_path):
+    units = [f"单位{i:03d}" for i in range(120)]
+    big = replace(result, expected_units=units, on_time_units=[], late_units=[], missing_units=units)
+    ws = load(write_summary(big, tmp_path))["报送情况"]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.fitToHeight) == 0  # as many pages as it takes, one page wide
+    assert ws.print_title_rows in ("1:2", "$1:$2")
 
 
 # -- 台账 -------------------------------------------------------------------------------
@@ -605,8 +824,10 @@ def test_check_report_summary(written):
     wb = load(written["check"])
     assert wb.sheetnames == ["汇总", "问题清单", "代码说明"]
     ws = wb["汇总"]
-    rows = {r["单位"]: r for r in table(ws, 1)}
-    assert [c.value for c in ws[1]] == ["单位", "收到文件数", "接受", "拒收", "错误数", "提示数", "说明"]
+    assert ws["A1"].value == "校验报告（2021-04）：收到文件9个，接受7个，拒收2个；错误1处，提示3处"
+    rows = {r["单位"]: r for r in table(ws, 2)}
+    assert [c.value for c in ws[2]] == ["单位", "需办理", "收到文件数", "接受", "拒收", "错误数", "提示数",
+                                        "收到的文件", "说明"]
     assert (rows["市科技局"]["收到文件数"], rows["市科技局"]["接受"], rows["市科技局"]["提示数"]) == (2, 2, 2)
     assert (rows["市生态环境局"]["拒收"], rows["市生态环境局"]["接受"]) == (1, 0)
     assert rows["市住建局"]["错误数"] == 1
@@ -617,26 +838,73 @@ def test_check_report_summary(written):
 
 def test_check_report_findings(written, result):
     ws = load(written["check"])["问题清单"]
-    assert [c.value for c in ws[1]] == ["文件", "单位", "工作表", "单元格", "代码", "级别", "说明"]
-    rows = table(ws, 1)
+    assert ws["A1"].value == "问题清单：共6条（拒收2条、错误1条、提示3条）"
+    assert [c.value for c in ws[2]] == ["单位", "收到的文件名", "工作表", "单元格", "代码", "级别", "说明"]
+    rows = table(ws, 2)
     assert len(rows) == len(result.findings)
-    for got, f in zip(rows, result.findings, strict=True):
-        flat = f.as_row()
-        assert {k: v or "" for k, v in got.items() if k != "单位"} == {k: v for k, v in flat.items()
-                                                                       if k != "单位"}
+    by_code = {f.code.name: f for f in result.findings}
+    for got in rows:
+        f = by_code[got["代码"]]
+        assert got["收到的文件名"] == f.file  # the name as received, so the clerk can find the mail
+        assert (got["工作表"] or "", got["单元格"] or "", got["级别"]) == (f.sheet, f.cell, f.level.value)
+        assert got["说明"] and got["说明"] in f.message
     assert {r["级别"] for r in rows} == {"拒收", "错误", "提示"}
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1")
+    assert ws.freeze_panes == "B3" and ws.auto_filter.ref.startswith("A2")
     colours = {}
-    for r in range(2, ws.max_row + 1):
-        c = cell(ws, 1, r, "级别")
+    for r in range(3, ws.max_row + 1):
+        c = cell(ws, 2, r, "级别")
         colours[c.value] = c.fill.fgColor.rgb[-6:]
     assert colours == {"拒收": "FFC7CE", "错误": "FFEB9C", "提示": "DDEBF7"}
 
 
 def test_check_report_catalogue(written):
     ws = load(written["check"])["代码说明"]
-    rows = table(ws, 1)
+    rows = table(ws, 2)
     assert rows == catalogue()
+
+
+def test_check_report_tells_the_clerk_what_to_do(written):
+    ws = load(written["check"])["汇总"]
+    rows = {r["单位"]: r for r in table(ws, 2)}
+    actions = {name: r["需办理"] for name, r in rows.items() if name != "合计"}
+    assert actions == {
+        "市科技局": "核对提示", "市发展改革委": "无", "市人社局": "无", "湖滨区": "无", "陕州区": "催报",
+        "市统计局": "核对提示", "市生态环境局": "通知重报", "市住建局": "通知更正", "（未能识别单位）": "通知重报",
+    }
+    # every file as received, in the order received, and which one counts
+    assert rows["市科技局"]["收到的文件"] == "01_市科技局_2021-04.xlsx（已被替代）\n01_市科技局_2021-04(1).xlsx"
+    assert rows["市科技局"]["说明"] == "以“01_市科技局_2021-04(1).xlsx”为准"
+    assert rows["市生态环境局"]["收到的文件"] == "07_市生态环境局_2021-04.xlsx（拒收）"
+    r = find_row(ws, 2, 单位="市住建局")
+    assert cell(ws, 2, r, "需办理").fill.fgColor.rgb.endswith("FFEB9C")
+    assert cell(ws, 2, r, "收到的文件").alignment.wrap_text
+    assert ws.freeze_panes == "B3" and ws.auto_filter.ref.startswith("A2")
+
+
+def test_findings_grouped_by_unit_then_level(result, tmp_path):
+    extra = [make(Code.E201, file="04_湖滨区.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H4",
+                  column="本期完成"),
+             make(Code.W311, file="04_湖滨区.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H3")]
+    # shuffled: a notice before an error, units out of registry order
+    findings = [result.findings[5], extra[1], result.findings[4], *result.findings[:4], extra[0]]
+    ws = load(write_check_report(replace(result, findings=findings), tmp_path))["问题清单"]
+    got = [(r["单位"], r["级别"], r["代码"]) for r in table(ws, 2)]
+    assert got == [
+        ("市科技局", "提示", "W309"), ("市科技局", "提示", "W313"),
+        ("湖滨区", "错误", "E201"), ("湖滨区", "提示", "W311"),
+        ("市统计局", "提示", "W308"), ("市生态环境局", "拒收", "F103"), ("市住建局", "错误", "E202"),
+        ("（未能识别单位）", "拒收", "F110"),
+    ]
+
+
+def test_finding_text_drops_the_location_the_columns_show():
+    f = make(Code.E202, file="a.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H4", column="本期完成",
+             value="约95")
+    assert f.message.startswith("文件“a.xlsx”工作表“一、创新驱动”单元格 H4：")
+    assert outputs._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
+    assert outputs._finding_text(make(Code.F103)) == make(Code.F103).message
+    odd = Finding(code=Code.W311, file="=1+1", message="=HYPERLINK(1)")
+    assert outputs._finding_text(odd) == "=HYPERLINK(1)"
 
 
 # -- results.csv ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -38,7 +38,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from .errors import WorkspaceError
-from .findings import Finding, Level, catalogue
+from .findings import Finding, Level, catalogue, where
 from .model import LAGGING, STATUSES, TOTAL, Indicator, ResultRow, RoundResult, Submission
 
 __all__ = [
@@ -302,6 +302,9 @@ class _Row:
     indent: tuple[int, ...] = ()
     level: int = 0  # outline level (unit rows beneath a 合计)
     shade: bool = False
+    #: column -> at least this many decimals for a num column, so that the figures of one
+    #: indicator (a 合计 and its units) line up: 8.50 above 5.62, never 8.5 above 5.62
+    num_places: dict[int, int] = field(default_factory=dict)
 
 
 class _Book:
@@ -351,6 +354,8 @@ class _Sheet:
         self.ws = ws
         self.widths: dict[int, int] = {}
         self.cols: list[_Col] = []
+        self.fitted: list[int] = []  # widths set by fit_columns
+        self.heights: dict[int, float] = {}  # row -> height in points, where set
         # row -> (outline level, {col: wrapped text}) for heights once widths are known
         self._rows: dict[int, tuple[int, dict[int, str]]] = {}
 
@@ -362,9 +367,13 @@ class _Sheet:
         if width > self.widths.get(col, 0):
             self.widths[col] = width
 
+    def set_height(self, row: int, height: float, level: int = 0) -> None:
+        self.heights[row] = height
+        self.ws.set_row(row, height, None, {"level": level} if level else None)
+
     def value(self, row: int, col: int, value: object, fmt: Format,
               kind: str = "text", places: int | None = None, styles: Sequence[dict] = (),
-              measure: bool = True, extra_width: int = 0) -> None:
+              measure: bool = True, extra_width: int = 0, min_places: int = 0) -> None:
         """Write one value with the writer that matches its type (text always as text)."""
         ws = self.ws
         shown = ""
@@ -383,6 +392,8 @@ class _Sheet:
             else:
                 kind = kind if kind in ("num", "pct", "pts", "int", "count") else "num"
                 digits = places if places is not None and kind in ("pct", "pts") else _places(d)
+                if kind == "num":
+                    digits = max(digits, min_places)
                 if kind in ("int", "count"):
                     digits = 0
                 num_fmt = self.book.fmt(*styles, num_format=_num_format(digits, kind))
@@ -412,7 +423,7 @@ class _Sheet:
             self.ws.merge_range(row, first_col, row, last_col, "", fmt)
         if text:
             self.ws.write_string(row, first_col, text[:MAX_CELL_TEXT], fmt)
-        self.ws.set_row(row, height)
+        self.set_height(row, height)
 
     def table(self, top: int, cols: Sequence[_Col], rows: Iterable[_Row]) -> int:
         """Header at ``top`` and the rows beneath; returns the last row index written."""
@@ -421,7 +432,7 @@ class _Sheet:
             colour = {"bg_color": col.header[0], "font_color": col.header[1]} if col.header else None
             self.ws.write_string(top, c, col.title, self.book.fmt(_HEADER, colour))
             self._measure(c, _header_width(col.title))
-        self.ws.set_row(top, 28)
+        self.set_height(top, 28)
         r = top
         for r, trow in enumerate(rows, start=top + 1):
             for c, col in enumerate(cols):
@@ -429,7 +440,7 @@ class _Sheet:
                 styles = self._styles(col, trow, c, value)
                 indent = 2 * (c in trow.indent)
                 self.value(r, c, value, self.book.fmt(*styles), col.kind, trow.places, styles,
-                           extra_width=indent)
+                           extra_width=indent, min_places=trow.num_places.get(c, 0))
             wrapped = {c: v for c, (col, v) in enumerate(zip(cols, trow.values, strict=False))
                        if col.kind == "wrap" and isinstance(v, str) and v}
             self._rows[r] = (trow.level, wrapped)
@@ -442,7 +453,8 @@ class _Sheet:
         styles: list[dict] = [_CELL]
         if col.kind == "wrap":
             styles.append({"text_wrap": True})
-        elif col.kind in ("status", "int", "count"):
+        elif col.kind in ("status", "int", "count") or (col.kind in _NUMBER_KINDS and isinstance(value, str)):
+            # a word in a number column (推进中 under 本期完成) sits in the middle, not to the left
             styles.append({"align": "center"})
         if trow.shade:
             styles.append({"bg_color": "#F2F2F2"})
@@ -457,7 +469,8 @@ class _Sheet:
 
     def fit_columns(self) -> list[int]:
         """Column widths from the content measured (CJK counts double), within limits."""
-        widths = []
+        widths: list[int] = []
+        self.fitted = widths
         for c, col in enumerate(self.cols):
             width = min(max(self.widths.get(c, 0) + 2, col.min_width), col.max_width)
             self.ws.set_column(c, c, width)
@@ -468,7 +481,7 @@ class _Sheet:
             lines = max((_lines(text, widths[c]) for c, text in wrapped.items() if c < len(widths)),
                         default=1)
             if lines > 1:
-                self.ws.set_row(r, _LINE_PT * lines + 3, None, {"level": level} if level else None)
+                self.set_height(r, _LINE_PT * lines + 3, level)
         self._rows.clear()
         return widths
 
@@ -477,10 +490,29 @@ class _Sheet:
         """Frozen header, autofilter and print set-up for a list sheet."""
         self.ws.freeze_panes(header_row + 1, freeze_cols)
         self.ws.autofilter(header_row, 0, max(last_row, header_row), last_col)
-        _print_setup(self.ws, self.book, header_row, title, paper=paper)
+        _print_setup(self.ws, self.book, header_row, title, paper=paper,
+                     one_page=self.nearly_one_page(last_row, paper))
+
+    def nearly_one_page(self, last_row: int, paper: int = A4) -> bool:
+        """Whether the sheet, one page wide, runs at most a fifth over one page tall.
+
+        Such a sheet is printed "fit to one page": a few rows alone on a second sheet
+        of paper help nobody, and Excel, WPS and LibreOffice measure rows differently
+        (a file name that fits one line in 宋体 wraps in another font), so a list the
+        estimate puts just inside one page may still spill in print.
+        """
+        width_px = sum(w * 7 + 5 for w in self.fitted) or 1
+        page_w, page_h = _PAGE_INCHES[paper]
+        scale = min(1.0, (page_w - 0.8) * 96 / width_px)
+        last = max([last_row, *self.heights])
+        height = sum(self.heights.get(r, _DEFAULT_ROW_PT) for r in range(last + 1))
+        return height * scale <= (page_h - 1.5) * 72 * 1.2
 
 
 _LINE_PT = 13.5  # height of one line of 10 pt text
+_DEFAULT_ROW_PT = 15
+_PAGE_INCHES = {A4: (11.69, 8.27), A3: (16.54, 11.69)}  # landscape (width, height)
+_NUMBER_KINDS = ("num", "pct", "pts", "int", "count")
 
 
 def _lines(text: str, width: float) -> int:
@@ -490,9 +522,10 @@ def _lines(text: str, width: float) -> int:
 
 
 def _header_width(title: str) -> int:
-    """Width a header asks for: headers wrap, so a long one needs about half its length."""
+    """Width a header asks for: headers wrap, so a long one needs about half its length;
+    one broken into lines by hand needs its longest line."""
     width = text_width(title)
-    return width if width <= 4 else max(4, -(-width // 2))
+    return width if width <= 4 or "\n" in title else max(4, -(-width // 2))
 
 
 def _header_text(text: str) -> str:
@@ -501,12 +534,13 @@ def _header_text(text: str) -> str:
 
 
 def _print_setup(ws: Worksheet, book: _Book, header_row: int | None, title: str = "",
-                 fit: bool = True, paper: int = A4) -> None:
-    """Landscape A4, one page wide, header rows repeated, page numbers in the footer."""
+                 fit: bool = True, paper: int = A4, one_page: bool = False) -> None:
+    """Landscape A4, one page wide (and one tall if ``one_page``), header rows repeated,
+    page numbers in the footer."""
     ws.set_paper(paper)
     ws.set_landscape()
     if fit:
-        ws.fit_to_pages(1, 0)
+        ws.fit_to_pages(1, 1 if one_page else 0)
     ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.75)
     ws.center_horizontally()
     ws.set_header(f"&L{_header_text(book.issuer)}&R{_header_text(title or book.title)}")
@@ -527,25 +561,33 @@ def _write_xlsx(target: Path, title: str, issuer: str, build: Callable[[_Book], 
 
 # -- 汇总表 -----------------------------------------------------------------------------
 
+_GAP = "差距\n（百分点）"  # 完成率 less 序时进度 (增速: growth less target), in percentage points
 _LAG_COLS = (
-    _Col("类别", "wrap", 8, 16), _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 24),
+    _Col("类别", "wrap", 8, 14), _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 24),
     _Col("牵头单位", "wrap", 8, 14), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
     _Col("本期完成", "num"), _Col("完成率/比率", "pct", 8), _Col("序时进度", "pct", 8),
-    _Col("差距", "pts"), _Col("完成时限", "wrap", 6, 12), _Col("状态", "status", 8, colours=STATUS_COLOURS),
-    _Col("存在问题", "wrap", 20, 36),
+    _Col(_GAP, "pts", 8), _Col("完成时限", "wrap", 6, 12), _Col("状态", "status", 8, colours=STATUS_COLOURS),
+    _Col("存在问题", "wrap", 20, 34), _Col("备注", "wrap", 6, 16),
 )
 _CAT_COLS = (
     _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 22), _Col("牵头单位", "wrap", 8, 12),
-    _Col("单位名称", "wrap", 8, 14), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
+    _Col("单位名称", "wrap", 8, 16), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
     _Col("本期完成", "num"), _Col("完成率/比率", "pct", 8), _Col("序时进度", "pct", 8),
-    _Col("差距", "pts"), _Col("同比", "pct"), _Col("状态", "status", 8, colours=STATUS_COLOURS),
+    _Col(_GAP, "pts", 8), _Col("同比", "pct"), _Col("状态", "status", 8, colours=STATUS_COLOURS),
     _Col("进展情况", "wrap", 16, 32), _Col("存在问题", "wrap", 14, 26), _Col("备注", "wrap", 6, 14),
 )
 _SUBMIT_COLS = (
     _Col("单位名称", min_width=12, max_width=24), _Col("状态", "status", 10, colours=SUBMIT_COLOURS),
-    _Col("收到时间", "datetime", 16), _Col("文件", "wrap", 16, 40), _Col("错误数", "int", 7),
+    _Col("收到时间", "datetime", 16), _Col("文件", "wrap", 16, 44), _Col("错误数", "int", 7),
     _Col("提示数", "int", 7), _Col("说明", "wrap", 16, 40),
 )
+#: Header colours of the overview's status columns: the cell colours, and for the statuses
+#: that cells leave plain the chart's hue, so that each header matches its chart series.
+_OVERVIEW_HEADERS = {**STATUS_COLOURS, "推进中": _BLUE, "未启动": ("#EDEDED", "#3F3F3F")}
+_LAG_RANK = {"逾期": 0, "滞后": 1, "未达标": 2}
+_WORST_SHOWN = 3  # items the overview names under 最需关注
+_NAMES_SHOWN = 15  # units the overview names in one list before "等N个"
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
 
 
 def _summary_title(result: RoundResult) -> str:
@@ -578,7 +620,123 @@ def _expected_units(result: RoundResult) -> list[str]:
     return list(result.expected_units) or [u.name for u in result.registry.reporting_units()]
 
 
+def _lagging_rows(result: RoundResult) -> list[ResultRow]:
+    """The headline rows a leader must look at (滞后, 未达标, 逾期), worst first.
+
+    The order of the 滞后事项 sheet and of 最需关注 on the overview:
+
+    1. 逾期 first: a 节点 task whose deadline has passed is the plainest failure; the
+       longest overdue (earliest 完成时限) first;
+    2. then 滞后 (a 累计 row behind 序时进度), the largest shortfall (most negative 差距) first;
+    3. then 未达标 (a rate or level short of its target), again the largest shortfall first.
+
+    差距 is compared only within a status, because it measures different things: for 滞后
+    it is 完成率 less 序时进度, for an 增速 row the growth rate less its target, and 比率,
+    上限 and 下限 rows have none. Rows without a 差距 follow those with one; ties keep the
+    registry order (category, then row), which is also the order of the category sheets.
+    """
+    position = {id(r): i for i, r in enumerate(result.rows)}
+    rows = [r for r in result.headline() if r.status in LAGGING]
+
+    def key(r: ResultRow) -> tuple:
+        due = (r.indicator.due or date.max) if r.status == "逾期" else date.max
+        return (_LAG_RANK.get(r.status, len(_LAG_RANK)), due, r.gap is None,
+                r.gap if r.gap is not None else 0, position[id(r)])
+
+    return sorted(rows, key=key)
+
+
+def _parts_by_code(rows: Iterable[ResultRow]) -> dict[str, list[ResultRow]]:
+    """The unit rows beneath each 合计, by 指标编号."""
+    rows = list(rows)
+    totals = {r.indicator.code for r in rows if r.is_total}
+    parts: dict[str, list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        if not r.is_total and r.indicator.code in totals:
+            parts[r.indicator.code].append(r)
+    return parts
+
+
+def _behind_parts(parts: Sequence[ResultRow]) -> str:
+    """其中滞后：湖滨区 — the units that pull a 合计 down, by status."""
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for p in parts:
+        if p.status in LAGGING:
+            by_status[p.status].append(p.unit)
+    return "；".join(f"其中{s}：{'、'.join(units)}" for s, units in by_status.items())
+
+
+def _pct_text(d: Decimal) -> str:
+    return f"{format_number(d)}%"
+
+
+def _lag_phrase(row: ResultRow, parts: Sequence[ResultRow] = ()) -> str:
+    """One short clause saying how far a lagging row is off, for the overview."""
+    ind = row.indicator
+    if row.status == "逾期":
+        due = _due(ind)
+        state = row.state or "未完成"
+        return f"逾期，完成时限{due}，目前{state}" if due else f"逾期，目前{state}"
+    if row.status == "滞后" and row.completion is not None and row.gap is not None:
+        return (f"完成{_pct_text(row.completion)}，"
+                f"低于序时进度{format_number(abs(row.gap))}个百分点")
+    text = row.status
+    if ind.kind == "比率" and row.ratio is not None and row.target is not None:
+        text = f"{row.status}，比率{_pct_text(row.ratio)}，目标{_pct_text(row.target)}"
+    elif row.value is not None and row.target is not None:
+        text = (f"{row.status}，本期{format_number(row.value)}{ind.unit}，"
+                f"目标{format_number(row.target)}{ind.unit}")
+    behind = _behind_parts(parts)
+    return f"{text}（{behind}）" if behind else text
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = "、".join(names[:_NAMES_SHOWN])
+    return shown + (f"等{len(names)}个" if len(names) > _NAMES_SHOWN else "")
+
+
+def _key_points(result: RoundResult) -> list[tuple[str, str]]:
+    """(label, text) lines for the overview's first page: what needs attention, by name."""
+    lagging = _lagging_rows(result)
+    parts = _parts_by_code(result.rows)
+    counts = Counter(r.status for r in lagging)
+    points: list[tuple[str, str]] = []
+    if lagging:
+        detail = "、".join(f"{s}{counts[s]}项" for s in _LAG_RANK if counts[s])
+        points.append(("需关注事项", f"共{len(lagging)}项：{detail}，明细按轻重排列见“滞后事项”工作表。"))
+        worst = []
+        for i, r in enumerate(lagging[:_WORST_SHOWN]):
+            who = r.indicator.lead or r.unit
+            worst.append(f"{_CIRCLED[i]}{r.indicator.name}（{who}）："
+                         f"{_lag_phrase(r, parts.get(r.indicator.code, ()) if r.is_total else ())}")
+        points.append(("最需关注", "\n".join(worst)))
+    else:
+        points.append(("需关注事项", "本轮无逾期、滞后或未达标事项。"))
+
+    expected = _expected_units(result)
+    by_state: dict[str, list[str]] = defaultdict(list)
+    for st in _unit_states(result):
+        if st.unit in expected:
+            by_state[st.state].append(st.unit)
+    text = f"应报{len(expected)}个单位，按时报送{len(by_state['按时报送'])}个"
+    for state in ("逾期报送", "未报送", "被拒收"):
+        if by_state[state]:
+            text += f"；{state}{len(by_state[state])}个：{_names(by_state[state])}"
+    points.append(("报送情况", text + "。"))
+
+    pending = [r for r in result.rows if not r.is_total and r.status == "待更正"]
+    if pending:
+        units = list(dict.fromkeys(r.unit for r in pending))
+        points.append(("数据待更正", f"{len(pending)}项数据有误未计入，已反馈相关单位更正：{_names(units)}。"))
+    return points
+
+
 def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
+    """总览: key dates, what needs attention by name, counts by category, two charts.
+
+    The first printed page carries everything a leader reads first: 统计截止日期 and
+    序时进度, how many items lag and which are the worst, and who has not reported.
+    """
     sh = book.sheet("总览")
     ws = sh.ws
     statuses = list(STATUSES)
@@ -617,13 +775,15 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
         ws.merge_range(r, 8, r, 9, "", value_fmt)
         sh.value(r, 8, r_value, value_fmt, r_kind, None, value_style, measure=False)
 
-    # Category x status counts: computed here and written as values, never formulas.
-    top = 8
+    # What needs attention, in words (rows 9-), then the category x status counts.
+    points = _key_points(result)
+    points_top = 8
+    top = points_top + len(points) + 1
     cats = _category_order(result)
     headline = result.headline()
     totals = Counter(r.status for r in headline)
     cols = [_Col("类别", min_width=12, max_width=30), _Col("指标数", "count", 7)]
-    cols += [_Col(s, "count", 7, 9, header=STATUS_COLOURS.get(s)) for s in statuses]
+    cols += [_Col(s, "count", 7, 9, header=_OVERVIEW_HEADERS.get(s)) for s in statuses]
     rows = []
     for sheet, _ in cats:
         c = Counter(r.status for r in headline if r.category == sheet)
@@ -631,110 +791,165 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
     rows.append(_Row([TOTAL, sum(totals.values())] + [totals[s] for s in statuses], bold=True,
                      shade=True))
     last = sh.table(top, cols, rows)
-    ws.set_row(top, 30)
+    sh.set_height(top, 30)
     widths = sh.fit_columns()
+    text_width_units = sum(w * 7 + 5 for w in widths[1:last_col + 1]) / 7  # merged: padding too
+    text_fmt = book.fmt(_CELL, text_wrap=True, valign="top")
+    for i, (label, text) in enumerate(points):
+        r = points_top + i
+        sh.text(r, 0, label, _LABEL, valign="top")
+        ws.merge_range(r, 1, r, last_col, "", text_fmt)
+        ws.write_string(r, 1, text[:MAX_CELL_TEXT], text_fmt)
+        sh.set_height(r, max(_DEFAULT_ROW_PT, _LINE_PT * _lines(text, text_width_units) + 3))
     if not totals:
         sh.text(last + 2, 0, "本轮暂无指标数据", _NOTE)
-        _print_setup(ws, book, None)
+        _print_setup(ws, book, None, one_page=True)
         ws.activate()
         return
 
     # Two native charts side by side under the table, as wide as the table together.
     chart_top = last + 2
     table_px = int(sum(w * 7 + 5 for w in widths) * 0.97)  # a little inside the print area
-    chart_px = _CHART_ROWS * 20
+    chart_px = max(300, 120 + 28 * len(cats))  # a bar per category, labels never squeezed
+    chart_rows = -(-chart_px // 20)
     present = [s for s in statuses if totals[s]]
-    share_top = chart_top + _CHART_ROWS + 1
-    _overview_charts(book, sh, cats, statuses, present, top, share_top, chart_top, table_px, chart_px)
+    share_top = chart_top + chart_rows + 1
 
-    # Overall shares: the doughnut's data, shown on screen below the charts.
+    # Overall shares: the doughnut's data, shown on screen below the charts. The last column
+    # is the doughnut's legend, so every status is named with its count and share there.
     grand = sum(totals.values())
-    share_rows = [
-        _Row([s, totals[s], (Decimal(totals[s]) * 100 / grand).quantize(Decimal("0.01"), ROUND_HALF_UP)],
-             places=2)
-        for s in present
-    ]
+    shares = {s: (Decimal(totals[s]) * 100 / grand).quantize(Decimal("0.01"), ROUND_HALF_UP)
+              for s in present}
+    share_rows = [_Row([s, totals[s], shares[s], f"{s} {totals[s]}项 {_pct_text(shares[s])}"],
+                       places=2) for s in present]
     share_cols = [_Col("状态", "status", colours=STATUS_COLOURS), _Col("指标数", "int"),
-                  _Col("占比", "pct")]
+                  _Col("占比", "pct"), _Col("图例")]
     sh.table(share_top, share_cols, share_rows)
+    most = max(r.values[1] for r in rows[:-1]) if len(rows) > 1 else 0
+    _overview_charts(book, sh, cats, statuses, present, shares, most, top, share_top, chart_top,
+                     table_px, chart_px)
 
-    # The table never needs more than a page's width (12 columns, widths capped), so the
-    # sheet prints at 100% with a manual break keeping the charts whole: Excel ignores
-    # manual breaks on a "fit to page" sheet, and a chart cut by a page break is lost.
+    # The sheet prints one page wide at a fixed scale (not "fit to page", which makes Excel
+    # ignore manual breaks): the whole sheet on one page when that needs little shrinking,
+    # else the text and table on page 1 and the charts whole on page 2.
+    # Heights are estimates (each program measures rows its own way), so aim a little short.
     _print_setup(ws, book, None, fit=False)
-    scale = min(100, int(100 * _PRINTABLE_WIDTH_PX / max(table_px, 1)))
+    room = _PRINTABLE_HEIGHT_PT * 0.92
+    width_scale = min(100, int(100 * _PRINTABLE_WIDTH_PX / max(table_px, 1)))
+    content_pt = sum(sh.heights.get(r, _DEFAULT_ROW_PT) for r in range(last + 1))
+    whole_pt = content_pt + _DEFAULT_ROW_PT + chart_px * 0.75
+    if whole_pt * width_scale / 100 <= room:
+        scale = width_scale
+    elif 100 * room / whole_pt >= _MIN_ONE_PAGE_SCALE:
+        scale = int(100 * room / whole_pt)
+    else:
+        scale = min(width_scale, max(_MIN_SCALE, int(100 * room / content_pt)))
+        # the break goes right under the table: the spacer row starts page 2, so a page 1
+        # that runs a little long never leaves a sliver of the charts behind
+        ws.set_h_pagebreaks([last + 1])
     ws.set_print_scale(max(scale, 10))
-    used_pt = 30 + 18 + 15 * 6 + 30 + 15 * (last - top) + 15
-    if (used_pt + chart_px * 0.75) * scale / 100 > _PRINTABLE_HEIGHT_PT:
-        ws.set_h_pagebreaks([chart_top])
-    ws.print_area(0, 0, chart_top + _CHART_ROWS, last_col)
+    ws.print_area(0, 0, chart_top + chart_rows, last_col)
     ws.hide_gridlines(2)
     ws.activate()
 
 
-_CHART_ROWS = 15  # chart height in default rows of 20 px
 _PRINTABLE_WIDTH_PX = int((11.69 - 0.8) * 96)  # A4 landscape less 0.4" side margins
 _PRINTABLE_HEIGHT_PT = (8.27 - 1.5) * 72  # less 0.75" top and bottom margins
+_MIN_ONE_PAGE_SCALE = 85  # shrink the overview this far to keep it on one page
+_MIN_SCALE = 60  # never print the overview's first page smaller than this
+
+
+def _label_colour(fill: str) -> str:
+    """Black or white, whichever reads better on ``fill`` (#RRGGBB)."""
+    r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#FFFFFF"
 
 
 def _overview_charts(book: _Book, sh: _Sheet, cats: list[tuple[str, str]], statuses: list[str],
-                     present: list[str], top: int, share_top: int, chart_top: int,
-                     width_px: int, height_px: int) -> None:
-    """A stacked column chart by category and a doughnut of all statuses (native charts)."""
+                     present: list[str], shares: dict[str, Decimal], most: int, top: int,
+                     share_top: int, chart_top: int, width_px: int, height_px: int) -> None:
+    """A stacked bar chart by category and a doughnut of all statuses (native charts).
+
+    Bars run sideways so that category names read horizontally, first category on top;
+    each series and slice has its status's colour (the cell colours, stronger). Slices
+    under 5% carry no label on the ring, where labels would overlap; the legend names
+    every status with its count and share.
+    """
     name = sh.name
     colours = _CHART_COLOURS
     first, last = top + 1, top + len(cats)
     font = {"name": FONT, "size": 9}
     title_font = {"name": FONT, "size": 12, "bold": True}
-    column_px = int(width_px * 0.58)
-    column = book.wb.add_chart({"type": "column", "subtype": "stacked"})
+    bar_px = int(width_px * 0.55)
+    bar = book.wb.add_chart({"type": "bar", "subtype": "stacked"})
     for status in present:
         c = 2 + statuses.index(status)
-        column.add_series({
+        colour = colours.get(status, "#5B9BD5")
+        bar.add_series({
             "name": [name, top, c],
             "categories": [name, first, 0, last, 0],
             "values": [name, first, c, last, c],
-            "fill": {"color": colours.get(status, "#5B9BD5")},
-            "gap": 80,
-            "data_labels": {"value": True, "num_format": "0;-0;;", "font": font},
+            "fill": {"color": colour},
+            "border": {"color": "#FFFFFF", "width": 0.5},
+            "gap": 50,
+            "data_labels": {"value": True, "num_format": "0;-0;;",
+                            "font": {**font, "color": _label_colour(colour)}},
         })
-    column.set_title({"name": "各类别指标进展情况", "name_font": title_font})
-    column.set_x_axis({"num_font": font})
-    column.set_y_axis({"name": "指标数", "name_font": font, "num_font": font, "num_format": "0",
-                       "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
-    column.set_legend({"position": "bottom", "font": font})
-    column.set_size({"width": column_px, "height": height_px})
-    sh.ws.insert_chart(chart_top, 0, column, {"object_position": 3})
+    bar.set_title({"name": "各类别指标进展情况", "name_font": title_font})
+    # In a bar chart y is the (vertical) category axis: reversed, the first category is on
+    # top, and crossing at the last category keeps the count axis at the bottom.
+    bar.set_y_axis({"num_font": font, "reverse": True, "crossing": "max", "major_tick_mark": "none",
+                    "interval_unit": 1})  # every category named, never every other one
+    count_axis = {"name": "指标数（项）", "name_font": font, "num_font": font, "num_format": "0", "min": 0,
+                  "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}}
+    # whole steps: left to itself a chart of small counts ticks 0, 0.5, 1 … shown as 0, 1, 1
+    step = next((s for limit, s in ((10, 1), (20, 2), (50, 5), (100, 10)) if most <= limit), None)
+    if step:
+        count_axis["major_unit"] = step
+    bar.set_x_axis(count_axis)
+    bar.set_legend({"position": "bottom", "font": font})
+    bar.set_size({"width": bar_px, "height": height_px})
+    sh.ws.insert_chart(chart_top, 0, bar, {"object_position": 3})
 
     doughnut = book.wb.add_chart({"type": "doughnut"})
     n = len(present)
     doughnut.add_series({
         "name": "总体进展",
-        "categories": [name, share_top + 1, 0, share_top + n, 0],
+        "categories": [name, share_top + 1, 3, share_top + n, 3],
         "values": [name, share_top + 1, 1, share_top + n, 1],
-        "points": [{"fill": {"color": colours.get(s, "#5B9BD5")}} for s in present],
-        "data_labels": {"value": True, "percentage": True, "separator": "\n", "font": font},
+        "points": [{"fill": {"color": colours.get(s, "#5B9BD5")}, "border": {"color": "#FFFFFF"}}
+                   for s in present],
+        "data_labels": {"percentage": True, "num_format": "0%", "font": {**font, "bold": True},
+                        "custom": [{"delete": True} if shares[s] < 5 else None for s in present]},
     })
     doughnut.set_title({"name": "总体进展（指标数及占比）", "name_font": title_font})
     doughnut.set_legend({"position": "right", "font": font})
     doughnut.set_hole_size(45)
-    doughnut.set_size({"width": width_px - column_px - 8, "height": height_px})
-    sh.ws.insert_chart(chart_top, 0, doughnut, {"x_offset": column_px + 8, "object_position": 3})
+    doughnut.set_size({"width": width_px - bar_px - 8, "height": height_px})
+    sh.ws.insert_chart(chart_top, 0, doughnut, {"x_offset": bar_px + 8, "object_position": 3})
+
+
+def _lag_remark(row: ResultRow, parts: Sequence[ResultRow]) -> str:
+    return "；".join(x for x in (_behind_parts(parts), _remark(row)) if x)
 
 
 def _lagging_sheet(book: _Book, result: RoundResult) -> None:
+    """滞后事项: every 逾期, 滞后 and 未达标 item, worst first (see :func:`_lagging_rows`)."""
     sh = book.sheet("滞后事项")
     cols = _LAG_COLS
+    lagging = _lagging_rows(result)
+    counts = Counter(r.status for r in lagging)
+    tally = "、".join(f"{s}{counts[s]}项" for s in _LAG_RANK if counts[s])
     sh.title(0, 0, len(cols) - 1,
              f"滞后事项（截至{_date_text(result.round.cutoff)}，序时进度"
-             f"{format_number(result.time_progress)}%）")
-    order = {sheet: i for i, (sheet, _) in enumerate(_category_order(result))}
-    lagging = [r for r in result.headline() if r.status in LAGGING]
-    lagging.sort(key=lambda r: order.get(r.category, len(order)))
+             f"{format_number(result.time_progress)}%" + (f"；{tally}" if tally else "") + "）")
+    parts = _parts_by_code(result.rows)
     rows = [
         _Row([r.category, r.indicator.task_no, r.indicator.name, r.indicator.lead, r.indicator.unit,
               r.target, _value_or_state(r), _rate(r), r.time_progress, r.gap,
-              _due(r.indicator), r.status, r.problems], places=r.indicator.decimals)
+              _due(r.indicator), r.status, r.problems,
+              _lag_remark(r, parts.get(r.indicator.code, ()) if r.is_total else ())],
+             places=r.indicator.decimals)
         for r in lagging
     ]
     last = sh.table(1, cols, rows)
@@ -742,11 +957,18 @@ def _lagging_sheet(book: _Book, result: RoundResult) -> None:
         last = 2
         sh.ws.merge_range(2, 0, 2, len(cols) - 1, "", book.fmt(_CELL, align="center"))
         sh.text(2, 0, "本轮无滞后、未达标或逾期事项", _CELL, align="center")
+    else:
+        note = ("说明：按逾期、滞后、未达标的顺序排列，同类事项按差距由大到小排列。"
+                "差距为完成率减序时进度（增速类为本期增速减目标），单位为百分点。")
+        sh.ws.merge_range(last + 1, 0, last + 1, len(cols) - 1, "", book.fmt(_NOTE))
+        sh.text(last + 1, 0, note, _NOTE)
     sh.fit_columns()
     sh.finish_list(1, last, len(cols) - 1, 0, "滞后事项")
 
 
 def _submission_sheet(book: _Book, result: RoundResult) -> None:
+    """报送情况: every expected unit in the registry's 单位 order (the order every 通报 uses),
+    then any other sender; the overview names the units that are late or missing."""
     sh = book.sheet("报送情况")
     cols = _SUBMIT_COLS
     sh.title(0, 0, len(cols) - 1, f"报送情况（报送截止日期：{_date_text(result.round.deadline)}）")
@@ -758,6 +980,8 @@ def _submission_sheet(book: _Book, result: RoundResult) -> None:
             note = sub.reason
         elif st.state == "逾期报送":
             note = "晚于报送截止时间"
+        elif st.state == "未报送":
+            note = f"截至{_date_text(result.now.date())}未收到报表"
         if st.files > 1:
             note = "；".join(x for x in (note, f"共收到{st.files}个文件") if x)
         rows.append(_Row([
@@ -769,32 +993,54 @@ def _submission_sheet(book: _Book, result: RoundResult) -> None:
     sh.finish_list(1, last, len(cols) - 1, 1, "报送情况")
 
 
+def _aligned_places(rows: Iterable[ResultRow], *fields: str) -> dict[tuple[str, str], int]:
+    """Decimals each figure of an indicator is shown with, so that a 合计 and its units line up.
+
+    Per (指标编号, field): the most decimals any of the indicator's rows carries, padding
+    to at most max(2, 小数位数). Padding only ever adds zeros: a figure still shows every
+    place it was given (4.8667 stays 4.8667).
+    """
+    out: dict[tuple[str, str], int] = {}
+    for r in rows:
+        for name in fields:
+            v = getattr(r, name)
+            if isinstance(v, Decimal) and v.is_finite():
+                key = (r.indicator.code, name)
+                out[key] = max(out.get(key, 0), min(_places(v), max(2, r.indicator.decimals)))
+    return out
+
+
+def _summary_remark(row: ResultRow) -> str:
+    """备注 of a category sheet: missing parts and late returns, and a 比率 row's 基数
+    (本期完成 of a 比率 row is a count, not a percentage: the 基数 says out of what)."""
+    base = f"基数{format(row.base, ',f')}" if row.indicator.kind == "比率" and row.base is not None else ""
+    return "；".join(x for x in (base, _remark(row)) if x)
+
+
 def _summary_category_sheet(book: _Book, result: RoundResult, sheet: str, cat_title: str) -> None:
     sh = book.sheet(sheet)
     cols = _CAT_COLS
     sh.title(0, 0, len(cols) - 1, cat_title or sheet, {**_TITLE, "font_size": 13, "text_wrap": True},
              height=36)
     rows_here = result.rows_in(sheet)
-    parts: dict[str, list[ResultRow]] = defaultdict(list)
-    totals = {r.indicator.code for r in rows_here if r.is_total}
-    for r in rows_here:
-        if not r.is_total and r.indicator.code in totals:
-            parts[r.indicator.code].append(r)
+    parts = _parts_by_code(rows_here)
+    aligned = _aligned_places(rows_here, "target", "value")
     headline = [r for r in result.headline() if r.category == sheet]
     table: list[_Row] = []
     for row in headline:
         ind = row.indicator
+        places = {5: aligned.get((ind.code, "target"), 0), 6: aligned.get((ind.code, "value"), 0)}
         table.append(_Row([
             ind.task_no, ind.name, ind.lead, row.unit, ind.unit, row.target, _value_or_state(row),
             _rate(row), row.time_progress, row.gap, row.yoy, row.status, row.progress, row.problems,
-            _remark(row),
-        ], places=ind.decimals, bold=row.is_total))
+            _summary_remark(row),
+        ], places=ind.decimals, bold=row.is_total, num_places=places))
         for part in parts.get(ind.code, []) if row.is_total else []:
             table.append(_Row([
                 "", "", "", part.unit, "", part.target, _value_or_state(part), _rate(part),
                 part.time_progress, part.gap, part.yoy, part.status, part.progress, part.problems,
-                _remark(part),
-            ], places=ind.decimals, indent=(3,), level=1))  # 3: 单位名称, indented
+                _summary_remark(part),
+            ], places=ind.decimals, indent=(3,), level=1, num_places=places))  # 3: 单位名称, indented
     last = sh.table(1, cols, table)
     if not table:
         last = 2
@@ -806,10 +1052,11 @@ def _summary_category_sheet(book: _Book, result: RoundResult, sheet: str, cat_ti
 
 # -- 台账 -------------------------------------------------------------------------------
 
+# 25 columns must print one A3 page wide, so the long texts wrap in narrower columns.
 _LEDGER_WIDTHS = {
-    "任务编号": (8, 10), "重点工作": (16, 30), "牵头单位": (8, 16), "配合单位": (8, 20),
-    "指标编号": (8, 12), "指标名称": (12, 26), "进展情况": (20, 40), "存在问题": (16, 32),
-    "下步打算": (16, 32), "备注": (8, 20), "单位名称": (8, 18),
+    "任务编号": (8, 10), "重点工作": (14, 22), "牵头单位": (8, 12), "配合单位": (8, 14),
+    "指标编号": (8, 10), "指标名称": (12, 20), "进展情况": (20, 32), "存在问题": (14, 24),
+    "下步打算": (14, 24), "备注": (8, 16), "单位名称": (8, 14),
 }
 _LEDGER_KINDS = {
     "年度目标": "num", "本期完成": "num", "基数": "num", "上年同期": "num", "完成率": "pct",
@@ -828,17 +1075,23 @@ def _ledger_cols() -> list[_Col]:
     return cols
 
 
-def _ledger_row(ind: Indicator, row: ResultRow | None) -> _Row:
+#: num columns of the ledger (by LEDGER_COLUMNS index) and the ResultRow field each shows
+_LEDGER_FIGURES = {8: "target", 11: "value", 12: "base", 13: "last_year"}
+
+
+def _ledger_row(ind: Indicator, row: ResultRow | None,
+                aligned: dict[tuple[str, str], int] | None = None) -> _Row:
     head = [ind.task_no, ind.task, ind.lead, ind.co, ind.code, ind.name, ind.kind, ind.unit]
     if row is None:
         return _Row(head + [ind.target, ind.due_text or ind.due] + [None] * 15,
                     places=ind.decimals)
     due: object = ind.due_text or ind.due
+    places = {c: (aligned or {}).get((ind.code, name), 0) for c, name in _LEDGER_FIGURES.items()}
     return _Row(head + [
         row.target, due, row.unit, row.value, row.base, row.last_year, row.state, row.completion,
         row.ratio, row.time_progress, row.gap, row.yoy, row.status, row.progress, row.problems,
         row.next_steps, _remark(row),
-    ], places=ind.decimals, bold=row.is_total, shade=row.is_total)
+    ], places=ind.decimals, bold=row.is_total, shade=row.is_total, num_places=places)
 
 
 def write_ledger(result: RoundResult, path: Path) -> Path:
@@ -851,6 +1104,7 @@ def write_ledger(result: RoundResult, path: Path) -> Path:
         by_code: dict[str, list[ResultRow]] = defaultdict(list)
         for row in result.rows:
             by_code[row.indicator.code].append(row)
+        aligned = _aligned_places(result.rows, *_LEDGER_FIGURES.values())
         for sheet, cat_title in _category_order(result):
             cat = result.registry.category(sheet)
             indicators = list(cat.indicators) if cat else []
@@ -864,7 +1118,7 @@ def write_ledger(result: RoundResult, path: Path) -> Path:
             for ind in indicators:
                 mine = [r for r in by_code.get(ind.code, []) if r.category == sheet]
                 if mine:
-                    rows.extend(_ledger_row(ind, r) for r in mine)
+                    rows.extend(_ledger_row(ind, r, aligned) for r in mine)
                 else:
                     rows.append(_ledger_row(ind, None))
             sh = book.sheet(sheet)
@@ -879,15 +1133,21 @@ def write_ledger(result: RoundResult, path: Path) -> Path:
 
 # -- 校验报告 ---------------------------------------------------------------------------
 
+_LEVEL_RANK = {Level.REJECT: 0, Level.ERROR: 1, Level.NOTICE: 2}
+#: What the clerk does next about a unit (汇总 sheet, 需办理), and its colour.
+_ACTIONS = {"催报": _GREY, "通知重报": _RED, "通知更正": _AMBER, "核对提示": _BLUE}
+_FILE_AS_RECEIVED = "收到的文件名"
 _FINDING_COLS = (
-    _Col("文件", "wrap", 12, 36), _Col("单位", min_width=8, max_width=18), _Col("工作表", "wrap", 8, 24),
-    _Col("单元格", min_width=6, max_width=10), _Col("代码", min_width=6, max_width=8),
-    _Col("级别", "status", 6, 8, LEVEL_COLOURS), _Col("说明", "wrap", 30, 80),
+    _Col("单位", min_width=8, max_width=18), _Col(_FILE_AS_RECEIVED, "wrap", 12, 34),
+    _Col("工作表", "wrap", 8, 16), _Col("单元格", min_width=6, max_width=8),
+    _Col("代码", min_width=6, max_width=8), _Col("级别", "status", 6, 8, LEVEL_COLOURS),
+    _Col("说明", "wrap", 30, 70),
 )
 _CHECK_SUMMARY_COLS = (
-    _Col("单位", min_width=12, max_width=24), _Col("收到文件数", "int", 8), _Col("接受", "int", 6),
-    _Col("拒收", "int", 6), _Col("错误数", "int", 6), _Col("提示数", "int", 6),
-    _Col("说明", "wrap", 16, 50),
+    _Col("单位", min_width=12, max_width=22), _Col("需办理", "status", 8, 10, _ACTIONS),
+    _Col("收到文件数", "int", 8), _Col("接受", "int", 6), _Col("拒收", "int", 6),
+    _Col("错误数", "int", 6), _Col("提示数", "int", 6), _Col("收到的文件", "wrap", 16, 44),
+    _Col("说明", "wrap", 16, 40),
 )
 _CATALOGUE_COLS = (
     _Col("代码", min_width=6, max_width=8), _Col("级别", "status", 6, 8, LEVEL_COLOURS),
@@ -896,64 +1156,129 @@ _CATALOGUE_COLS = (
 
 
 def _finding_unit(f: Finding, file_units: dict[str, str]) -> str:
-    return f.unit or file_units.get(f.file, "")
+    return f.unit or file_units.get(f.file, "") or UNKNOWN_UNIT
+
+
+def _finding_text(f: Finding) -> str:
+    """The message without its 文件“…”工作表“…”单元格 prefix, which the row's own columns show."""
+    prefix = where(f.file, f.sheet, f.cell) + "："
+    if f.file and f.message.startswith(prefix) and len(f.message) > len(prefix):
+        return f.message[len(prefix):]
+    return f.message
+
+
+def _action(subs: Sequence[Submission], chosen: Submission | None) -> str:
+    """需办理 for one unit, judged on the return that counts (the latest accepted one)."""
+    if not subs:
+        return "催报"
+    if chosen is None or not chosen.accepted:
+        return "通知重报"
+    if chosen.errors:
+        return "通知更正"
+    if chosen.notices:
+        return "核对提示"
+    return "无"
+
+
+def _file_list(subs: Sequence[Submission]) -> str:
+    """Every file a unit sent, as received, in the order received, with what became of it."""
+    lines = []
+    for s in sorted(subs, key=lambda s: s.received or datetime.min):
+        fate = "（拒收）" if not s.accepted else "（已被替代）" if s.superseded else ""
+        lines.append(s.file + fate)
+    return "\n".join(lines)
+
+
+def _check_summary_sheet(book: _Book, result: RoundResult, title: str) -> None:
+    """汇总: one row per unit — what to do next, counts, and the files as received."""
+    file_units = {s.file: s.unit for s in result.submissions if s.unit}
+    subs: dict[str, list[Submission]] = defaultdict(list)
+    for sub in result.submissions:
+        subs[sub.unit or UNKNOWN_UNIT].append(sub)
+    levels: dict[str, Counter] = defaultdict(Counter)
+    for f in result.findings:
+        levels[_finding_unit(f, file_units)][f.level] += 1
+    chosen = {st.unit: st.submission for st in _unit_states(result)}
+    expected = _expected_units(result)
+    names = list(dict.fromkeys(expected + list(subs) + list(levels)))
+    rows, tally = [], Counter()
+    for name in names:
+        mine = subs.get(name, [])
+        accepted = sum(1 for s in mine if s.accepted)
+        rejected = len(mine) - accepted
+        errors, notices = levels[name][Level.ERROR], levels[name][Level.NOTICE]
+        notes = list(dict.fromkeys(s.reason for s in mine if not s.accepted and s.reason))
+        current = chosen.get(name)
+        if not mine:
+            notes.append("未收到报表")
+        elif len(mine) > 1 and current is not None and current.accepted:
+            notes.append(f"以“{current.file}”为准")
+        tally.update(files=len(mine), accepted=accepted, rejected=rejected, errors=errors, notices=notices)
+        rows.append(_Row([name, _action(mine, current), len(mine), accepted, rejected, errors, notices,
+                          _file_list(mine), "；".join(notes)]))
+    rows.append(_Row([TOTAL, "", tally["files"], tally["accepted"], tally["rejected"], tally["errors"],
+                      tally["notices"], "", ""], bold=True, shade=True))
+    sh = book.sheet("汇总")
+    cols = _CHECK_SUMMARY_COLS
+    sh.title(0, 0, len(cols) - 1,
+             f"{title}：收到文件{tally['files']}个，接受{tally['accepted']}个，拒收{tally['rejected']}个；"
+             f"错误{tally['errors']}处，提示{tally['notices']}处",
+             {**_TITLE, "font_size": 13, "align": "left"})
+    last = sh.table(1, cols, rows)
+    sh.fit_columns()
+    sh.finish_list(1, last, len(cols) - 1, 1, title)
+
+
+def _findings_sheet(book: _Book, result: RoundResult, title: str) -> None:
+    """问题清单: one row per finding, grouped by unit (registry order), then by file, then
+    拒收 before 错误 before 提示; within that, the order the checks found them (cell order)."""
+    file_units = {s.file: s.unit for s in result.submissions if s.unit}
+    expected = {name: i for i, name in enumerate(_expected_units(result))}
+    first_seen: dict[str, int] = {}
+    for f in result.findings:
+        first_seen.setdefault(f.file, len(first_seen))
+
+    def key(item: tuple[int, Finding]) -> tuple:
+        i, f = item
+        unit = _finding_unit(f, file_units)
+        unit_pos = expected.get(unit, len(expected) + (unit == UNKNOWN_UNIT))
+        return (unit_pos, first_seen[f.file], _LEVEL_RANK.get(f.level, 3), i)
+
+    findings = [f for _, f in sorted(enumerate(result.findings), key=key)]
+    counts = Counter(f.level for f in findings)
+    rows = [_Row([_finding_unit(f, file_units), f.file, f.sheet, f.cell, f.code.name, f.level.value,
+                  _finding_text(f)]) for f in findings]
+    sh = book.sheet("问题清单")
+    cols = _FINDING_COLS
+    tally = "、".join(f"{lv.value}{counts[lv]}条" for lv in _LEVEL_RANK if counts[lv])
+    sh.title(0, 0, len(cols) - 1, f"问题清单：共{len(findings)}条" + (f"（{tally}）" if tally else ""),
+             {**_TITLE, "font_size": 13, "align": "left"})
+    last = sh.table(1, cols, rows)
+    if not rows:
+        last = 2
+        sh.text(2, 0, "本轮未发现问题", _NOTE)
+    sh.fit_columns()
+    sh.finish_list(1, last, len(cols) - 1, 1, title)
 
 
 def write_check_report(result: RoundResult, path: Path) -> Path:
-    """校验报告_<轮次>.xlsx: per-unit tally, one row per finding, and the code legend."""
+    """校验报告_<轮次>.xlsx for the clerk: per-unit tally and next step, one row per
+    finding (filter by 单位 or 级别), and the code legend."""
     target = _target(path, _file_name("校验报告_{round}.xlsx", result.round.name))
     settings = result.registry.settings
+    title = f"校验报告（{result.round.name}）"
 
     def build(book: _Book) -> None:
-        file_units = {s.file: s.unit for s in result.submissions if s.unit}
-        subs: dict[str, list[Submission]] = defaultdict(list)
-        for sub in result.submissions:
-            subs[sub.unit].append(sub)
-        levels: dict[str, Counter] = defaultdict(Counter)
-        for f in result.findings:
-            levels[_finding_unit(f, file_units)][f.level] += 1
-        expected = _expected_units(result)
-        names = list(dict.fromkeys(expected + list(subs) + list(levels)))
-        rows, tally = [], Counter()
-        for name in names:
-            mine = subs.get(name, [])
-            accepted = sum(1 for s in mine if s.accepted)
-            rejected = len(mine) - accepted
-            errors, notices = levels[name][Level.ERROR], levels[name][Level.NOTICE]
-            reasons = "；".join(dict.fromkeys(s.reason for s in mine if not s.accepted and s.reason))
-            if not mine:
-                reasons = reasons or "未收到报表"
-            tally.update(files=len(mine), accepted=accepted, rejected=rejected, errors=errors,
-                         notices=notices)
-            rows.append(_Row([name or UNKNOWN_UNIT, len(mine), accepted, rejected, errors, notices,
-                              reasons]))
-        rows.append(_Row([TOTAL, tally["files"], tally["accepted"], tally["rejected"], tally["errors"],
-                          tally["notices"], ""], bold=True, shade=True))
-        title = f"校验报告（{result.round.name}）"
-        sh = book.sheet("汇总")
-        last = sh.table(0, _CHECK_SUMMARY_COLS, rows)
-        sh.fit_columns()
-        sh.finish_list(0, last, len(_CHECK_SUMMARY_COLS) - 1, 1, title)
-
-        sh = book.sheet("问题清单")
-        order = [c.title for c in _FINDING_COLS]
-        frows = []
-        for f in result.findings:
-            flat = f.as_row()
-            if not flat["单位"]:
-                flat["单位"] = _finding_unit(f, file_units)
-            frows.append(_Row([flat[k] for k in order]))
-        last = sh.table(0, _FINDING_COLS, frows)
-        sh.fit_columns()
-        sh.finish_list(0, last, len(_FINDING_COLS) - 1, 0, title)
-
+        _check_summary_sheet(book, result, title)
+        _findings_sheet(book, result, title)
         sh = book.sheet("代码说明")
+        sh.title(0, 0, len(_CATALOGUE_COLS) - 1, "问题代码说明", {**_TITLE, "font_size": 13, "align": "left"})
         crows = [_Row([c[k] for k in ("代码", "级别", "说明", "处理办法")]) for c in catalogue()]
-        last = sh.table(0, _CATALOGUE_COLS, crows)
+        last = sh.table(1, _CATALOGUE_COLS, crows)
         sh.fit_columns()
-        sh.finish_list(0, last, len(_CATALOGUE_COLS) - 1, 1, "代码说明")
+        sh.finish_list(1, last, len(_CATALOGUE_COLS) - 1, 1, "代码说明")
 
-    return _write_xlsx(target, f"校验报告（{result.round.name}）", settings.issuer, build)
+    return _write_xlsx(target, title, settings.issuer, build)
 
 
 # -- results.csv ------------------------------------------------------------------------
