@@ -21,7 +21,7 @@ import pytest
 
 from toolkit.demo import fill_template, load_demo_returns
 from toolkit.merge import run_merge, set_received
-from toolkit.store import WorkspaceLock
+from toolkit.store import WorkspaceLock, safe_name
 from toolkit.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,3 +292,20 @@ def test_macro_workbooks_are_read_but_macros_never_travel(workspace):
         if path.suffix in (".xlsx", ".docx"):
             with zipfile.ZipFile(path) as zf:
                 assert not any("vba" in n.lower() for n in zf.namelist()), path.name
+
+
+def test_zip_member_names_cannot_escape(workspace):
+    inbox = workspace / "rounds" / "2021-04" / "inbox"
+    src = next(inbox.glob("*市公安局*"))
+    archive = inbox / "报表.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../../../逃逸.xlsx", src.read_bytes())
+        zf.writestr("/abs/CON.xlsx", src.read_bytes())
+    src.unlink()
+    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    subs = [s for s in result.submissions if s.file.startswith("报表.zip/")]
+    assert len(subs) == 2 and all(s.accepted for s in subs)
+    for sub in subs:
+        assert sub.path.resolve().is_relative_to((workspace / "rounds" / "2021-04").resolve())
+        assert sub.path.name == safe_name(sub.path.name)  # valid on Windows, no device names
+    assert not list(workspace.parent.glob("逃逸*")) and not list(workspace.glob("逃逸*"))
