@@ -29,7 +29,7 @@ import openpyxl
 import xlsxwriter
 from openpyxl.utils import get_column_letter
 
-from toolkit.demo import find_header
+from toolkit.demo import template_sheets
 from toolkit.model import Registry
 from toolkit.registry import CATEGORY_COLUMNS, load_registry
 from toolkit.templates import COLUMNS, GUIDE_SHEET, HEADER_ROW, INFO_ROW, META_SHEET, write_template
@@ -255,12 +255,7 @@ def _registry(ws_or_registry: Workspace | Registry) -> Registry:
 def fill_workbook(wb, values: Mapping[str, Mapping[str, object]] | None = None, *, contact: bool = True) -> None:
     """Type values into an openpyxl template: given ones as given (None blanks a cell), defaults elsewhere."""
     values = values or {}
-    for ws in wb.worksheets:
-        if ws.title in (GUIDE_SHEET, META_SHEET):
-            continue
-        header_row, cols = find_header(ws)
-        if header_row is None:
-            continue
+    for ws, header_row, cols in template_sheets(wb):
         for row in range(header_row + 1, ws.max_row + 1):
             code = ws.cell(row, cols["指标编号"]).value
             if not code:

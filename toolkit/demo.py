@@ -183,12 +183,7 @@ def fill_template(template: Path, target: Path, unit: str, round_name: str,
     """Open a template and type a department's figures into its cells, as a person would."""
     wb = openpyxl.load_workbook(template)
     done: set[str] = set()
-    for ws in wb.worksheets:
-        if ws.title in (GUIDE_SHEET, META_SHEET):
-            continue
-        header_row, cols = find_header(ws)
-        if header_row is None:
-            continue
+    for ws, header_row, cols in template_sheets(wb):
         contact_row = header_row - 1
         for row in range(header_row + 1, ws.max_row + 1):
             code = ws.cell(row, cols["指标编号"]).value
@@ -244,6 +239,16 @@ def _as_typed(text: str, column: str) -> object:
             return text
         return int(number) if number.is_integer() else number
     return text
+
+
+def template_sheets(wb):
+    """(sheet, header row, column by name) for each category sheet of an openpyxl template."""
+    for ws in wb.worksheets:
+        if ws.title in (GUIDE_SHEET, META_SHEET):
+            continue
+        header_row, cols = find_header(ws)
+        if header_row is not None:
+            yield ws, header_row, cols
 
 
 def find_header(ws) -> tuple[int | None, dict[str, int]]:
