@@ -92,8 +92,9 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
     limits = ws.limits()
     with WorkspaceLock(ws.root, purpose=f"合并 {rnd.name}"):
         ws.make_round_dirs(rnd.name)
+        # Under the lock nobody else writes here: any temp file is left by a killed merge.
         for part in ("output", "feedback", "archive"):
-            cleanup_temp(ws.round_dir(rnd.name, part))
+            cleanup_temp(ws.round_dir(rnd.name, part), older_than=0)
         return _merge_locked(ws, registry, rnd, now, limits, log)
 
 

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +38,7 @@ from xlsxwriter.worksheet import Worksheet
 from .errors import WorkspaceError
 from .findings import Finding, Level, catalogue, where
 from .model import LAGGING, STATUSES, TOTAL, Indicator, ResultRow, RoundResult, Submission
+from .store import atomic_path, display_width
 
 __all__ = [
     "CSV_COLUMNS",
@@ -126,10 +125,7 @@ def _places(d: Decimal) -> int:
 
 def text_width(text: str) -> int:
     """Display width of the longest line: CJK and full-width characters count double."""
-    lines = str(text).splitlines() or [""]
-    return max(
-        sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line) for line in lines
-    )
+    return max(display_width(line) for line in str(text).splitlines() or [""])
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -170,18 +166,8 @@ def _atomic(target: Path) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WorkspaceError(f"无法创建输出文件夹“{target.parent}”：{exc}。请检查路径和权限。") from exc
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
-    try:
+    with atomic_path(target) as tmp:  # fsync, replace, and the "open in Excel/WPS" message
         yield tmp
-        os.replace(tmp, target)
-    except PermissionError as exc:
-        tmp.unlink(missing_ok=True)
-        raise WorkspaceError(
-            f"无法写入“{target}”：文件可能正在 Excel 或 WPS 中打开。请关闭该文件后重新运行。"
-        ) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _date_text(d: date | None) -> str:

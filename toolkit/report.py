@@ -18,9 +18,7 @@ its styles 标题/正文/一级标题/二级标题, page setup and footer, and t
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from docx.text.paragraph import Paragraph
 
 from .errors import DuchaError
 from .model import LAGGING, Category, Indicator, ResultRow, RoundResult
+from .store import atomic_path
 from .wording import (
     Passage,
     cn_date,
@@ -823,14 +822,8 @@ def render(result: RoundResult, doc: DocumentObject) -> None:
 
 def _save_atomic(doc: DocumentObject, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".docx", dir=path.parent)
-    os.close(fd)
-    try:
-        doc.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        doc.save(str(tmp))
 
 
 def write_report(result: RoundResult, path: Path, template: Path | None = None) -> Path:
