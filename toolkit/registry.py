@@ -86,8 +86,13 @@ def _find_header_row(sheet: Sheet, must: str, limit: int = 10) -> int | None:
     return None
 
 
-def _table(sheet: Sheet, name: str, must: str, layout: str, problems: _Problems) -> tuple[int, dict[str, int]] | None:
-    """(header row, column by name) of a special sheet, or None with a problem naming the expected layout."""
+def _table(sheet: Sheet | None, name: str, must: str, layout: str,
+           problems: _Problems) -> tuple[int, dict[str, int]] | None:
+    """(header row, column by name) of a special sheet, or None with a problem naming the expected layout.
+
+    A missing sheet gives None quietly: load_registry reports it once."""
+    if sheet is None:
+        return None
     head_row = _find_header_row(sheet, must)
     if head_row is None:
         problems.add(name, "A1", f"缺少表头“{must}”（应为 {layout}）")
@@ -178,8 +183,6 @@ def _settings(sheet: Sheet | None, problems: _Problems) -> Settings:
 
 def _units(sheet: Sheet | None, problems: _Problems) -> dict[str, Unit]:
     units: dict[str, Unit] = {}
-    if sheet is None:
-        return units
     table = _table(sheet, "单位", "单位名称", "单位编号 | 单位名称 | 联系人 | 联系电话 | 邮箱", problems)
     if table is None:
         return units
@@ -218,8 +221,6 @@ def _as_date(value: object, year: int | None = None) -> date | None:
 
 def _rounds(sheet: Sheet | None, problems: _Problems) -> list[Round]:
     rounds: list[Round] = []
-    if sheet is None:
-        return rounds
     table = _table(sheet, "轮次", "轮次", "轮次 | 统计截止日期 | 报送截止日期", problems)
     if table is None:
         return rounds
