@@ -19,6 +19,7 @@ import pytest
 
 from toolkit import outputs
 from toolkit.findings import Code, Finding, catalogue, make
+from toolkit.formatting import format_number
 from toolkit.model import (
     LAGGING,
     TOTAL,
@@ -35,7 +36,6 @@ from toolkit.model import (
 from toolkit.outputs import (
     CSV_COLUMNS,
     LEDGER_COLUMNS,
-    format_number,
     sheet_name,
     text_width,
     write_check_report,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from toolkit.formatting import format_count, format_pct
 from toolkit.model import KINDS, Indicator, ResultRow
 from toolkit.wording import (
     DEFAULT_PHRASES,
@@ -14,8 +15,6 @@ from toolkit.wording import (
     Passage,
     cn_numeral,
     describe,
-    format_count,
-    format_pct,
     join_clauses,
     placeholders,
     short_unit_name,

@@ -159,14 +159,14 @@ def _structure_ok(ret: ReturnFile, expected: list[Indicator] | None, add) -> boo
             first = task_key not in shown_tasks
             shown_tasks.add(task_key)
             want_cells = locked_values(ind, _unit_stub(ret), first)
-            for col_name, want, got in zip(LOCKED_COLUMNS, want_cells, row.locked(), strict=True):
-                if col_name in ("任务编号", "重点工作") and not canon(got):
+            for col_name, wanted, typed in zip(LOCKED_COLUMNS, want_cells, row.locked(), strict=True):
+                if col_name in ("任务编号", "重点工作") and not canon(typed):
                     continue  # a rebuilt file may repeat or omit task cells
                 if col_name in ("任务编号", "重点工作") and ret.meta is None:
                     continue
-                if canon(want) != canon(got) and col_name in row.columns:
+                if canon(wanted) != canon(typed) and col_name in row.columns:
                     add(Code.W310, sheet=row.sheet, cell=row.ref(col_name), column=col_name,
-                        value=canon(got) or "空", detail=canon(want) or "空")
+                        value=canon(typed) or "空", detail=canon(wanted) or "空")
         elif (row.sheet, row.row) in prints and row_fingerprint(row.sheet, row.locked()) != prints[
                 (row.sheet, row.row)]:
             add(Code.W310, sheet=row.sheet, cell=row.ref("指标编号"), column="锁定区域",

@@ -42,7 +42,7 @@ def started_by_double_click() -> bool:
     """True when the script owns its console window (Windows Explorer double-click)."""
     if os.environ.get("DUCHA_PAUSE") == "1":
         return True
-    if os.name != "nt":
+    if sys.platform != "win32":
         return False
     try:
         import ctypes

@@ -255,7 +255,7 @@ def safe_streams() -> None:
     """Never die on a character the console cannot show (e.g. a GBK console)."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="replace")
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]  # a TextIOWrapper, or skipped
         except (AttributeError, ValueError):
             pass
 

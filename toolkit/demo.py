@@ -24,7 +24,7 @@ import openpyxl
 from .errors import WorkspaceError
 from .intake import HEADER_KEYS
 from .merge import run_merge, set_received
-from .model import RoundResult
+from .model import Registry, Round, RoundResult
 from .templates import GUIDE_SHEET, META_SHEET, write_templates
 from .workspace import CONFIG, MASTER, Workspace
 
@@ -109,6 +109,13 @@ class DemoSummary:
         return "\n".join(lines)
 
 
+def _round(registry: Registry, name: str) -> Round:
+    rnd = registry.round(name)
+    if rnd is None:
+        raise WorkspaceError(f"样例任务台账中缺少轮次 {name}，安装可能不完整，请重新安装 ducha。")
+    return rnd
+
+
 def _prepare(folder: Path) -> Path:
     folder = Path(folder).resolve()
     if folder.exists() and any(folder.iterdir()):
@@ -135,7 +142,7 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
     log(f"样例工作区已复制到 {folder}")
 
     # Round 2021-03: everyone on time, so 2021-04 has history to be checked against.
-    hist = registry.round(HISTORY_ROUND)
+    hist = _round(registry, HISTORY_ROUND)
     ws.make_round_dirs(hist.name)
     for res in write_templates(registry, hist, ws.templates(hist.name), now=datetime(2021, 3, 25, 9)):
         target = ws.inbox(hist.name) / f"{res.unit.name}{hist.name}报表.xlsx"
@@ -144,7 +151,7 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
     log(f"已模拟 {HISTORY_ROUND} 轮各单位报送并合并（作为上一轮数据）")
     run_merge(ws, hist.name, now=datetime(2021, 4, 12, 9))
 
-    rnd = registry.round(DEMO_ROUND)
+    rnd = _round(registry, DEMO_ROUND)
     ws.make_round_dirs(rnd.name)
     templates = write_templates(registry, rnd, ws.templates(rnd.name), now=datetime(2021, 4, 26, 9))
     log(f"已生成 {DEMO_ROUND} 轮模板 {len(templates)} 份")
@@ -212,7 +219,7 @@ def fill_template(template: Path, target: Path, unit: str, round_name: str,
                 cell = ws.cell(row, cols[column]) if column in cols else None
                 if text is None and cell is not None:
                     cell.value = None
-                elif text == "lower_than_last" and previous:
+                elif text == "lower_than_last" and previous and cell is not None:
                     last = previous[1].get((previous[0], unit, str(code)), {}).get("本期完成", "")
                     cell.value = float(last) * 0.5 if last else 0.5
                 elif text == "edit" and cell is not None:

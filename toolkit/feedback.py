@@ -134,7 +134,8 @@ def _load_original(source: Path) -> openpyxl.Workbook:
 def _rebuild(grid: Workbook | None) -> tuple[openpyxl.Workbook, dict[str, str]]:
     """A plain xlsx holding the grid's values literally; returns it and {original: written} sheet names."""
     book = openpyxl.Workbook()
-    book.remove(book.active)
+    if book.active is not None:
+        book.remove(book.active)
     names: dict[str, str] = {}
     if grid is None:
         return book, names
@@ -246,7 +247,7 @@ def _mark_up(book: openpyxl.Workbook, outcome: Outcome, names: dict[str, str], r
         level = max((f.level for f in found), key=_RANK.__getitem__)
         fill, colour = COLOURS[level]
         cell.fill = PatternFill(fill_type="solid", start_color=fill, end_color=fill)
-        font = copy(cell.font)
+        font: Font = copy(cell.font)  # type: ignore[assignment]  # a StyleProxy copies as the Font it wraps
         font.color = Color(rgb="FF" + colour)
         cell.font = font
         old = cell.comment
@@ -316,7 +317,7 @@ def _comment_height(text: str) -> int:
 def _unit_name(outcome: Outcome) -> str:
     if outcome.unit_name:
         return outcome.unit_name
-    if outcome.unit is not None and getattr(outcome.unit, "name", ""):
+    if outcome.unit is not None and outcome.unit.name:
         return outcome.unit.name
     return ""
 
@@ -403,7 +404,7 @@ def _list_sheet(book: openpyxl.Workbook, outcome: Outcome, names: dict[str, str]
             if isinstance(value, int):
                 cell.value = value
             elif value:
-                _put_text(cell, value)
+                _put_text(cell, str(value))
             cell.font = body
             cell.border = _BORDER
             cell.alignment = Alignment(vertical="top", wrap_text=col in (2, 6),

@@ -168,6 +168,7 @@ def compute(indicators, entries: dict[tuple[str, str], Entry], *, round_name: st
             cutoff: date, year: int, basis: str, tolerance: Decimal) -> tuple[Decimal, list[ResultRow]]:
     """All result rows of a round, in registry order: each unit's row, then the 合计 where several report."""
     tp_rounded = half_up(time_progress(cutoff, year, basis), 2)
+    assert tp_rounded is not None
     rows: list[ResultRow] = []
     for ind in indicators:
         parts = [unit_row(ind, unit, entries.get((ind.code, unit)), round_name=round_name,

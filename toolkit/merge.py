@@ -20,7 +20,7 @@ from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
-from .intake import expand_zip, read_return, zip_members
+from .intake import ReturnFile, expand_zip, read_return, zip_members
 from .model import Entry, Registry, Round, RoundResult, Submission
 from .reader import Limits, is_skippable
 from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name, sha256_file
@@ -46,7 +46,7 @@ def output_names(round_name: str) -> dict[str, str]:
 class _Seen:
     submission: Submission
     outcome: Outcome
-    ret: object | None  # intake.ReturnFile when readable
+    ret: ReturnFile | None  # None when unreadable, or taken from the cache
 
 
 def inbox_files(folder: Path) -> list[Path]:
@@ -71,7 +71,8 @@ def received_at(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime)
 
 
-def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None) -> tuple[Outcome, object | None]:
+def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None
+            ) -> tuple[Outcome, ReturnFile | None]:
     """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
     label = name or path.name
     try:
@@ -136,8 +137,10 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
             log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
             continue
         by_hash[digest] = sub
-        outcome, ret = cache.get(digest, label), None
-        if outcome is None:
+        cached, ret = cache.get(digest, label), None
+        if cached is not None:
+            outcome = cached
+        else:
             outcome, ret = examine(path, ctx, limits, name=label)
             cache.put(digest, outcome)
         sub.unit = outcome.unit_name
@@ -294,8 +297,10 @@ def round_status(ws: Workspace, round_name: str | None = None, today: date | Non
     seen: list[_Seen] = []
     for path, label in unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits):
         sub = Submission(file=label, path=path, sha256=sha256_file(path), received=received_at(path))
-        outcome, ret = cache.get(sub.sha256, label), None  # what the last merge read, if anything
-        if outcome is None:
+        cached, ret = cache.get(sub.sha256, label), None  # what the last merge read, if anything
+        if cached is not None:
+            outcome = cached
+        else:
             outcome, ret = examine(path, ctx, limits, name=label)
         sub.unit, sub.accepted = outcome.unit_name, not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
@@ -306,19 +311,20 @@ def round_status(ws: Workspace, round_name: str | None = None, today: date | Non
     rows = []
     for unit in registry.reporting_units():
         mine = [s for s in seen if s.submission.unit == unit.name]
+        chosen: Submission | None
         if unit.name in winners:
-            sub = winners[unit.name].submission
-            state = "逾期报送" if sub.late else "按时报送"
-            if sub.errors:
-                state += f"（{sub.errors} 处待更正）"
+            chosen = winners[unit.name].submission
+            state = "逾期报送" if chosen.late else "按时报送"
+            if chosen.errors:
+                state += f"（{chosen.errors} 处待更正）"
         elif mine:
-            state, sub = "被拒收", mine[-1].submission
+            state, chosen = "被拒收", mine[-1].submission
         else:
             overdue = today > rnd.deadline
-            state, sub = ("未报送（已逾期）" if overdue else "未报送"), None
+            state, chosen = ("未报送（已逾期）" if overdue else "未报送"), None
         rows.append({"单位编号": unit.code, "单位名称": unit.name, "状态": state,
-                     "文件": sub.file if sub else "", "收到时间": sub.received.strftime("%Y-%m-%d %H:%M")
-                     if sub and sub.received else "", "原因": sub.reason if sub and not sub.accepted else ""})
+                     "文件": chosen.file if chosen else "", "收到时间": chosen.received.strftime("%Y-%m-%d %H:%M")
+                     if chosen and chosen.received else "", "原因": chosen.reason if chosen and not chosen.accepted else ""})
     unknown = [s.submission for s in seen if not s.submission.unit]
     return {"round": rnd, "rows": rows, "unidentified": unknown, "today": today}
 

@@ -7,6 +7,7 @@ every writer (summary, ledger, Word report, CSV) renders without recomputing.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -186,6 +187,23 @@ class ResultRow:
     late: bool = False
 
 
+class Source(str, enum.Enum):
+    """Where a file that entered a round came from."""
+
+    INBOX = "收件箱"  # dropped into rounds/<轮次>/inbox by the clerk
+    MAIL_FILE = "邮件文件"  # an attachment of a saved mail (.eml/.msg) in the inbox
+    MAILBOX = "邮箱"  # fetched over IMAP by ``ducha mail fetch``
+    CLERK = "登记"  # registered by ``ducha receive``
+
+
+class ArrivalBasis(str, enum.Enum):
+    """How a file's arrival time is known, most trustworthy first."""
+
+    MAIL = "邮件时间"  # IMAP INTERNALDATE, or the Date/Received of a saved mail
+    CLERK = "人工登记"  # given by the clerk (``ducha receive --at``)
+    FIRST_SEEN = "首次发现"  # the first time the toolkit saw the file
+
+
 @dataclass
 class Submission:
     """One file found in a round's inbox and what became of it."""
@@ -194,7 +212,10 @@ class Submission:
     path: Path
     sha256: str = ""
     unit: str = ""  # 单位名称, '' when unknown
-    received: datetime | None = None
+    received: datetime | None = None  # arrival time (see arrival_basis)
+    source: Source = Source.INBOX
+    sender: str = ""  # mail address of the sender, where known
+    arrival_basis: ArrivalBasis = ArrivalBasis.FIRST_SEEN
     accepted: bool = False
     superseded: bool = False  # a later return from the same unit replaced it
     late: bool = False

@@ -37,13 +37,13 @@ from xlsxwriter.worksheet import Worksheet
 
 from .errors import WorkspaceError
 from .findings import Finding, Level, catalogue, where
+from .formatting import cn_date, format_number, places_of
 from .model import LAGGING, STATUSES, TOTAL, Indicator, ResultRow, RoundResult, Submission
 from .store import atomic_path, display_width
 
 __all__ = [
     "CSV_COLUMNS",
     "LEDGER_COLUMNS",
-    "format_number",
     "sheet_name",
     "text_width",
     "write_check_report",
@@ -100,27 +100,7 @@ _CHART_COLOURS = {
 # -- small shared helpers --------------------------------------------------------------
 
 
-def format_number(d: Decimal | None) -> str:
-    """A Decimal as plain text: no exponent, the places it was given, '' for None.
-
-    ``Decimal('85.50')`` → ``'85.50'``, ``Decimal('1E+3')`` → ``'1000'``; a negative
-    zero (``-0.00``) is written ``0.00``; NaN and infinities, which the merge never
-    produces, are written as ''.
-    """
-    if d is None:
-        return ""
-    if not isinstance(d, Decimal):
-        d = Decimal(str(d))
-    if not d.is_finite():
-        return ""
-    if d.is_zero():
-        d = d.copy_abs()
-    return format(d, "f")
-
-
-def _places(d: Decimal) -> int:
-    exponent = d.as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+_places = places_of
 
 
 def text_width(text: str) -> int:
@@ -171,7 +151,7 @@ def _atomic(target: Path) -> Iterator[Path]:
 
 
 def _date_text(d: date | None) -> str:
-    return f"{d.year}年{d.month}月{d.day}日" if d else ""
+    return cn_date(d) if d else ""
 
 
 def _due(ind: Indicator) -> str:
@@ -747,7 +727,7 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
         ("逾期报送", states["逾期报送"], "int"),
         ("未报送（含被拒收）", states["未报送"] + states["被拒收"], "int"),
     ]
-    value_style = [_CELL, {"align": "left"}]
+    value_style: list[dict] = [_CELL, {"align": "left"}]
     value_fmt = book.fmt(*value_style)
     pairs = zip(left, right, strict=True)
     for i, ((l_label, l_value, l_kind), (r_label, r_value, r_kind)) in enumerate(pairs):
@@ -770,9 +750,11 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
     totals = Counter(r.status for r in headline)
     cols = [_Col("类别", min_width=12, max_width=30), _Col("指标数", "count", 7)]
     cols += [_Col(s, "count", 7, 9, header=_OVERVIEW_HEADERS.get(s)) for s in statuses]
-    rows = []
+    rows: list[_Row] = []
+    counts_by_cat: list[int] = []
     for sheet, _ in cats:
         c = Counter(r.status for r in headline if r.category == sheet)
+        counts_by_cat.append(sum(c.values()))
         rows.append(_Row([sheet, sum(c.values())] + [c[s] for s in statuses]))
     rows.append(_Row([TOTAL, sum(totals.values())] + [totals[s] for s in statuses], bold=True,
                      shade=True))
@@ -811,7 +793,7 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
     share_cols = [_Col("状态", "status", colours=STATUS_COLOURS), _Col("指标数", "int"),
                   _Col("占比", "pct"), _Col("图例")]
     sh.table(share_top, share_cols, share_rows)
-    most = max(r.values[1] for r in rows[:-1]) if len(rows) > 1 else 0
+    most = max(counts_by_cat, default=0)
     _overview_charts(book, sh, cats, statuses, present, shares, most, top, share_top, chart_top,
                      table_px, chart_px)
 
@@ -1187,7 +1169,8 @@ def _check_summary_sheet(book: _Book, result: RoundResult, title: str) -> None:
     chosen = {st.unit: st.submission for st in _unit_states(result)}
     expected = _expected_units(result)
     names = list(dict.fromkeys(expected + list(subs) + list(levels)))
-    rows, tally = [], Counter()
+    rows: list[_Row] = []
+    tally: Counter[str] = Counter()
     for name in names:
         mine = subs.get(name, [])
         accepted = sum(1 for s in mine if s.accepted)

@@ -907,7 +907,7 @@ class _XlsxReader:
             elif tag == "f" and mode == "f":
                 formula = "".join(buf)
                 mode = None
-            elif tag == "t" and mode == "t":
+            elif tag == "t" and mode == "t" and inline is not None:
                 inline.append("".join(buf))
                 mode = None
 
@@ -1081,9 +1081,11 @@ def _read_with_calamine(path: Path, kind: str, limits: Limits, wanted: set[str] 
 
     status, payload = _isolated(_calamine_extract, (str(path), limits, wanted), limits, deadline)
     if status == "error":
+        assert isinstance(payload, tuple)
         code, detail, sheet, technical = payload
         raise ReadError(Code[code], detail, sheet=sheet) from RuntimeError(technical)
     result = Workbook(path=path, format=kind)
+    assert isinstance(payload, list)
     for name, state, values, merged in payload:
         sheet = Sheet(name=name, state=state, merged=list(merged))
         sheet.cells = {(r, c): _calamine_cell(v) for r, c, v in values}

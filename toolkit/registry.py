@@ -178,13 +178,13 @@ def _settings(sheet: Sheet | None, problems: _Problems) -> Settings:
             problems.add("设置", cells["滞后容差"], f"滞后容差“{values['滞后容差']}”不是数字（单位：百分点）")
     known = {"发文单位", "报告标题", "年度", "序时口径", "滞后容差"}
     kwargs["extra"] = tuple((k, v) for k, v in values.items() if k not in known)
-    return Settings(**kwargs)
+    return Settings(**kwargs)  # type: ignore[arg-type]  # each value checked above
 
 
 def _units(sheet: Sheet | None, problems: _Problems) -> dict[str, Unit]:
     units: dict[str, Unit] = {}
     table = _table(sheet, "单位", "单位名称", "单位编号 | 单位名称 | 联系人 | 联系电话 | 邮箱", problems)
-    if table is None:
+    if table is None or sheet is None:
         return units
     head_row, cols = table
     codes: dict[str, str] = {}
@@ -222,7 +222,7 @@ def _as_date(value: object, year: int | None = None) -> date | None:
 def _rounds(sheet: Sheet | None, problems: _Problems) -> list[Round]:
     rounds: list[Round] = []
     table = _table(sheet, "轮次", "轮次", "轮次 | 统计截止日期 | 报送截止日期", problems)
-    if table is None:
+    if table is None or sheet is None:
         return rounds
     head_row, cols = table
     for col_name in ("统计截止日期", "报送截止日期"):
@@ -238,7 +238,7 @@ def _rounds(sheet: Sheet | None, problems: _Problems) -> list[Round]:
             name = text(name_value)
         if not name:
             continue
-        dates = []
+        dates: list[date | None] = []
         for col_name in ("统计截止日期", "报送截止日期"):
             col = cols[col_name]
             value = sheet.value(row, col)
@@ -254,8 +254,9 @@ def _rounds(sheet: Sheet | None, problems: _Problems) -> list[Round]:
             problems.add("轮次", cell_ref(row, cols["轮次"]), f"轮次“{name}”只能包含文字、数字和“-”，如 2021-04")
             continue
         names.add(name)
-        if None not in dates:
-            rounds.append(Round(name=name, cutoff=dates[0], deadline=dates[1]))
+        cutoff, deadline = dates
+        if cutoff is not None and deadline is not None:
+            rounds.append(Round(name=name, cutoff=cutoff, deadline=deadline))
     rounds.sort(key=lambda r: r.cutoff)
     return rounds
 
@@ -397,7 +398,7 @@ def _category(sheet: Sheet, units: dict[str, Unit], year: int, splits: dict[str,
             sheet=name, row=row, task_no=get.get("任务编号", ""), task=get.get("重点工作", ""), lead=lead,
             co=get.get("配合单位", ""), code=code, name=get.get("指标名称", ""), kind=kind,
             unit=get.get("计量单位", ""), target=target if target is not None else (
-                sum(split.values()) if split else None),
+                sum(split.values(), Decimal(0)) if split else None),
             due=due, due_text=due_text, reporters=reporters, decimals=decimals, phrase=phrase,
             targets_by_unit=tuple(split.items()),
         ))

@@ -34,12 +34,11 @@ from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
 
 from .errors import DuchaError
+from .formatting import cn_date, cn_month_day
 from .model import LAGGING, Category, Indicator, ResultRow, RoundResult
 from .store import atomic_path
 from .wording import (
     Passage,
-    cn_date,
-    cn_month_day,
     cn_numeral,
     describe,
     join_clauses,
@@ -603,6 +602,7 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
             hosts += [s for s in slots if s.kind == _NARRATIVE and s not in mine]
             hosts += [s for s in slots if s.kind == _FIGURE and s.place < slot.place and id(s) not in gone]
         row = slot.row
+        assert row is not None  # every figure slot describes a row
         for host in hosts:
             if host.passage.absorb(slot.passage.text, row.value, row.indicator.unit, strict=host not in mine):
                 gone.add(id(slot))
@@ -743,7 +743,7 @@ def _lagging_items(result: RoundResult) -> list[str]:
     headline = {r.indicator.code: r for r in result.headline()}
     parts = _lag_parts(result)
     citywide = _citywide_codes(result.registry)
-    items = []
+    items: list[str] = []
     for ind in result.registry.indicators():
         head = headline.get(ind.code)
         late = parts.get(ind.code, [])
@@ -781,7 +781,7 @@ def render(result: RoundResult, doc: DocumentObject) -> None:
     top = w.paragraph("")
     pf = top.paragraph_format
     pf.first_line_indent = Pt(0)
-    top._p.pPr.find(qn("w:ind")).set(qn("w:firstLineChars"), "0")  # else the style's 2 chars win in Word
+    top._p.get_or_add_pPr().get_or_add_ind().set(qn("w:firstLineChars"), "0")  # else the style's 2 chars win
     section = doc.sections[-1]
     width = (section.page_width or Mm(210)) - (section.left_margin or 0) - (section.right_margin or 0)
     pf.tab_stops.add_tab_stop(width, WD_TAB_ALIGNMENT.RIGHT)

@@ -24,6 +24,7 @@ import secrets
 import socket
 import sqlite3
 import stat
+import sys
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,7 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .errors import LockHeldError, WorkspaceError
 
 if TYPE_CHECKING:
-    from typing import Self  # only for type checkers: runtime stays 3.10-compatible
+    from typing_extensions import Self  # only for type checkers: runtime stays 3.10-compatible
 
 __all__ = [
     "LOCK_NAME",
@@ -445,11 +446,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     if pid == os.getpid():
         return True
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process on Windows
         try:
             import ctypes
 
-            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
             handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
             if not handle:
                 return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: exists

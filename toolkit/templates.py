@@ -258,7 +258,7 @@ def _input_cells(ws, fmt, r: int, ind: Indicator) -> None:
         if numeric:
             ws.write_blank(r, c, None, fmt["input_num"])
             negative_ok = ind.kind == "增速"
-            rule = {"validate": "decimal", "criteria": "between" if negative_ok else ">=",
+            rule: dict[str, object] = {"validate": "decimal", "criteria": "between" if negative_ok else ">=",
                     "error_type": "warning", "error_title": "请核对数字",
                     "error_message": "这里应填写数字（可省略单位）。确认无误可点“是”继续。",
                     "input_title": name, "input_message": _hint(ind, name)}

@@ -485,8 +485,8 @@ def _date_from_text(raw: str, year: int | None, end_of_period: bool) -> date | N
             return date(int(m[1]), int(m[2]), int(m[3]))
     m = _YEAR_MONTH.fullmatch(text)
     if m:
-        y, month = int(m[1]), int(m[2])
-        return _month_end(y, month) if end_of_period else date(y, month, 1)
+        year_no, month = int(m[1]), int(m[2])
+        return _month_end(year_no, month) if end_of_period else date(year_no, month, 1)
 
     text = _LEAD.sub("", text)
     before = _BEFORE.search(text)
@@ -497,6 +497,7 @@ def _date_from_text(raw: str, year: int | None, end_of_period: bool) -> date | N
 
     m = _YEAR_PREFIX.fullmatch(text)
     assert m is not None  # every part is optional
+    y: int | None
     if m["y"]:
         y = _cn_int(m["y"])
         if y is not None and y < 100:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os.path
 import re
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
+from .formatting import cn_date, decimal_or_none, format_count, format_pct
 from .model import ResultRow
 
 #: Every placeholder a 表述模板 may use, with what it stands for (for help texts).
@@ -84,49 +84,7 @@ class _Missing(Exception):
 # -- numbers and dates -------------------------------------------------------------------
 
 
-def _dec(value) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    try:
-        result = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return result if result.is_finite() else None
-
-
-def format_count(value) -> str:
-    """A reported figure: no exponent, no trailing zeros (``1.42550`` → ``1.4255``)."""
-    d = _dec(value)
-    if d is None:
-        return ""
-    if d == 0:
-        return "0"
-    text = format(d.normalize(), "f")
-    return text
-
-
-def format_pct(value, decimals: int = 2) -> str:
-    """A percentage with exactly ``decimals`` places, rounded half up (``85.5`` → ``85.50``)."""
-    d = _dec(value)
-    if d is None:
-        return ""
-    places = max(int(decimals), 0)
-    q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    if q == 0:
-        q = abs(q)  # never print -0.00
-    return format(q, "f")
-
-
-def cn_date(value: date) -> str:
-    """``2021年5月13日``."""
-    return f"{value.year}年{value.month}月{value.day}日"
-
-
-def cn_month_day(value: date) -> str:
-    """``4月30日``."""
-    return f"{value.month}月{value.day}日"
+_dec = decimal_or_none
 
 
 def cn_numeral(n: int) -> str:
@@ -197,7 +155,7 @@ def placeholders(row: ResultRow) -> dict[str, str]:
     for key, value in pcts.items():
         if _dec(value) is not None:
             out[key] = format_pct(value, dec)
-    if _dec(row.yoy) is not None:
+    if row.yoy is not None and _dec(row.yoy) is not None:
         out["同比表述"] = _yoy_phrase(row.yoy, dec)
     diff = _difference(row)
     if diff is not None:
@@ -351,6 +309,7 @@ _SHUT = "）)》”’」』〕】"
 _CLAUSE_ENDS = "，,。；;！？!?\n"
 _NO_UNIT = "，,。；;！？!?、：:（(）)\n\t "
 _CONTINUES = ("已", "累计", "共")
+_UNIT_AFTER = re.compile(f"[^{re.escape(_NO_UNIT)}0-9]{{0,6}}")  # always matches (possibly empty)
 
 
 def _numbers(text: str) -> list[tuple[int, int, Decimal]]:
@@ -459,8 +418,8 @@ class Passage:
         for start, end, found in figures:
             if found != number:
                 continue
-            said = unit if unit and clause.startswith(unit, end) else re.match(
-                f"[^{re.escape(_NO_UNIT)}0-9]{{0,6}}", clause[end:]).group()
+            after = _UNIT_AFTER.match(clause, end)
+            said = unit if unit and clause.startswith(unit, end) else (after.group() if after else "")
             if said:
                 anchor = (start, end + len(said), said)
                 break

@@ -1,0 +1,1 @@
+"""Mail: templates out, returns in, reminders, replies and the leaders' summary (see DESIGN.md)."""
