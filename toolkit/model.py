@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+#: Units that mean "this figure is a percentage".
+PERCENT_UNITS = frozenset({"%", "％", "百分比", "百分率"})
 #: The six indicator types of DESIGN.md.
 KINDS = ("累计", "比率", "上限", "下限", "增速", "节点")
 #: Values a department may pick for a 节点 row.
@@ -85,6 +87,12 @@ class Indicator:
     def numeric(self) -> bool:
         return self.kind != "节点"
 
+    @property
+    def rate_like(self) -> bool:
+        """Its figures are percentages (增速, 比率, and 上限/下限 kept in %): 同比 and gaps are
+        differences in percentage points, never relative changes."""
+        return self.kind in ("增速", "比率") or (self.kind in ("上限", "下限") and self.unit.strip() in PERCENT_UNITS)
+
 
 @dataclass(frozen=True)
 class Category:
@@ -147,6 +155,7 @@ class Entry:
     code: str  # 指标编号
     unit: str  # 单位名称
     value: Decimal | None = None  # 本期完成
+    rate: Decimal | None = None  # 比率 rows: the rate itself (%), when a percentage was typed
     base: Decimal | None = None  # 基数
     last_year: Decimal | None = None  # 上年同期
     state: str = ""  # 完成状态 (节点)
@@ -176,7 +185,7 @@ class ResultRow:
     ratio: Decimal | None = None  # 比率 % (比率 rows), rounded
     time_progress: Decimal | None = None  # 序时进度 %, rounded
     gap: Decimal | None = None  # 差距, percentage points
-    yoy: Decimal | None = None  # 同比 %, rounded
+    yoy: Decimal | None = None  # 同比: % change, or percentage points when indicator.rate_like
     status: str = ""
     state: str = ""  # 完成状态 as reported
     progress: str = ""

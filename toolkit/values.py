@@ -59,6 +59,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from toolkit.findings import Code
+from toolkit.model import PERCENT_UNITS
 
 __all__ = [
     "AMBIGUOUS_WORDS",
@@ -98,8 +99,6 @@ MULTIPLIERS: dict[str, int] = {
 }
 _PREFIXES = sorted(MULTIPLIERS, key=len, reverse=True)  # longest first: 千万 before 千
 
-#: Row units that mean "this row is a percentage".
-PERCENT_UNITS = frozenset({"%", "百分比", "百分率"})
 
 #: Whole-cell texts meaning "nothing to report" (compared in lower case, after normalisation).
 #: A cell made only of dashes and slashes (``—``, ``——``, ``--``, ``/``) also counts.
