@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ import pytest
 
 from toolkit.demo import fill_template, load_demo_returns
 from toolkit.merge import run_merge, set_received
-from toolkit.store import WorkspaceLock, safe_name
+from toolkit.store import WorkspaceLock, process_start, safe_name
 from toolkit.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +97,12 @@ def test_a_second_merge_is_kept_off_with_a_clear_message(workspace):
 
 
 def test_stale_lock_of_a_dead_merge_is_recovered(workspace):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (workspace / ".ducha.lock").write_text(
-        f'{{"pid": {dead.pid}, "host": "{os.uname().nodename}", "user": "x", "started": "2021-05-13T09:00:00",'
-        ' "purpose": "合并"}', encoding="utf-8")
+    dead = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    start = process_start(dead.pid)  # recorded while it runs: a reused pid cannot pass for it
+    dead.communicate()
+    (workspace / ".ducha.lock").write_text(json.dumps(
+        {"pid": dead.pid, "pid_start": start, "host": socket.gethostname(), "user": "x",
+         "started": "2021-05-13T09:00:00", "purpose": "合并"}, ensure_ascii=False), encoding="utf-8")
     proc = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
     assert proc.returncode == 1, proc.stderr.decode("utf-8", "replace")
     assert not (workspace / ".ducha.lock").exists()

@@ -52,6 +52,7 @@ __all__ = [
     "format_table",
     "inside",
     "pad",
+    "process_start",
     "safe_name",
     "sha256_file",
 ]
@@ -474,6 +475,88 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+def _linux_start(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # Field 2 (the command name) may hold spaces and parentheses: count from the last ')'.
+    fields = data[data.rfind(b")") + 2:].split()
+    if len(fields) < 20 or not fields[19].isdigit():
+        return None
+    try:
+        with open(_BOOT_ID, encoding="ascii") as fh:
+            boot = fh.read().strip()
+    except OSError:
+        boot = ""
+    return f"linux:{boot}:{int(fields[19])}"  # field 22: start time in clock ticks since boot
+
+
+def _windows_start(pid: int) -> str | None:
+    if sys.platform != "win32":
+        return None
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return None
+        try:
+            times = [wintypes.FILETIME() for _ in range(4)]
+            if not kernel32.GetProcessTimes(handle, *(ctypes.byref(t) for t in times)):
+                return None
+            created = times[0]
+            return f"win:{(created.dwHighDateTime << 32) | created.dwLowDateTime}"
+        finally:
+            kernel32.CloseHandle(handle)
+    except (OSError, AttributeError, ValueError, ImportError):
+        return None
+
+
+def _ps_start(pid: int) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, timeout=5,
+                              check=False, env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = done.stdout.decode("ascii", "replace").strip()
+    return f"ps:{text}" if done.returncode == 0 and text else None
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as an opaque text; None when it is gone or cannot be told.
+
+    With the pid it names one process for good: a pid reused by a later process
+    comes with another start. Linux: ``/proc/<pid>/stat`` field 22 and the boot id;
+    Windows: the process creation time; other systems: ``ps -o lstart``.
+    """
+    if pid <= 0:
+        return None
+    if sys.platform.startswith("linux"):
+        return _linux_start(pid)
+    if sys.platform == "win32":
+        return _windows_start(pid)
+    return _ps_start(pid)
+
+
+def _same_process(pid: int, start: object) -> bool:
+    """Whether ``pid`` is still the process that recorded ``start``; when unsure, say yes."""
+    if not _pid_alive(pid):
+        return False
+    if not isinstance(start, str) or not start:
+        return True  # written by an older version, or the start could not be told then
+    now = process_start(pid)
+    return now is None or now == start
+
+
 def _current_user() -> str:
     try:
         return getpass.getuser()
@@ -494,11 +577,21 @@ def _local_time(iso: str) -> str:
 class WorkspaceLock:
     """Exclusive use of a workspace: ``<workspace>/.ducha.lock``, created with O_EXCL.
 
-    The file holds JSON ``{pid, host, user, started, purpose, token}``. A lock whose
-    process is gone (same host), that comes from another host and is older than 12
-    hours, or that is unreadable and older than 60 seconds is stale and is replaced
-    atomically; any other existing lock raises :class:`LockHeldError` naming its holder.
-    The lock is released on exit, also after an exception.
+    The file holds JSON ``{pid, pid_start, host, user, started, purpose, token}``.
+    ``pid_start`` (:func:`process_start`) makes the holder's identity survive pid
+    reuse: a lock of the same host is stale when its pid is gone *or* now belongs
+    to a process that started at another time. A lock from another host is stale
+    after 12 hours, an unreadable one after 60 seconds. A stale lock is replaced
+    atomically; any other existing lock raises :class:`LockHeldError` naming its
+    holder. The lock is released on exit, also after an exception.
+
+    Why not an OS file lock (``fcntl.flock``/``msvcrt.locking``): workspaces often sit
+    on a shared network folder, where such locks are advisory, emulated or silently
+    local depending on client and server (SMB, NFS); and a lock file that must stay
+    behind while unlocked brings its own unlink races. An O_EXCL create behaves the
+    same on every file system, and the file says who holds the workspace, since
+    when and for what, which the clerk is told. Its one weakness, a pid reused by
+    another process, is closed by recording the process start time with the pid.
     """
 
     def __init__(self, workspace: Path | str, purpose: str = "合并"):
@@ -559,6 +652,7 @@ class WorkspaceLock:
     def _payload(self) -> bytes:
         info = {
             "pid": os.getpid(),
+            "pid_start": process_start(os.getpid()),
             "host": socket.gethostname(),
             "user": _current_user(),
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -613,7 +707,7 @@ class WorkspaceLock:
         if info is None:
             return now - mtime > _GARBAGE_STALE
         if info["host"] == socket.gethostname():
-            return not _pid_alive(info["pid"])
+            return not _same_process(info["pid"], info.get("pid_start"))
         started = mtime
         with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
             started = max(started, datetime.fromisoformat(str(info.get("started"))).timestamp())
@@ -632,8 +726,9 @@ class WorkspaceLock:
             # A recoverer killed half-way leaves its breaker behind: stale once its
             # process is gone, or after _BREAKER_STALE seconds whatever it says.
             with contextlib.suppress(OSError, ValueError):
-                text = breaker.read_text(encoding="ascii").strip()  # empty while being written
-                dead = bool(text) and not _pid_alive(int(text))
+                text = breaker.read_text(encoding="utf-8").strip()  # empty while being written
+                pid, _, start = text.partition(" ")
+                dead = bool(text) and not _same_process(int(pid), start)
                 if dead or time.time() - os.stat(breaker).st_mtime > _BREAKER_STALE:
                     os.unlink(breaker)
             return False
@@ -642,8 +737,8 @@ class WorkspaceLock:
                 f"无法在工作区 {self.workspace} 中处理过期的锁文件（{exc.strerror or exc}）。"
                 "请确认该文件夹可写。"
             ) from exc
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(str(os.getpid()))
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {process_start(os.getpid()) or ''}".strip())
         try:
             try:
                 if self.path.read_bytes() != stale:
