@@ -38,8 +38,9 @@ from factories import (
 )
 
 from toolkit.check import CheckContext, Outcome
+from toolkit.demo import deliver
 from toolkit.findings import Code, Level
-from toolkit.merge import examine, run_merge, set_received
+from toolkit.merge import examine, run_merge
 from toolkit.model import Entry
 from toolkit.reader import Limits
 from toolkit.registry import load_registry
@@ -50,7 +51,7 @@ ROUND = "2021-04"
 KJ, FG, LB, LS = "市科技局", "市发展改革委", "灵宝市人民政府", "卢氏县人民政府"
 #: Codes no part of the toolkit produces (yet): listed so the catalogue stays accounted for.
 NOT_PRODUCED: set[Code] = set()
-MERGE_CODES = {Code.W308, Code.W309, Code.W312}
+MERGE_CODES = {Code.W308, Code.W309, Code.W312, Code.W315}
 #: 错误 codes for which the cell gave no number at all.
 VALUE_UNREADABLE = {Code.E201, Code.E202, Code.E203, Code.E209, Code.E210, Code.E211, Code.E212}
 
@@ -497,14 +498,16 @@ def merged(tmp_path_factory):
     copy = copy_as(second, inbox / "c_科技局 副本.xlsx")
     late = make_return(ws, inbox, unit=FG, name="发改委报表.xlsx")
     lingbao = make_return(ws, inbox, unit=LB, name="灵宝.xlsx", values={"2-3-1": {H: 3.4}})
-    set_received(first, datetime(2021, 5, 6, 11, 30))
-    set_received(second, datetime(2021, 5, 7, 9, 0))
-    set_received(copy, datetime(2021, 5, 7, 9, 5))
-    set_received(late, datetime(2021, 5, 10, 16, 20))
-    set_received(lingbao, datetime(2021, 5, 8, 23, 59))
+    deliver(ws, ROUND, first, datetime(2021, 5, 6, 11, 30))
+    deliver(ws, ROUND, second, datetime(2021, 5, 7, 9, 0))
+    deliver(ws, ROUND, copy, datetime(2021, 5, 7, 9, 5))
+    deliver(ws, ROUND, late, datetime(2021, 5, 10, 16, 20))
+    deliver(ws, ROUND, lingbao, datetime(2021, 5, 8, 23, 59))
+    cover = inbox / "科技局报送函.pdf"  # a cover letter beside the returns: recorded, never bounced
+    cover.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
     result = run_merge(ws, ROUND, now=NOW)
     files = {"first": first.name, "second": second.name, "copy": copy.name, "late": late.name,
-             "lingbao": lingbao.name}
+             "lingbao": lingbao.name, "cover": cover.name}
     return ws, result, files
 
 
@@ -513,6 +516,7 @@ MERGE = [
     pytest.param(Code.W308, "late", "lingbao", ("2021-05-10 16:20", "2021-05-08"), id="W308"),
     pytest.param(Code.W309, "first", "second", ("b_科技局（更正）.xlsx",), id="W309"),
     pytest.param(Code.W312, "copy", "second", ("b_科技局（更正）.xlsx",), id="W312"),
+    pytest.param(Code.W315, "cover", "second", ("PDF", "附件"), id="W315"),
 ]
 
 
@@ -575,10 +579,10 @@ def test_history_from_previous_round_feeds_e208(tmp_path):
     """Round 2021-03 merged first; a lower 累计 in 2021-04 is then an 错误 (E208) in run_merge."""
     ws = make_workspace(tmp_path)
     march = make_return(ws, ws.inbox("2021-03"), round="2021-03", values={"1-1-1": {H: 80}})
-    set_received(march, datetime(2021, 4, 7, 10))
+    deliver(ws, "2021-03", march, datetime(2021, 4, 7, 10))
     run_merge(ws, "2021-03", now=datetime(2021, 4, 12, 9))
     april = make_return(ws, ws.inbox(ROUND), values={"1-1-1": {H: 59}})
-    set_received(april, datetime(2021, 5, 7, 10))
+    deliver(ws, ROUND, april, datetime(2021, 5, 7, 10))
     result = run_merge(ws, ROUND, now=NOW)
     hits = [f for f in result.findings if f.code is Code.E208]
     assert [(f.sheet, f.cell) for f in hits] == [(SHEET1, cell(4, H))]

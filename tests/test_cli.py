@@ -15,7 +15,7 @@ import pytest
 from toolkit.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "init", "templates", "check", "merge", "status", "log"]
+COMMANDS = ["demo", "init", "templates", "check", "merge", "status", "receive", "withdraw", "log"]
 
 
 def run(*args: str, env: dict | None = None, cwd: Path | None = None, stdin=subprocess.DEVNULL):
@@ -63,7 +63,7 @@ def test_commands_under_gbk_console(demo, tmp_path):
         proc = run(*args, env={"PYTHONIOENCODING": "gbk"})
         assert proc.returncode == 0, proc.stderr.decode("gbk", errors="replace")
         out = proc.stdout.decode("gbk")
-        assert "市城市管理局" in out or "原文件名" in out
+        assert "市城市管理局" in out or "时间依据" in out
 
 
 def test_status_lists_every_unit(demo):

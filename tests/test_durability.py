@@ -21,8 +21,9 @@ import docx
 import openpyxl
 import pytest
 
-from toolkit.demo import fill_template, load_demo_returns
-from toolkit.merge import run_merge, set_received
+from toolkit.demo import deliver, fill_template, load_demo_returns
+from toolkit.merge import run_merge
+from toolkit.receipts import withdraw
 from toolkit.store import WorkspaceLock, process_start, safe_name
 from toolkit.workspace import Workspace
 
@@ -138,6 +139,7 @@ def test_department_text_never_becomes_a_formula(workspace):
     template = next((workspace / "rounds" / "2021-04" / "templates").glob("*市公安局*"))
     inbox = workspace / "rounds" / "2021-04" / "inbox"
     for old in inbox.glob("*市公安局*"):
+        withdraw(ws, "2021-04", old.name)
         old.unlink()
     target = inbox / "=cmd|' x'!A1 市公安局.xlsx"
     fill_template(template, target, "市公安局", "2021-04", data)
@@ -150,7 +152,7 @@ def test_department_text_never_becomes_a_formula(workspace):
             row[7].data_type = "s"  # text typed with a leading =, not a formula
             break
     wb.save(target)
-    set_received(target, datetime(2021, 5, 7, 9))
+    deliver(ws, "2021-04", target, datetime(2021, 5, 7, 9))
     result = run_merge(ws, rnd.name, now=datetime(2021, 5, 13, 9))
     written = [*result.outputs.values(), *(workspace / "rounds" / "2021-04" / "feedback").glob("*.xlsx")]
     seen_text = False
@@ -182,14 +184,19 @@ def test_department_text_never_becomes_a_formula(workspace):
     "a<b>c|d*e.xlsx",
 ])
 def test_awkward_file_names_stay_valid_on_windows(workspace, name):
+    ws = Workspace(workspace)
     inbox = workspace / "rounds" / "2021-04" / "inbox"
     src = next(inbox.glob("*市住房城乡建设局*"))
+    book = openpyxl.load_workbook(src)
+    book.properties.title = "再次报送"  # new content: a new return, not a renamed copy of the old one
     try:
         target = inbox / name
-        src.rename(target)
+        book.save(target)
     except OSError:
         pytest.skip("this file system refuses the name")
-    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    withdraw(ws, "2021-04", src.name)
+    deliver(ws, "2021-04", target, datetime(2021, 5, 7, 9))
+    result = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
     forbidden = set('<>:"/\\|?*')
     written = [p for part in ("archive", "feedback", "output")
                for p in (workspace / "rounds" / "2021-04" / part).iterdir()]
@@ -213,13 +220,15 @@ def test_a_rerun_reuses_what_it_read_and_a_changed_master_rechecks(workspace, de
     again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
     assert calls == [], "files already seen were read again"
     assert csv_rows(again.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
-    # a renamed file is the same content: still not read again, reported under its new name
+    # a renamed file is the same content: the same return, not read again; the new name is recorded
     inbox = workspace / "rounds" / "2021-04" / "inbox"
     src = next(inbox.glob("*市住房城乡建设局*"))
     src.rename(inbox / "住建局重新命名.xlsx")
     again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
     assert calls == []
-    assert any(f.file == "住建局重新命名.xlsx" and "住建局重新命名.xlsx" in f.message for f in again.findings)
+    assert csv_rows(again.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
+    assert any(f.file == "住建局重新命名.xlsx" and f.code.name == "W312" and src.name in f.message
+               for f in again.findings)
     # the clerk edits the master: every file is checked afresh
     master = workspace / "master.xlsx"
     master.write_bytes(master.read_bytes())  # same bytes: still cached
@@ -234,21 +243,28 @@ def test_a_rerun_reuses_what_it_read_and_a_changed_master_rechecks(workspace, de
 
 def test_returns_sent_in_a_zip_archive(workspace, demo):
     """A department zips its return (Windows zips name Chinese files in GBK): it is read from inside."""
+    ws = Workspace(workspace)
     inbox = workspace / "rounds" / "2021-04" / "inbox"
     src = next(inbox.glob("*市公安局*"))
+    book = openpyxl.load_workbook(src)
+    book.properties.title = "压缩后报送"  # new content, so the zipped file is a return of its own
+    resaved = workspace / "公安局.xlsx"
+    book.save(resaved)
     archive = inbox / "公安局报表.zip"
     gbk = "市公安局4月报表.xlsx".encode("gbk")
     placeholder = b"P" * (len(gbk) - 5) + b".xlsx"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr(placeholder.decode("ascii"), src.read_bytes())  # ASCII: no UTF-8 flag is set
+        zf.writestr(placeholder.decode("ascii"), resaved.read_bytes())  # ASCII: no UTF-8 flag is set
         zf.writestr("说明.txt", "见附件")
     archive.write_bytes(archive.read_bytes().replace(placeholder, gbk))  # as WinRAR/Windows write it
-    stamp = src.stat().st_mtime
-    os.utime(archive, (stamp, stamp))
-    src.unlink()
-    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
-    sub = next(s for s in result.submissions if s.unit == "市公安局")
+    withdraw(ws, "2021-04", src.name, reason="单位改为压缩包报送")
+    deliver(ws, "2021-04", archive, datetime(2021, 5, 7, 9))
+    result = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
+    sub = next(s for s in result.submissions if s.unit == "市公安局" and not s.attachment)
     assert sub.file == "公安局报表.zip/市公安局4月报表.xlsx" and sub.accepted and not sub.late
+    assert sub.received == datetime(2021, 5, 7, 9)  # the archive's arrival dates what is inside
+    note = next(s for s in result.submissions if s.file == "公安局报表.zip/说明.txt")
+    assert note.attachment and note.unit == "市公安局"  # recorded with the return it came with
     assert csv_rows(result.outputs["csv"]) == csv_rows(demo.result.outputs["csv"])
 
 
@@ -286,11 +302,12 @@ def test_macro_workbooks_are_read_but_macros_never_travel(workspace):
                                     b'vnd.ms-office.vbaProject"/></Types>')
             zout.writestr(item, data)
         zout.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"AutoOpen\"" * 20)
-    os.utime(target, (src.stat().st_mtime, src.stat().st_mtime))
-    src.unlink()
-    result = run_merge(Workspace(workspace), "2021-04", now=datetime(2021, 5, 13, 9))
+    ws = Workspace(workspace)
+    withdraw(ws, "2021-04", src.name)
+    deliver(ws, "2021-04", target, datetime(2021, 5, 7, 9))
+    result = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9))
     sub = next(s for s in result.submissions if s.file == target.name)
-    assert sub.accepted and sub.feedback is not None
+    assert sub.accepted and sub.feedback is not None and not sub.late
     for path in [*result.outputs.values(), sub.feedback]:
         if path.suffix in (".xlsx", ".docx"):
             with zipfile.ZipFile(path) as zf:

@@ -20,7 +20,8 @@ from factories import DEFAULT_INDICATORS, SHEET2, indicator_row, make_master, ma
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from toolkit.merge import run_merge, set_received
+from toolkit.demo import deliver
+from toolkit.merge import run_merge
 from toolkit.model import NODE_STATES, TOTAL
 from toolkit.registry import load_registry
 from toolkit.store import safe_name
@@ -127,7 +128,7 @@ def merge_round(master: Path, folder: Path, files: list[tuple[Path, str, datetim
     for source, name, received in files:
         target = ws.inbox(ROUND) / name
         shutil.copyfile(source, target)
-        set_received(target, received)
+        deliver(ws, ROUND, target, received)
     run_merge(ws, ROUND, now=NOW)
     return (ws.output(ROUND) / "results.csv").read_text(encoding="utf-8-sig")
 

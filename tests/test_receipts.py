@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -218,3 +219,204 @@ def test_v1_migration_is_all_or_nothing(ws, monkeypatch):
         conn.close()
     monkeypatch.undo()
     assert len(receipt_list(ws, ROUND)) == 2
+
+
+# ---------------------------------------------------------------------------------------
+# a round is its receipts: arrival times, winners, the inbox as a drop box
+# ---------------------------------------------------------------------------------------
+
+KJ, FG, LB, LS = "市科技局", "市发展改革委", "灵宝市人民政府", "卢氏县人民政府"
+DEADLINE_PASSED = datetime(2021, 5, 13, 9, 0)  # the deadline of 2021-04 is 2021-05-08
+
+
+def _merge(ws: Workspace, now: datetime = DEADLINE_PASSED):
+    from toolkit.merge import run_merge
+
+    return run_merge(ws, ROUND, now=now)
+
+
+def _csv(result) -> str:
+    return result.outputs["csv"].read_text(encoding="utf-8-sig")
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from toolkit.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main(list(args))
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def round_ws(tmp_path: Path) -> Workspace:
+    from factories import make_workspace
+
+    return make_workspace(tmp_path)
+
+
+def test_returns_saved_after_the_deadline_are_judged_by_their_arrival(round_ws, tmp_path):
+    """The clerk saves the week's returns into the inbox on 5-13, after the 5-08 deadline.
+
+    Times the clerk gives decide 按时/逾期 and which of two versions wins; the order the
+    files were saved in (their modification times) does not. A file nobody dated
+    arrived when the toolkit first saw it, and the record says so."""
+    from factories import make_return
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    correction = make_return(ws, inbox, unit=KJ, name="科技局（更正）.xlsx", values={"1-1-1": {"本期完成": 59}})
+    draft = make_return(ws, inbox, unit=KJ, name="科技局初稿.xlsx", values={"1-1-1": {"本期完成": 50}})
+    late = make_return(ws, inbox, unit=FG, name="发改委.xlsx")
+    undated = make_return(ws, inbox, unit=LB, name="灵宝.xlsx")
+    code, _out = _cli("receive", str(draft), "--at", "2021-05-06 11:30", "-w", str(ws.root), "-r", ROUND)
+    assert code == 0
+    _cli("receive", str(correction), "--at", "2021/5/7 09:00", "--from", "kj@smx.gov.cn", "-w", str(ws.root),
+         "-r", ROUND)
+    _cli("receive", str(late), "--at", "2021年5月10日 16:20", "-w", str(ws.root), "-r", ROUND)
+    import os
+
+    saved = datetime(2021, 5, 13, 8, 50).timestamp()
+    for i, path in enumerate((correction, draft, late, undated)):  # saved in this order after the deadline
+        os.utime(path, (saved + i, saved + i))
+    result = _merge(ws)
+    subs = {s.file: s for s in result.submissions}
+    assert subs[draft.name].superseded and not subs[correction.name].superseded  # the later arrival wins
+    assert subs[correction.name].sender == "kj@smx.gov.cn"
+    assert subs[correction.name].arrival_basis is ArrivalBasis.CLERK
+    row = next(r for r in result.rows if r.indicator.code == "1-1-1" and r.unit == KJ)
+    assert row.value == 59
+    assert KJ in result.on_time_units and FG in result.late_units
+    # nobody dated 灵宝's file: it arrived when the merge first saw it, after the deadline, and is said so
+    assert subs[undated.name].arrival_basis is ArrivalBasis.FIRST_SEEN and LB in result.late_units
+    w308 = next(f for f in result.findings if f.code.name == "W308" and f.file == undated.name)
+    assert "首次发现" in w308.message
+    assert result.missing_units == [LS]
+    # registered later with the clerk's time, 灵宝 is on time after all
+    _cli("receive", str(undated), "--at", "2021-05-08 23:59", "-w", str(ws.root), "-r", ROUND)
+    again = _merge(ws)
+    assert LB in again.on_time_units and not again.late_units == [LB]
+
+
+def test_an_emptied_inbox_changes_nothing(round_ws):
+    from factories import make_return
+
+    from toolkit.demo import deliver
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    for unit in (KJ, FG, LB):
+        deliver(ws, ROUND, make_return(ws, inbox, unit=unit), datetime(2021, 5, 7, 10))
+    first = _merge(ws)
+    history = json.loads((ws.state(ROUND) / "entries.json").read_text(encoding="utf-8"))["entries"]
+    for path in list(inbox.iterdir()):  # the clerk tidies the inbox
+        path.unlink()
+    again = _merge(ws)
+    assert _csv(again) == _csv(first)
+    assert (again.on_time_units, again.late_units, again.missing_units) == \
+        (first.on_time_units, first.late_units, first.missing_units) == ([KJ, FG, LB], [], [LS])
+    assert json.loads((ws.state(ROUND) / "entries.json").read_text(encoding="utf-8"))["entries"] == history
+    assert sorted(s.file for s in again.submissions) == sorted(s.file for s in first.submissions)
+
+
+def test_subfolders_of_the_inbox_are_read(round_ws):
+    from factories import make_return
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    make_return(ws, inbox / "5月7日收" / "科技局", unit=KJ, name="报表.xlsx")
+    make_return(ws, inbox / "5月7日收" / "发改委", unit=FG, name="报表.xlsx")
+    (inbox / ".hidden").mkdir()
+    (inbox / ".hidden" / "x.xlsx").write_bytes(b"\0")
+    result = _merge(ws, now=datetime(2021, 5, 7, 12))
+    subs = {s.file: s for s in result.submissions}
+    assert set(subs) == {"5月7日收/科技局/报表.xlsx", "5月7日收/发改委/报表.xlsx"}
+    assert all(s.accepted for s in subs.values())
+    assert result.on_time_units == [KJ, FG]
+
+
+def test_cover_letters_are_attachments_never_bounced(round_ws):
+    import docx
+    from factories import make_return
+
+    from toolkit.demo import deliver
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    deliver(ws, ROUND, make_return(ws, inbox, unit=KJ), datetime(2021, 5, 7, 10))
+    (inbox / "关于报送4月份进展情况的函.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    letter = docx.Document()
+    letter.add_paragraph("市政府督查室：现将我局4月份重点工作进展情况报送如下。")
+    letter.save(inbox / "报送说明.docx")
+    (inbox / "现场照片.xlsx").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # a photo with a spreadsheet's name
+    code, out = _cli("merge", "-w", str(ws.root), "-r", ROUND, "--now", "2021-05-07 12:00")
+    assert code == 0, out
+    assert "拒收 0 个，附件（非报表，仅登记）3 个" in out
+    feedback = ws.feedback(ROUND)
+    assert not list(feedback.glob("*回复*")) and not list(feedback.glob("*.xlsx"))  # no 【退回】, no marked-up copy
+    from toolkit.receipts import log_lines
+
+    verdicts = {line.label: line.verdict for line in log_lines(ws, ROUND)}
+    assert verdicts["关于报送4月份进展情况的函.pdf"] == verdicts["报送说明.docx"] == verdicts["现场照片.xlsx"] == "附件"
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice is not installed")
+@pytest.mark.parametrize("fmt", ["xls:MS Excel 97", "ods"])
+def test_xls_or_ods_named_xlsx_is_read(round_ws, tmp_path, fmt):
+    from factories import make_return
+    from office import convert
+
+    from toolkit.demo import deliver
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    made = make_return(ws, tmp_path / "made", unit=KJ, name="科技局.xlsx")
+    [converted] = convert([made], fmt, tmp_path / "converted", tmp_path / "profile")
+    target = inbox / "科技局报表.xlsx"  # an .xls/.ods carrying an .xlsx name
+    __import__("shutil").copyfile(converted, target)
+    deliver(ws, ROUND, target, datetime(2021, 5, 7, 10))
+    result = _merge(ws)
+    [sub] = result.submissions
+    assert sub.accepted and sub.unit == KJ, sub.reason
+    assert not [f for f in result.findings if f.code.name == "F104"]
+
+
+def test_withdrawing_is_an_explicit_recorded_act(round_ws):
+    from factories import make_return
+
+    from toolkit.demo import deliver
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    kj = make_return(ws, inbox, unit=KJ)
+    deliver(ws, ROUND, kj, datetime(2021, 5, 7, 10))
+    assert KJ in _merge(ws).on_time_units
+    code, out = _cli("withdraw", "-w", str(ws.root), "-r", ROUND, kj.name, "--reason", "单位来电要求作废")
+    assert code == 0 and "已撤回" in out
+    assert KJ in _merge(ws).missing_units  # the file still lies in the inbox: withdrawn is withdrawn
+    code, out = _cli("log", "-w", str(ws.root), "-r", ROUND)
+    assert "已撤回（单位来电要求作废）" in out
+    code, out = _cli("withdraw", "-w", str(ws.root), "-r", ROUND, "#1", "--undo")
+    assert code == 0 and "已恢复" in out
+    assert KJ in _merge(ws).on_time_units
+    code, out = _cli("withdraw", "-w", str(ws.root), "-r", ROUND, "没有这个文件.xlsx")
+    assert code == 2 and "ducha log" in out and "Traceback" not in out
+
+
+def test_log_shows_source_sender_arrival_and_basis(round_ws):
+    from factories import make_return
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    clerk = make_return(ws, ws.root / "下载", unit=KJ, name="科技局.xlsx")  # outside the inbox
+    make_return(ws, inbox, unit=FG, name="发改委.xlsx")
+    _cli("receive", str(clerk), "--at", "2021-05-07 10:30", "--from", "kj@smx.gov.cn", "-w", str(ws.root), "-r", ROUND)
+    _merge(ws)
+    code, out = _cli("log", "-w", str(ws.root), "-r", ROUND)
+    assert code == 0
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("编号"))
+    for column in ("文件", "来源", "发件人", "到达时间", "时间依据", "单位", "结论"):
+        assert column in header
+    kj = next(line for line in lines if "科技局.xlsx" in line)
+    for text in ("登记", "kj@smx.gov.cn", "2021-05-07 10:30", "人工登记", KJ, "接受"):
+        assert text in kj, (text, kj)
+    fg = next(line for line in lines if "发改委.xlsx" in line)
+    for text in ("收件箱", "2021-05-13 09:00", "首次发现", FG):
+        assert text in fg, (text, fg)

@@ -107,7 +107,29 @@ def build_parser() -> argparse.ArgumentParser:
     _round_arg(p)
     _now_arg(p)
 
-    p = sub.add_parser("log", help="查看收件记录", description="列出本轮收到过的每个文件及其处理结论。")
+    p = sub.add_parser("receive", help="登记收到的文件及其到达时间", description="把文件登记为本轮收到的报表（或附件），"
+                       "原件保存在工作区中，之后即使从收件箱删除也不影响合并。到达时间以邮件本身的时间为准；"
+                       "没有邮件时间时用 --at 给出的时间；都没有时为首次发现的时间。文件的修改时间不作为依据。"
+                       "更换报表无需撤回：同一单位到达时间较晚的报表自动替代较早的。",
+                       epilog="示例：ducha receive 科技局报表.xlsx --at \"2021-05-07 10:30\" --from kj@smx.gov.cn -w 工作区 -r 2021-04")
+    p.add_argument("files", metavar="文件", nargs="+", type=Path, help="要登记的文件（表格、邮件 .eml/.msg、zip 压缩包等）")
+    p.add_argument("--at", metavar="时间", default=None, help="到达时间（北京时间），如 \"2021-05-07 10:30\"")
+    p.add_argument("--from", dest="sender", metavar="地址", default="", help="发件人邮箱地址")
+    _workspace_arg(p)
+    _round_arg(p)
+
+    p = sub.add_parser("withdraw", help="撤回一份已收到的文件", description="把已收到的文件从本轮撤回（记入收件记录，"
+                       "合并时不再计入；邮件或压缩包连同其中的文件一起撤回）。从收件箱删除文件不算撤回。"
+                       "更换报表不需要撤回：收到同一单位更新的文件即自动替代。",
+                       epilog="示例：ducha withdraw -w 工作区 -r 2021-04 12 --reason \"单位要求作废\"")
+    p.add_argument("ref", metavar="文件名或编号", help="ducha log 中的编号，或收到时的文件名")
+    p.add_argument("--reason", metavar="原因", default="", help="撤回原因，记入收件记录")
+    p.add_argument("--undo", action="store_true", help="恢复之前撤回的文件")
+    _workspace_arg(p)
+    _round_arg(p)
+
+    p = sub.add_parser("log", help="查看收件记录", description="列出本轮收到过的每个文件：来源、发件人、到达时间及其依据、"
+                       "单位和处理结论。")
     _workspace_arg(p)
     _round_arg(p)
     return parser
@@ -215,7 +237,8 @@ def cmd_merge(args) -> int:
     ws = _workspace(args)
     result = run_merge(ws, args.round, now=_now(args), log=print)
     print(merge_summary(result))
-    bad = any(not s.accepted for s in result.submissions) or any(s.errors for s in result.submissions)
+    bad = any(not s.accepted and not s.attachment for s in result.submissions) \
+        or any(s.errors for s in result.submissions)
     return 1 if bad else 0
 
 
@@ -229,25 +252,55 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_log(args) -> int:
-    from .store import IntakeLog, format_log
+def cmd_receive(args) -> int:
+    from .receipts import parse_clerk_time, register
 
     ws = _workspace(args)
     registry = ws.registry()
     rnd = ws.pick_round(registry, args.round)
-    if not ws.intake_db.exists():
-        print(f"轮次 {rnd.name} 还没有收件记录（尚未运行过 ducha merge）。")
+    at = parse_clerk_time(args.at) if args.at else None
+    files = register(ws, rnd.name, args.files, at=at, sender=args.sender, limits=ws.limits())
+    for f in files:
+        r = f.receipt
+        state = "" if r.new else "（已登记过）"
+        print(f"  编号 {r.id}：{f.label}，{f.role.value}{'（' + f.detail + '）' if f.detail else ''}，"
+              f"到达 {r.arrival:%Y-%m-%d %H:%M}（{r.basis.value}）{state}")
+    print(f"轮次 {rnd.name}：已登记 {len(args.files)} 个文件。运行 ducha merge 合并，ducha log 查看收件记录。")
+    return 0
+
+
+def cmd_withdraw(args) -> int:
+    from .receipts import withdraw
+
+    ws = _workspace(args)
+    registry = ws.registry()
+    rnd = ws.pick_round(registry, args.round)
+    done = withdraw(ws, rnd.name, args.ref, reason=args.reason, undo=args.undo)
+    verb = "已恢复" if done.undo else "已撤回"
+    for r in done.receipts:
+        print(f"  {verb} 编号 {r.id}：{r.original_name}")
+    print(f"轮次 {rnd.name}：{verb} {len(done.receipts)} 个文件。重新运行 ducha merge 后生效。")
+    return 0
+
+
+def cmd_log(args) -> int:
+    from .receipts import format_log, log_lines
+
+    ws = _workspace(args)
+    registry = ws.registry()
+    rnd = ws.pick_round(registry, args.round)
+    lines = log_lines(ws, rnd.name)
+    if not lines:
+        print(f"轮次 {rnd.name} 还没有收件记录（尚未运行过 ducha merge 或 ducha receive）。")
         return 0
-    with IntakeLog(ws.intake_db) as db:
-        entries = db.entries(rnd.name)
-    print(f"轮次 {rnd.name} 收件记录（{len(entries)} 条）：")
-    print(format_log(entries))
+    print(f"轮次 {rnd.name} 收件记录（{len(lines)} 条）：")
+    print(format_log(lines))
     return 0
 
 
 COMMANDS = {
     "demo": cmd_demo, "init": cmd_init, "templates": cmd_templates, "check": cmd_check,
-    "merge": cmd_merge, "status": cmd_status, "log": cmd_log,
+    "merge": cmd_merge, "status": cmd_status, "receive": cmd_receive, "withdraw": cmd_withdraw, "log": cmd_log,
 }
 
 

@@ -23,8 +23,9 @@ import openpyxl
 
 from .errors import WorkspaceError
 from .intake import HEADER_KEYS
-from .merge import run_merge, set_received
-from .model import Registry, Round, RoundResult
+from .merge import run_merge
+from .model import ArrivalBasis, Registry, Round, RoundResult, Source
+from .receipts import receive_file
 from .templates import GUIDE_SHEET, META_SHEET, write_templates
 from .workspace import CONFIG, MASTER, Workspace
 
@@ -147,7 +148,7 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
     for res in write_templates(registry, hist, ws.templates(hist.name), now=datetime(2021, 3, 25, 9)):
         target = ws.inbox(hist.name) / f"{res.unit.name}{hist.name}报表.xlsx"
         fill_template(res.path, target, res.unit.name, hist.name, data)
-        set_received(target, datetime(2021, 4, 7, 15, 0))
+        deliver(ws, hist.name, target, datetime(2021, 4, 7, 15, 0))
     log(f"已模拟 {HISTORY_ROUND} 轮各单位报送并合并（作为上一轮数据）")
     run_merge(ws, hist.name, now=datetime(2021, 4, 12, 9))
 
@@ -165,16 +166,22 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
         if unit == RESENT:
             first = ws.inbox(rnd.name) / f"{unit}-重点工作进展（初稿）.xlsx"
             fill_template(res.path, first, unit, rnd.name, data, blank_codes={"1-2-1"})
-            set_received(first, datetime(2021, 5, 6, 11, 30))
+            deliver(ws, rnd.name, first, datetime(2021, 5, 6, 11, 30))
             names.append(first.name)
         fill_template(res.path, target, unit, rnd.name, data, mistakes=mistakes,
                       previous=(HISTORY_ROUND, data))
-        set_received(target, LATE.get(unit, datetime(2021, 5, 7, 10 + i % 7, 5 * (i % 12))))
+        deliver(ws, rnd.name, target, LATE.get(unit, datetime(2021, 5, 7, 10 + i % 7, 5 * (i % 12))))
         names.append(target.name)
     log(f"已模拟 {len(names)} 份报表放入收件箱（{len(LATE)} 个单位逾期，{MISSING} 未报送，3 份含常见错误）")
     log("开始合并：")
     result = run_merge(ws, rnd.name, now=REPORT_TIME, log=log)
     return DemoSummary(folder=folder, result=result, files=names, seconds=time.monotonic() - started)
+
+
+def deliver(ws: Workspace, round_name: str, path: Path, when: datetime) -> None:
+    """The clerk saves a return into the inbox and registers when it arrived (``ducha receive --at``)."""
+    receive_file(ws, round_name, path, source=Source.CLERK, arrived=when, basis=ArrivalBasis.CLERK,
+                 origin=path.relative_to(ws.inbox(round_name)).as_posix())
 
 
 def _mail_name(unit: str, i: int) -> str:

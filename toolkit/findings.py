@@ -67,6 +67,8 @@ class Code(enum.Enum):
     W312 = (Level.NOTICE, "与已收到的文件 {detail} 内容相同，未重复处理", "无需处理。")
     W313 = (Level.NOTICE, "百分数 {value} 已按 {detail} 读取", "请确认数值无误。")
     W314 = (Level.NOTICE, "表格外多出的内容“{value}”未读取", "如需说明，请写在对应行的“进展情况”或“存在问题”中。")
+    W315 = (Level.NOTICE, "已作为附件登记（{detail}），不作为报表读取",
+            "无需处理；如该单位的报表只在此文件中，请联系其按下发的模板报送表格。")
 
     @property
     def level(self) -> Level:

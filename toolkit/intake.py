@@ -8,9 +8,9 @@ its 填报单位 cell. Reading problems are :class:`~toolkit.errors.ReadError`.
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,7 +186,6 @@ def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, 
 # ---------------------------------------------------------------------------
 # returns sent inside a plain .zip archive
 
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".xlsb")
 MAX_ZIP_MEMBERS = 100
 
 
@@ -201,59 +200,54 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def zip_members(path: Path) -> list[zipfile.ZipInfo] | None:
-    """The spreadsheets inside ``path`` when it is a plain zip archive (not itself a workbook)."""
-    try:
-        if not zipfile.is_zipfile(path):
-            return None
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return None
-    lowered = {i.filename.lower() for i in infos}
-    if "[content_types].xml" in lowered or "mimetype" in lowered or "xl/workbook.xml" in lowered:
-        return None  # an xlsx/ods itself
-    members = []
-    for info in infos:
-        name = _member_name(info)
-        if info.is_dir() or is_skippable(Path(name)) or "__MACOSX" in info.filename:
-            continue
-        if Path(name).suffix.lower() in SPREADSHEET_SUFFIXES:
-            members.append(info)
-    return members or None
+def zip_entries(path: Path, limits: Limits = Limits()) -> Iterator[tuple[str, bytes]]:
+    """The files inside a plain zip archive, one at a time: (name as the sender saw it, bytes).
 
-
-def expand_zip(path: Path, dest: Path, limits: Limits = Limits()) -> list[tuple[Path, str]]:
-    """Extract the spreadsheets of a zip archive into ``dest``; (path, label) pairs.
-
-    Only members that look like spreadsheets are taken, each bounded by the file
-    size limit *while* it is read (a member's declared size may lie), never more
-    than MAX_ZIP_MEMBERS, and names are made safe so nothing lands outside ``dest``.
-    The label, ``<archive>/<member>``, is how the file is named to the clerk.
+    Every member is taken, whatever its name: what each one is is decided by its
+    content when it is received. Folders, lock and hidden files and macOS
+    ``__MACOSX`` entries are left out; so are members that are encrypted or
+    damaged, larger than ``limits.max_file_bytes`` (counted *while* inflating, a
+    declared size may lie), beyond the first MAX_ZIP_MEMBERS, or beyond
+    ``limits.max_uncompressed_bytes`` in total. Names are only names: nothing is
+    written to disk here, so no member name can reach outside the workspace.
     """
-    from .store import atomic_write, safe_name
-
-    members = zip_members(path) or []
-    dest.mkdir(parents=True, exist_ok=True)
-    stamp = path.stat().st_mtime
-    out: list[tuple[Path, str]] = []
-    with zipfile.ZipFile(path) as zf:
-        for i, info in enumerate(members[:MAX_ZIP_MEMBERS]):
+    count = total = 0
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_members:
+            return
+        for info in infos:
             name = _member_name(info)
-            target = dest / safe_name(f"{i + 1:02d}_{name}")
-            label = f"{path.name}/{name}"
-            if info.file_size > limits.max_file_bytes:
-                continue  # left out; the archive itself is reported below if nothing usable remains
-            try:
-                with zf.open(info) as src, atomic_write(target) as fh:
-                    left = limits.max_file_bytes + 1
-                    while chunk := src.read(min(1 << 20, left)):
-                        fh.write(chunk)
-                        left -= len(chunk)
-                        if left <= 0:
-                            raise ValueError("member larger than declared")
-            except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError):
-                continue  # encrypted or damaged member: not extracted
-            os.utime(target, (stamp, stamp))
-            out.append((target, label))
-    return out
+            if info.is_dir() or not name or is_skippable(Path(name)) or "__MACOSX" in info.filename:
+                continue
+            if count >= MAX_ZIP_MEMBERS:
+                return
+            if info.file_size > limits.max_file_bytes or info.flag_bits & 0x1:
+                continue
+            data = _read_member(zf, info, limits.max_file_bytes)
+            if data is None:
+                continue
+            total += len(data)
+            if total > limits.max_uncompressed_bytes:
+                return
+            count += 1
+            yield name, data
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+    chunks: list[bytes] = []
+    left = cap + 1
+    try:
+        with zf.open(info) as src:
+            while chunk := src.read(min(1 << 20, left)):
+                chunks.append(chunk)
+                left -= len(chunk)
+                if left <= 0:
+                    return None  # larger than declared, and than the limit
+    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError):
+        return None  # encrypted or damaged member
+    return b"".join(chunks)

@@ -9,7 +9,6 @@ atomically. Rerunning on the same inbox gives the same results.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,14 +19,15 @@ from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
-from .intake import ReturnFile, expand_zip, read_return, zip_members
+from .intake import ReturnFile, read_return
 from .model import Entry, Registry, Round, RoundResult, Submission
-from .reader import Limits, is_skippable
-from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name, sha256_file
+from .reader import Limits
+from .receipts import Role, RoundFile, round_files
+from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name
 from .workspace import Workspace
 
 Log = Callable[[str], None]
-MERGE_NOTICES = (Code.W308, Code.W309, Code.W312)
+MERGE_NOTICES = (Code.W308, Code.W309, Code.W312, Code.W315)
 #: Files that are no spreadsheet at all get a reply text but no marked-up copy.
 UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
@@ -49,28 +49,6 @@ class _Seen:
     ret: ReturnFile | None  # None when unreadable, or taken from the cache
 
 
-def inbox_files(folder: Path) -> list[Path]:
-    """Files a merge looks at: every regular file, lock files and hidden files skipped."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not is_skippable(p))
-
-
-def unpacked(ws: Workspace, rnd: Round, files: list[Path], limits: Limits) -> list[tuple[Path, str]]:
-    """(path, label) of every return: a zip archive of returns counts as its spreadsheets."""
-    out: list[tuple[Path, str]] = []
-    for path in files:
-        members = expand_zip(path, ws.state(rnd.name) / "unzipped" / sha256_file(path)[:16], limits) \
-            if zip_members(path) else []
-        out.extend(members or [(path, path.name)])
-    return out
-
-
-def received_at(path: Path) -> datetime:
-    """When a file arrived: its modification time (fetch-mail sets it to the mail's date)."""
-    return datetime.fromtimestamp(path.stat().st_mtime)
-
-
 def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None
             ) -> tuple[Outcome, ReturnFile | None]:
     """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
@@ -88,6 +66,7 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
               log: Log = lambda _msg: None) -> RoundResult:
     """Merge a round; returns the result with the paths of everything written."""
     registry = ws.registry()
+    seen_at = now  # files first seen by this merge arrive at its time (real now unless given)
     now = now or datetime.now()
     rnd = ws.pick_round(registry, round_name, now.date())
     limits = ws.limits()
@@ -96,7 +75,7 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
         # Under the lock nobody else writes here: any temp file is left by a killed merge.
         for part in ("output", "feedback", "archive"):
             cleanup_temp(ws.round_dir(rnd.name, part), older_than=0)
-        return _merge_locked(ws, registry, rnd, now, limits, log)
+        return _merge_locked(ws, registry, rnd, now, limits, log, seen_at)
 
 
 def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
@@ -112,45 +91,11 @@ def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> Out
 
 
 def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
-                  log: Log) -> RoundResult:
+                  log: Log, seen_at: datetime | None = None) -> RoundResult:
     ctx = _context(ws, registry, rnd)
     cache = _cache(ws, registry, rnd, limits)
-    files = unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits)
-    if files:
-        log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
-    else:
-        log(f"轮次 {rnd.name}：收件箱 {ws.inbox(rnd.name)} 中没有文件，各单位均按未报送处理。"
-            "请把收到的报表放进该文件夹后重新运行。")
-    seen: list[_Seen] = []
-    by_hash: dict[str, Submission] = {}
-    for i, (path, label) in enumerate(files, start=1):
-        digest = sha256_file(path)
-        sub = Submission(file=label, path=path, sha256=digest, received=received_at(path))
-        if digest in by_hash:
-            first = by_hash[digest]
-            out = Outcome(file=label, unit_name=first.unit)
-            out.findings.append(make(Code.W312, file=label, unit=first.unit, detail=first.file))
-            # the same content as a file already taken: it shares that file's verdict, never wins
-            sub.unit, sub.reason = first.unit, f"与 {first.file} 相同"
-            sub.accepted, sub.superseded = first.accepted, True
-            seen.append(_Seen(sub, out, None))
-            log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
-            continue
-        by_hash[digest] = sub
-        cached, ret = cache.get(digest, label), None
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
-            cache.put(digest, outcome)
-        sub.unit = outcome.unit_name
-        sub.accepted = not outcome.rejected
-        if outcome.rejected:
-            sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
-        verdict = "接受" if sub.accepted else "拒收"
-        log(f"  [{i}/{len(files)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
-            f"（错误 {outcome.errors}，提示 {outcome.notices}）")
+    files = round_files(ws, rnd.name, limits=limits, now=seen_at, log=log)
+    seen = _submissions(files, ctx, cache, limits, log, rnd, ws.inbox(rnd.name))
     winners = _pick_winners(seen, rnd)
     entries: dict[tuple[str, str], Entry] = {}
     for item in winners.values():
@@ -163,20 +108,116 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
         s.errors, s.notices = item.outcome.errors, item.outcome.notices
     result = build_result(registry, rnd, now, entries, [item.submission for item in seen], findings, winners)
     ws.save_entries(rnd.name, [e for e in entries.values()])
-    _record_intake(ws, rnd, seen)
+    _record_intake(ws, rnd, seen, files)
     write_outputs(ws, result, log)
     return result
 
 
+# ---------------------------------------------------------------------------------------
+# intake: the round's received files become submissions
+# ---------------------------------------------------------------------------------------
+
+def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache, limits: Limits, log: Log,
+                 rnd: Round, inbox: Path, *, remember: bool = True) -> list[_Seen]:
+    """Read and check each received return once; attachments and repeats are recorded, never read.
+
+    ``files`` come from :func:`toolkit.receipts.round_files`: the receipts, not the
+    inbox. Mails and archives that were opened are not submissions themselves;
+    their files are. ``remember`` stores each new check in the cache.
+    """
+    items = [f for f in files if f.role is not Role.OPENED]
+    if items:
+        log(f"轮次 {rnd.name}：收到文件 {len(items)} 个")
+    else:
+        log(f"轮次 {rnd.name}：还没有收到任何文件，各单位均按未报送处理。"
+            f"请把收到的报表放进收件箱 {inbox}（可含子文件夹、邮件 .eml/.msg、zip 压缩包），"
+            "或用 ducha receive 登记后重新运行。")
+    seen: list[_Seen] = []
+    by_hash: dict[str, _Seen] = {}
+    for i, f in enumerate(items, start=1):
+        receipt, label = f.receipt, f.label
+        assert receipt.stored is not None
+        sub = Submission(file=label, path=receipt.stored, sha256=receipt.sha256, received=receipt.arrival,
+                         source=receipt.source, sender=receipt.sender, arrival_basis=receipt.basis,
+                         receipt=receipt.id)
+        if f.role is Role.DUPLICATE:
+            twin = by_hash.get(receipt.sha256)
+            if twin is None:
+                continue  # a repeated mail or archive: its files are listed once
+            first = twin.submission
+            out = Outcome(file=label, unit_name=first.unit)
+            out.findings.append(make(Code.W312, file=label, unit=first.unit, detail=first.file))
+            # the same content as a file already taken: it shares that file's verdict, never wins
+            sub.unit, sub.reason = first.unit, f"与 {first.file} 相同"
+            sub.accepted, sub.superseded, sub.attachment = first.accepted, True, first.attachment
+            seen.append(_Seen(sub, out, None))
+            log(f"  [{i}/{len(items)}] {label}：与 {first.file} 内容相同，跳过")
+            continue
+        if f.role is Role.ATTACHMENT:
+            out = Outcome(file=label)
+            out.findings.append(make(Code.W315, file=label, detail=f.detail))
+            sub.attachment = True
+            item = _Seen(sub, out, None)
+            seen.append(item)
+            by_hash[receipt.sha256] = item
+            log(f"  [{i}/{len(items)}] {label}：附件（{f.detail}），已登记，不作为报表读取")
+            continue
+        cached, ret = cache.get(receipt.sha256, label), None
+        if cached is not None:
+            outcome = cached
+        else:
+            outcome, ret = examine(receipt.stored, ctx, limits, name=label)
+            if remember:
+                cache.put(receipt.sha256, outcome)
+        sub.unit = outcome.unit_name
+        sub.accepted = not outcome.rejected
+        sub.errors, sub.notices = outcome.errors, outcome.notices
+        if outcome.rejected:
+            sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
+        item = _Seen(sub, outcome, ret)
+        seen.append(item)
+        by_hash[receipt.sha256] = item
+        verdict = "接受" if sub.accepted else "拒收"
+        log(f"  [{i}/{len(items)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
+            f"（错误 {outcome.errors}，提示 {outcome.notices}）")
+    _attribute_attachments(seen, files)
+    return seen
+
+
+def _attribute_attachments(seen: list[_Seen], files: list[RoundFile]) -> None:
+    """An attachment that came with a return (same mail or archive) belongs to that return's unit."""
+    by_receipt = {f.receipt.id: f for f in files if f.role is not Role.DUPLICATE}
+    units: dict[int, str] = {}
+    for item in seen:
+        f = by_receipt.get(item.submission.receipt)
+        if f is not None and f.receipt.parent is not None and item.submission.unit and not item.submission.attachment:
+            units.setdefault(f.receipt.parent, item.submission.unit)
+    for item in seen:
+        sub = item.submission
+        f = by_receipt.get(sub.receipt)
+        if not sub.attachment or sub.unit or f is None or f.role is not Role.ATTACHMENT:
+            continue
+        unit = units.get(f.receipt.parent) if f.receipt.parent is not None else None
+        if unit:
+            sub.unit = item.outcome.unit_name = unit
+            item.outcome.findings[:] = [make(Code.W315, file=sub.file, unit=unit, detail=f.detail)]
+
+
 def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
-    """The latest accepted return of each unit wins; earlier ones are kept but superseded."""
+    """The latest accepted return of each unit wins; earlier ones are kept but superseded.
+
+    "Latest" is the latest *arrival* (ties: the later receipt), never a file's
+    modification time; 按时/逾期 is the winner's arrival against the end of
+    报送截止日期 (China time).
+    """
     by_unit: dict[str, list[_Seen]] = {}
     for item in seen:
-        if item.submission.accepted and item.outcome.unit_name and not item.submission.reason:
+        sub = item.submission
+        if sub.accepted and item.outcome.unit_name and not sub.reason and not sub.attachment:
             by_unit.setdefault(item.outcome.unit_name, []).append(item)
     winners: dict[str, _Seen] = {}
     for unit, items in by_unit.items():
-        items.sort(key=lambda it: (it.submission.received, it.submission.sha256))
+        items.sort(key=lambda it: (it.submission.received or datetime.min, it.submission.receipt))
         winner = items[-1]
         winners[unit] = winner
         for older in items[:-1]:
@@ -187,7 +228,8 @@ def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
         if sub.received and sub.received.date() > rnd.deadline:
             sub.late = True
             winner.outcome.findings.append(make(
-                Code.W308, file=sub.file, unit=unit, value=sub.received.strftime("%Y-%m-%d %H:%M"),
+                Code.W308, file=sub.file, unit=unit,
+                value=f"{sub.received:%Y-%m-%d %H:%M}（{sub.arrival_basis.value}）",
                 detail=f"{rnd.deadline.isoformat()} 24:00"))
     return winners
 
@@ -273,17 +315,30 @@ def write_outputs(ws: Workspace, result: RoundResult, log: Log = lambda _m: None
     return result.outputs
 
 
-def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
-    ws.intake_db.parent.mkdir(parents=True, exist_ok=True)
-    with IntakeLog(ws.intake_db) as db:
-        for item in seen:
-            sub = item.submission
-            if db.seen(rnd.name, sub.sha256):
+def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen], files: list[RoundFile]) -> None:
+    """The merge's verdict on each received file, in the intake log when it changed since the last merge."""
+    verdicts: list[tuple[str, str, int, str, int, int, str, str, int]] = []
+    for item in seen:
+        sub = item.submission
+        if sub.superseded and sub.reason:  # a repeat: the log lists it under the receipt it repeats
+            continue
+        verdict = "附件" if sub.attachment else ("接受" if sub.accepted else "拒收")
+        verdicts.append((sub.file, sub.sha256, sub.path.stat().st_size if sub.path.exists() else 0, sub.unit,
+                         item.outcome.errors, item.outcome.notices, verdict,
+                         str(sub.archived.name) if sub.archived else "", sub.receipt))
+    for f in files:
+        if f.role is Role.OPENED:
+            verdicts.append((f.label, f.receipt.sha256, f.receipt.size, "", 0, 0, "已拆开", "", f.receipt.id))
+    reasons = {item.submission.sha256: item.submission.reason for item in seen}
+    received = {f.receipt.sha256: f.receipt.arrived for f in files}
+    with IntakeLog(ws.intake_db) as db, db.transaction():
+        for name, sha, size, unit, errors, notices, verdict, archived, receipt in verdicts:
+            last = db.seen(rnd.name, sha)
+            if last and (last["verdict"], last["unit"], last["errors"], last["notices"]) == (verdict, unit, errors,
+                                                                                           notices):
                 continue
-            verdict = "拒收" if not sub.accepted else ("重复" if sub.reason else "接受")
-            db.record(rnd.name, sub.file, sub.sha256, sub.path.stat().st_size if sub.path.exists() else 0,
-                      sub.received, sub.unit, verdict, item.outcome.errors, item.outcome.notices,
-                      str(sub.archived.name) if sub.archived else "", sub.reason)
+            db.record(rnd.name, name, sha, size, received.get(sha), unit, verdict, errors, notices, archived,
+                      reasons.get(sha, ""), receipt=receipt)
 
 
 def round_status(ws: Workspace, round_name: str | None = None, today: date | None = None) -> dict:
@@ -294,23 +349,13 @@ def round_status(ws: Workspace, round_name: str | None = None, today: date | Non
     ctx = _context(ws, registry, rnd)
     limits = ws.limits()
     cache = _cache(ws, registry, rnd, limits)
-    seen: list[_Seen] = []
-    for path, label in unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits):
-        sub = Submission(file=label, path=path, sha256=sha256_file(path), received=received_at(path))
-        cached, ret = cache.get(sub.sha256, label), None  # what the last merge read, if anything
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
-        sub.unit, sub.accepted = outcome.unit_name, not outcome.rejected
-        sub.errors, sub.notices = outcome.errors, outcome.notices
-        if outcome.rejected:
-            sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
+    # the same receipts a merge works from (the inbox's new files are received on the way)
+    files = round_files(ws, rnd.name, limits=limits)
+    seen = _submissions(files, ctx, cache, limits, lambda _m: None, rnd, ws.inbox(rnd.name), remember=False)
     winners = _pick_winners(seen, rnd)
     rows = []
     for unit in registry.reporting_units():
-        mine = [s for s in seen if s.submission.unit == unit.name]
+        mine = [s for s in seen if s.submission.unit == unit.name and not s.submission.attachment]
         chosen: Submission | None
         if unit.name in winners:
             chosen = winners[unit.name].submission
@@ -325,11 +370,5 @@ def round_status(ws: Workspace, round_name: str | None = None, today: date | Non
         rows.append({"单位编号": unit.code, "单位名称": unit.name, "状态": state,
                      "文件": chosen.file if chosen else "", "收到时间": chosen.received.strftime("%Y-%m-%d %H:%M")
                      if chosen and chosen.received else "", "原因": chosen.reason if chosen and not chosen.accepted else ""})
-    unknown = [s.submission for s in seen if not s.submission.unit]
+    unknown = [s.submission for s in seen if not s.submission.unit and not s.submission.attachment]
     return {"round": rnd, "rows": rows, "unidentified": unknown, "today": today}
-
-
-def set_received(path: Path, when: datetime) -> None:
-    """Stamp a file's arrival time (used by the demo and by fetch-mail)."""
-    ts = when.timestamp()
-    os.utime(path, (ts, ts))

@@ -225,6 +225,8 @@ class Submission:
     source: Source = Source.INBOX
     sender: str = ""  # mail address of the sender, where known
     arrival_basis: ArrivalBasis = ArrivalBasis.FIRST_SEEN
+    receipt: int = 0  # its number in the round's record (``ducha log``); 0 when not received
+    attachment: bool = False  # not a return (a cover letter, a photo): recorded, never read, never bounced
     accepted: bool = False
     superseded: bool = False  # a later return from the same unit replaced it
     late: bool = False

@@ -31,26 +31,44 @@ given without a zone (the clerk's, the merge's ``--now``) is China time.
 
 from __future__ import annotations
 
+import enum
+import getpass
 import hashlib
 import json
+import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from .errors import WorkspaceError
+from .intake import zip_entries
 from .model import ArrivalBasis, Source
-from .store import IntakeLog, find_content, put_content
+from .reader import Content, Limits, classify, is_skippable
+from .store import IntakeLog, cleanup_temp, clip, find_content, format_table, put_content
 from .workspace import Workspace
 
 __all__ = [
     "CHINA",
+    "LogLine",
     "Receipt",
+    "Role",
+    "RoundFile",
+    "Withdrawal",
     "china_time",
+    "format_log",
+    "log_lines",
     "originals",
+    "parse_clerk_time",
     "receipt_list",
     "receive_bytes",
     "receive_file",
+    "register",
+    "round_files",
+    "scan_inbox",
+    "withdraw",
 ]
 
 #: China Standard Time: deadlines (报送截止日期) end at midnight here.
@@ -134,7 +152,7 @@ def receive_bytes(
     return the existing receipt with ``new=False``.
     """
     digest = hashlib.sha256(data).hexdigest()
-    return _receive(ws, round_name, digest, len(data), data, name, source=source, sender=sender,
+    return _receive(ws, round_name, digest, len(data), data, name, db=None, source=source, sender=sender,
                     arrived=arrived, basis=basis, origin=origin, parent=parent)
 
 
@@ -156,13 +174,9 @@ def receive_file(
     The file is read, never moved or changed; its modification time is ignored.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        digest = _sha256(path)
-    except OSError as exc:
-        raise WorkspaceError(f"无法读取文件 {path}（{exc.strerror or exc}）。请确认文件存在且未被占用。") from exc
-    return _receive(ws, round_name, digest, size, path, name or path.name, source=source, sender=sender,
-                    arrived=arrived, basis=basis, origin=origin or path.name, parent=parent)
+    with IntakeLog(ws.intake_db) as db:
+        return _receive_path(ws, db, round_name, path, name=name, source=source, sender=sender, arrived=arrived,
+                             basis=basis, origin=origin or path.name, parent=parent)
 
 
 def _sha256(path: Path) -> str:
@@ -174,27 +188,30 @@ def _sha256(path: Path) -> str:
 
 
 def _receive(ws: Workspace, round_name: str, digest: str, size: int, data: bytes | Path, name: str, *,
-             source: Source, sender: str, arrived: datetime | None, basis: ArrivalBasis, origin: str,
-             parent: int | None) -> Receipt:
+             db: IntakeLog | None, source: Source, sender: str = "", arrived: datetime | None = None,
+             basis: ArrivalBasis = ArrivalBasis.FIRST_SEEN, origin: str = "", parent: int | None = None) -> Receipt:
+    if db is None:
+        with IntakeLog(ws.intake_db) as own:
+            return _receive(ws, round_name, digest, size, data, name, db=own, source=source, sender=sender,
+                            arrived=arrived, basis=basis, origin=origin, parent=parent)
     seen = _now()
     if arrived is None:
         arrived, basis = seen, ArrivalBasis.FIRST_SEEN
     arrived = china_time(arrived).replace(microsecond=0)
     store = originals(ws, round_name)
-    with IntakeLog(ws.intake_db) as db:
-        row = db.receipt(round_name, digest)
-        if row is None:
-            stored, _ = put_content(store, data, name, digest)  # the bytes first: a receipt always has them
-            row, created = db.add_receipt({
-                "round": round_name, "sha256": digest, "original_name": name, "size": size,
-                "source": source.name, "sender": sender, "arrived": arrived.isoformat(),
-                "basis": basis.name, "origin": origin, "parent": parent,
-                "first_seen": seen.isoformat(), "stored": _relative(ws, stored),
-            })
-            if created:
-                return _receipt(ws, row)
-        return _again(ws, db, row, data, name, source=source, sender=sender, arrived=arrived, basis=basis,
-                      origin=origin, parent=parent)
+    row = db.receipt(round_name, digest)
+    if row is None:
+        stored, _ = put_content(store, data, name, digest)  # the bytes first: a receipt always has them
+        row, created = db.add_receipt({
+            "round": round_name, "sha256": digest, "original_name": name, "size": size,
+            "source": source.name, "sender": sender, "arrived": arrived.isoformat(),
+            "basis": basis.name, "origin": origin, "parent": parent,
+            "first_seen": seen.isoformat(), "stored": _relative(ws, stored),
+        })
+        if created:
+            return _receipt(ws, row)
+    return _again(ws, db, row, data, name, source=source, sender=sender, arrived=arrived, basis=basis,
+                  origin=origin, parent=parent)
 
 
 def _again(ws: Workspace, db: IntakeLog, row: dict[str, Any], data: bytes | Path, name: str, *,
@@ -206,11 +223,12 @@ def _again(ws: Workspace, db: IntakeLog, row: dict[str, Any], data: bytes | Path
     if current.stored is None:
         stored, _ = put_content(originals(ws, current.round), data, name, current.sha256)
         changes["stored"] = _relative(ws, stored)
+    same_file = (name, origin, parent) == (current.original_name, current.origin, current.parent)
     better = _RANK[basis] > _RANK[current.basis]
-    if basis is current.basis is ArrivalBasis.CLERK and arrived != current.arrived:
-        better = True  # the clerk's latest word on a time the clerk gave
-    elif basis is current.basis is ArrivalBasis.MAIL and arrived < current.arrived:
-        better = True  # the same attachment in an earlier mail
+    if basis is current.basis is ArrivalBasis.CLERK and same_file and arrived != current.arrived:
+        better = True  # the clerk corrects the time the clerk gave for this very file
+    elif basis is current.basis and basis is not ArrivalBasis.FIRST_SEEN and arrived < current.arrived:
+        better = True  # the same content arrived earlier (another mail, another copy)
     if better:
         changes.update(arrived=arrived.isoformat(), basis=basis.name)
         if basis is ArrivalBasis.MAIL:
@@ -226,7 +244,7 @@ def _again(ws: Workspace, db: IntakeLog, row: dict[str, Any], data: bytes | Path
                 before = {"arrived": current.arrived.isoformat(), "basis": current.basis.name,
                           "source": current.source.name, "sender": current.sender}
                 db.add_event(current.id, "amend", json.dumps({"before": before, "after": changes}, ensure_ascii=False))
-        if (name, origin, parent) != (current.original_name, current.origin, current.parent):
+        if not same_file:
             db.add_name(current.id, name, origin, parent)
     fresh = db.receipt_by_id(current.id)
     assert fresh is not None
@@ -263,3 +281,415 @@ def receipt_list(ws: Workspace, round_name: str) -> list[Receipt]:
         return []
     with IntakeLog(ws.intake_db) as db:
         return [replace(_receipt(ws, row), new=False) for row in db.receipts(round_name)]
+
+
+# ---------------------------------------------------------------------------------------
+# the round's files: the inbox is a drop box, the receipts are the round
+# ---------------------------------------------------------------------------------------
+
+Log = Callable[[str], None]
+
+
+class Role(str, enum.Enum):
+    """What a merge does with a received file."""
+
+    RETURN = "报表"  # read and checked as a department's return
+    ATTACHMENT = "附件"  # recorded, never read as a return, never bounced (a cover letter, a photo)
+    OPENED = "已拆开"  # a mail or zip archive: the files inside are listed on their own
+    DUPLICATE = "重复"  # the same content arrived again under another name or place
+
+
+@dataclass(frozen=True)
+class RoundFile:
+    """One file of the round as the merge sees it.
+
+    ``label`` names it to people (``子文件夹/报表.xlsx``, ``邮件.eml/附件.xlsx``);
+    ``detail`` says what an attachment is, or which file a duplicate repeats.
+    """
+
+    receipt: Receipt
+    label: str
+    role: Role
+    detail: str = ""
+
+
+def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, log: Log = lambda _m: None
+               ) -> list[Receipt]:
+    """Receive every file in the round's inbox, subfolders included; return their receipts.
+
+    Lock files, hidden files and folders, ``Thumbs.db`` and the like are skipped.
+    A file seen for the first time arrives ``now`` (the first sighting); files
+    already received keep their receipt. A file that cannot be read right now (still
+    being saved, locked) is reported through ``log`` and left for the next run.
+    """
+    inbox = ws.inbox(round_name)
+    if not inbox.is_dir():
+        return []
+    arrived = china_time(now) if now is not None else None
+    out: list[Receipt] = []
+    with IntakeLog(ws.intake_db) as db:
+        for path in _walk(inbox):
+            rel = path.relative_to(inbox).as_posix()
+            try:
+                out.append(_receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
+                                         basis=ArrivalBasis.FIRST_SEEN, origin=rel))
+            except WorkspaceError as exc:
+                log(f"  暂不登记 {rel}：{exc}")
+    return out
+
+
+def _walk(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not is_skippable(Path(d)))
+        for name in sorted(files):
+            path = Path(top) / name
+            if is_skippable(path):
+                continue
+            try:
+                if not stat.S_ISREG(path.stat().st_mode):
+                    continue
+            except OSError:
+                continue
+            found.append(path)
+    return found
+
+
+def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, **kw: Any) -> Receipt:
+    try:
+        size = path.stat().st_size
+        digest = _sha256(path)
+    except OSError as exc:
+        raise WorkspaceError(f"无法读取文件 {path}（{exc.strerror or exc}）。请确认文件存在且未被占用。") from exc
+    return _receive(ws, round_name, digest, size, path, kw.pop("name", None) or path.name, db=db, **kw)
+
+
+def round_files(ws: Workspace, round_name: str, *, limits: Limits = Limits(), now: datetime | None = None,
+                log: Log = lambda _m: None) -> list[RoundFile]:
+    """The round as a merge sees it: every receipt that is not withdrawn, in receipt order.
+
+    The inbox is scanned first (:func:`scan_inbox`), then every mail and zip archive
+    is opened and the files inside are received in their turn (dated and attributed
+    by the mail, or by the archive's own receipt). Files that only repeat a content
+    already received come last, as :attr:`Role.DUPLICATE`. Nothing here depends on
+    what the inbox holds beyond new arrivals: a file removed from it stays received.
+    """
+    scan_inbox(ws, round_name, now=now, log=log)
+    cleanup_temp(originals(ws, round_name))
+    return _collect(ws, round_name, limits, log)
+
+
+def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[RoundFile]:
+    if not ws.intake_db.exists():
+        return []
+    with IntakeLog(ws.intake_db) as db:
+        withdrawn = _withdrawn(db, round_name)
+        work = [replace(_receipt(ws, row), new=False) for row in db.receipts(round_name)]
+        files: list[RoundFile] = []
+        labels: dict[int, str] = {}
+        kept: dict[int, Receipt] = {}
+        i = 0
+        while i < len(work):
+            receipt = work[i]
+            i += 1
+            if receipt.parent in withdrawn:
+                withdrawn.add(receipt.id)  # a withdrawn mail takes its attachments along
+            if receipt.id in withdrawn or receipt.id in kept:
+                continue
+            kept[receipt.id] = receipt
+            label = _label(receipt, labels.get(receipt.parent) if receipt.parent is not None else None)
+            labels[receipt.id] = label
+            if receipt.stored is None:
+                log(f"  {label}：收到的原件已找不到，本次未处理。请把该文件重新放入收件箱或用 ducha receive 重新登记。")
+                continue
+            kind, what = classify(receipt.stored, limits)
+            if kind is Content.WORKBOOK:
+                files.append(RoundFile(receipt, label, Role.RETURN))
+            elif kind is Content.DOCUMENT:
+                files.append(RoundFile(receipt, label, Role.ATTACHMENT, what))
+            else:
+                inside, empty = _open_container(ws, db, receipt, kind, label, limits, log)
+                if inside:
+                    files.append(RoundFile(receipt, label, Role.OPENED, what))
+                    work.extend(r for r in inside if r.new)
+                else:
+                    files.append(RoundFile(receipt, label, Role.ATTACHMENT, empty))
+        for alias in db.names(round_name):
+            twin = kept.get(alias["receipt"])
+            if twin is None or alias["parent"] in withdrawn:
+                continue
+            parent_label = labels.get(alias["parent"]) if alias["parent"] is not None else None
+            label = _alias_label(alias, twin, parent_label)
+            if label != labels[twin.id]:
+                files.append(RoundFile(twin, label, Role.DUPLICATE, labels[twin.id]))
+    return files
+
+
+def _label(receipt: Receipt, parent_label: str | None) -> str:
+    if parent_label:
+        return f"{parent_label}/{receipt.original_name}"
+    if receipt.source in (Source.INBOX, Source.CLERK) and _relative_origin(receipt.origin):
+        return receipt.origin
+    return receipt.original_name
+
+
+def _alias_label(alias: dict[str, Any], receipt: Receipt, parent_label: str | None) -> str:
+    if parent_label:
+        return f"{parent_label}/{alias['name']}"
+    if _relative_origin(alias["origin"]) and receipt.source is not Source.MAILBOX:
+        return str(alias["origin"])
+    return str(alias["name"])
+
+
+def _relative_origin(origin: str) -> bool:
+    return bool(origin) and not PurePosixPath(origin).is_absolute() and not PureWindowsPath(origin).is_absolute() \
+        and not origin.startswith("<")
+
+
+def _open_container(ws: Workspace, db: IntakeLog, container: Receipt, kind: Content, label: str,
+                    limits: Limits, log: Log) -> tuple[list[Receipt], str]:
+    """Receive the files inside a zip archive or a saved mail; (their receipts, why there are none)."""
+    assert container.stored is not None
+    inside: list[Receipt] = []
+    if kind is Content.ARCHIVE:
+        for name, data in zip_entries(container.stored, limits):
+            inside.append(_receive(
+                ws, container.round, hashlib.sha256(data).hexdigest(), len(data), data, name, db=db,
+                source=container.source, sender=container.sender, arrived=container.arrived,
+                basis=container.basis, origin=label, parent=container.id))
+        return inside, "压缩包中没有可读取的文件"
+    mail = _parse_mail(container.stored)
+    if mail is None:
+        return [], "邮件，本程序无法读取其中的附件"
+    sender, date = mail.sender or container.sender, mail.date
+    if date is not None:  # the mail's own time dates the mail file itself too
+        _receive_path(ws, db, container.round, container.stored, name=container.original_name,
+                      source=container.source, sender=sender, arrived=date, basis=ArrivalBasis.MAIL,
+                      origin=container.origin, parent=container.parent)
+    source = container.source if container.source is Source.MAILBOX else Source.MAIL_FILE
+    for attachment in mail.attachments:
+        data = attachment.data
+        inside.append(_receive(
+            ws, container.round, hashlib.sha256(data).hexdigest(), len(data), data, attachment.name or "附件",
+            db=db, source=source, sender=sender, arrived=date or container.arrived,
+            basis=ArrivalBasis.MAIL if date is not None else container.basis, origin=label, parent=container.id))
+    if not inside:
+        log(f"  {label}：邮件中没有附件。")
+    return inside, "邮件中没有附件"
+
+
+def _parse_mail(path: Path) -> Any:
+    """The parsed mail (``toolkit.mail.parse``), or None when it cannot be read."""
+    try:
+        from .mail.parse import parse_mail_file  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return parse_mail_file(path)
+    except Exception:  # noqa: BLE001 - a broken mail is recorded as an attachment, never a crash
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# registering by hand, withdrawing
+# ---------------------------------------------------------------------------------------
+
+_CLERK_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
+                  "%Y/%m/%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M",
+                  "%Y年%m月%d日 %H时%M分", "%Y年%m月%d日")
+
+
+def parse_clerk_time(text: str) -> datetime:
+    """A time typed by the clerk (``2021-05-07 10:30``, ``2021/5/7 10:30``, ``2021年5月7日 10:30``),
+    China time. A date alone means the start of that day."""
+    cleaned = " ".join(str(text).replace("：", ":").split())
+    for fmt in _CLERK_FORMATS:
+        try:
+            return datetime.strptime(cleaned, fmt).replace(tzinfo=CHINA)
+        except ValueError:
+            continue
+    raise WorkspaceError(f"无法识别的时间“{text}”，请写成如 \"2021-05-07 10:30\"（北京时间）。")
+
+
+def register(ws: Workspace, round_name: str, paths: list[Path], *, at: datetime | None = None, sender: str = "",
+             limits: Limits = Limits()) -> list[RoundFile]:
+    """``ducha receive``: receive files the clerk names, with the time the clerk gives.
+
+    The files may lie anywhere; they are kept in the round's store, so they need
+    not stay in the inbox. Without ``at`` the time is now (a first sighting). A mail
+    among them is opened at once and its files are dated by the mail. Returns
+    the round files that came from these paths (mails and archives with their contents).
+    """
+    inbox = ws.inbox(round_name).resolve()
+    basis = ArrivalBasis.CLERK if at is not None else ArrivalBasis.FIRST_SEEN
+    ids: dict[int, bool] = {}  # receipt -> received just now
+    with IntakeLog(ws.intake_db) as db:
+        for path in paths:
+            if not Path(path).is_file():
+                raise WorkspaceError(f"找不到文件 {path}，请检查文件名和路径。")
+            resolved = Path(path).resolve()
+            origin = resolved.relative_to(inbox).as_posix() if resolved.is_relative_to(inbox) else str(resolved)
+            receipt = _receive_path(ws, db, round_name, resolved, source=Source.CLERK, sender=sender, arrived=at,
+                                    basis=basis, origin=origin)
+            ids[receipt.id] = receipt.new
+    files = [replace(f, receipt=replace(f.receipt, new=ids[f.receipt.id])) if f.receipt.id in ids else f
+             for f in _collect(ws, round_name, limits, lambda _m: None)]
+    parents = {f.receipt.id: f.receipt.parent for f in files}
+
+    def ours(receipt_id: int | None) -> bool:
+        while receipt_id is not None:
+            if receipt_id in ids:
+                return True
+            receipt_id = parents.get(receipt_id)
+        return False
+
+    return [f for f in files if ours(f.receipt.id) and f.role is not Role.DUPLICATE]
+
+
+def _withdrawn(db: IntakeLog, round_name: str) -> set[int]:
+    out: set[int] = set()
+    for event in db.events(round_name):
+        if event["action"] == "withdraw":
+            out.add(event["receipt"])
+        elif event["action"] == "restore":
+            out.discard(event["receipt"])
+    return out
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What ``ducha withdraw`` did: the receipts affected (a mail takes its attachments along)."""
+
+    receipts: tuple[Receipt, ...]
+    undo: bool
+    reason: str
+
+
+def withdraw(ws: Workspace, round_name: str, ref: str, *, reason: str = "", undo: bool = False) -> Withdrawal:
+    """Withdraw a received file from the round (or, with ``undo``, take it back in); recorded.
+
+    ``ref`` is a receipt number as ``ducha log`` shows it (``12`` or ``#12``) or a file
+    name (the name it arrived under, or its path in the inbox). A mail or zip archive
+    takes the files inside it along. Withdrawn content stays withdrawn even if the
+    same file is found in the inbox again; replacing a return needs no withdrawal:
+    a newer file from the same unit wins by its arrival time.
+    """
+    if not ws.intake_db.exists():
+        raise WorkspaceError(f"轮次 {round_name} 还没有收到任何文件。")
+    with IntakeLog(ws.intake_db) as db:
+        rows = db.receipts(round_name)
+        target = _find(rows, db.names(round_name), ref, round_name)
+        withdrawn = _withdrawn(db, round_name)
+        if undo and target["id"] not in withdrawn:
+            raise WorkspaceError(f"{target['original_name']}（编号 {target['id']}）没有被撤回过，无需恢复。")
+        if not undo and target["id"] in withdrawn:
+            raise WorkspaceError(f"{target['original_name']}（编号 {target['id']}）已经撤回。")
+        family = [target]
+        for row in rows:  # children come after their parents in receipt order
+            if row["parent"] in {r["id"] for r in family}:
+                family.append(row)
+        who = _current_user()
+        with db.transaction():
+            for row in family:
+                db.add_event(row["id"], "restore" if undo else "withdraw", reason, who)
+        return Withdrawal(tuple(replace(_receipt(ws, r), new=False) for r in family), undo, reason)
+
+
+def _find(rows: list[dict[str, Any]], names: list[dict[str, Any]], ref: str, round_name: str) -> dict[str, Any]:
+    text = str(ref).strip()
+    number = text.lstrip("#＃")
+    if number.isdigit():
+        for row in rows:
+            if row["id"] == int(number):
+                return row
+        raise WorkspaceError(f"轮次 {round_name} 没有编号为 {number} 的收件。请用 ducha log 查看编号。")
+    wanted = text.replace("\\", "/")
+    hits = {row["id"]: row for row in rows if wanted in (row["original_name"], row["origin"])}
+    by_id = {row["id"]: row for row in rows}
+    for alias in names:
+        if wanted in (alias["name"], alias["origin"]) and alias["receipt"] in by_id:
+            hits[alias["receipt"]] = by_id[alias["receipt"]]
+    if not hits:
+        raise WorkspaceError(f"轮次 {round_name} 没有收到过名为“{text}”的文件。请用 ducha log 查看文件名和编号。")
+    if len(hits) > 1:
+        listed = "；".join(f"编号 {r['id']}：{r['original_name']}" for r in hits.values())
+        raise WorkspaceError(f"名为“{text}”的收件不止一个（{listed}）。请改用编号。")
+    return next(iter(hits.values()))
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return ""
+
+
+# ---------------------------------------------------------------------------------------
+# the log: per file, where it came from, from whom, when, and how that time is known
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of ``ducha log``."""
+
+    number: int | None  # the receipt number; None for a repeat of another receipt
+    label: str
+    source: Source
+    sender: str
+    arrival: datetime  # naive China time
+    basis: ArrivalBasis
+    unit: str
+    verdict: str  # the last merge's verdict ('' before any merge)
+    withdrawn: bool = False
+    note: str = ""  # withdrawal reason, twin of a repeat
+
+
+def log_lines(ws: Workspace, round_name: str) -> list[LogLine]:
+    """Every receipt of the round (withdrawn ones too) and every repeat, in receipt order."""
+    if not ws.intake_db.exists():
+        return []
+    with IntakeLog(ws.intake_db) as db:
+        rows = db.receipts(round_name)
+        withdrawn = _withdrawn(db, round_name)
+        reasons = {e["receipt"]: e["detail"] for e in db.events(round_name) if e["action"] == "withdraw"}
+        verdicts = {e["sha256"]: e for e in db.entries(round_name)}  # the latest per content
+        names = db.names(round_name)
+    labels: dict[int, str] = {}
+    lines: list[LogLine] = []
+    by_id: dict[int, Receipt] = {}
+    for row in rows:
+        receipt = _receipt(ws, row)
+        by_id[receipt.id] = receipt
+        label = _label(receipt, labels.get(receipt.parent) if receipt.parent is not None else None)
+        labels[receipt.id] = label
+        verdict = verdicts.get(receipt.sha256, {})
+        gone = receipt.id in withdrawn
+        lines.append(LogLine(receipt.id, label, receipt.source, receipt.sender, receipt.arrival, receipt.basis,
+                             str(verdict.get("unit") or ""), str(verdict.get("verdict") or ""), gone,
+                             reasons.get(receipt.id, "") if gone else ""))
+    for alias in names:
+        twin = by_id.get(alias["receipt"])
+        if twin is None:
+            continue
+        parent_label = labels.get(alias["parent"]) if alias["parent"] is not None else None
+        lines.append(LogLine(None, _alias_label(alias, twin, parent_label), twin.source, twin.sender, twin.arrival,
+                             twin.basis, "", "重复", twin.id in withdrawn, f"与编号 {twin.id} 内容相同"))
+    return lines
+
+
+_LOG_HEADERS = ("编号", "文件", "来源", "发件人", "到达时间", "时间依据", "单位", "结论")
+
+
+def format_log(lines: list[LogLine], name_width: int = 40) -> str:
+    """``ducha log`` as a terminal table (columns aligned by display width)."""
+    if not lines:
+        return "（暂无收件记录）"
+    rows = []
+    for line in lines:
+        verdict = "已撤回" if line.withdrawn else (line.verdict or "（尚未合并）")
+        if line.note:
+            verdict += f"（{line.note}）"
+        rows.append(("" if line.number is None else line.number, clip(line.label, name_width), line.source.value,
+                     line.sender or "—", f"{line.arrival:%Y-%m-%d %H:%M}", line.basis.value, line.unit or "—",
+                     verdict))
+    return format_table(_LOG_HEADERS, rows, ("right", "left", "left", "left", "left", "left", "left", "left"))

@@ -20,14 +20,16 @@ def findings_table(findings: list[Finding]) -> str:
 def merge_summary(result: RoundResult) -> str:
     subs = result.submissions
     accepted = [s for s in subs if s.accepted and not s.reason]
-    rejected = [s for s in subs if not s.accepted and not s.reason.startswith("与 ")]
+    rejected = [s for s in subs if not s.accepted and not s.reason.startswith("与 ") and not s.attachment]
     repeated = [s for s in subs if s.reason.startswith("与 ")]
+    attachments = [s for s in subs if s.attachment and not s.reason]
     statuses = Counter(r.status for r in result.headline())
     lines = [
         "",
         f"轮次 {result.round.name}（统计截止 {result.round.cutoff:%Y-%m-%d}，序时进度 {result.time_progress}%）",
         f"收到文件 {len(subs)} 个：接受 {len(accepted)} 个，拒收 {len(rejected)} 个"
-        + (f"，与其他文件内容相同 {len(repeated)} 个" if repeated else "") + "。",
+        + (f"，与其他文件内容相同 {len(repeated)} 个" if repeated else "")
+        + (f"，附件（非报表，仅登记）{len(attachments)} 个" if attachments else "") + "。",
         f"应报送单位 {len(result.expected_units)} 个：按时 {len(result.on_time_units)} 个，"
         f"逾期 {len(result.late_units)} 个，未报送 {len(result.missing_units)} 个。",
         "指标状态：" + "，".join(f"{k} {v}" for k, v in statuses.most_common()),
