@@ -133,19 +133,22 @@ def raw_gbk_mail(*, sender: str, sender_name: str, subject: str, attachments: Se
     return multipart(headers, parts, boundary="=_gbk_boundary_")
 
 
+class _GbkZipInfo(zipfile.ZipInfo):
+    """A member named in GBK without the UTF-8 flag, as Chinese Windows writes it."""
+
+    def _encodeFilenameFlags(self):  # noqa: N802 - zipfile's name
+        return self.filename.encode("gbk"), self.flag_bits & ~0x800
+
+
 def zip_bytes(members: Sequence[tuple[str, bytes]], gbk_names: bool = True) -> bytes:
     """A zip as Windows' "send to compressed folder" makes it: GBK names without the UTF-8 flag."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=(2021, 5, 7, 10, 0, 0))
+            info = (_GbkZipInfo if gbk_names else zipfile.ZipInfo)(name, date_time=(2021, 5, 7, 10, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            if gbk_names:
-                info.filename = name.encode("gbk").decode("cp437")
-                info.flag_bits &= ~0x800
             zf.writestr(info, data)
-    data = buf.getvalue()
-    return data
+    return buf.getvalue()
 
 
 # ---------------------------------------------------------------------------------------

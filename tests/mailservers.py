@@ -108,7 +108,7 @@ def imap_server(user: str = LOGIN, password: str = PASSWORD) -> Iterator[int]:
     """pymap's in-memory server on a free port; yields the port. Its demo mailbox holds a few plain mails."""
     pytest.importorskip("pymap")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pymap", "--host", "127.0.0.1", "--port", str(port), "--no-tls",
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())", "--host", "127.0.0.1", "--port", str(port), "--no-tls",
                              "dict", "--demo-data", "--demo-user", user, "--demo-password", password],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

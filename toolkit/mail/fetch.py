@@ -95,7 +95,7 @@ def fetch_returns(ws: Workspace, round_name: str | None = None, *, now: datetime
     settings.need_imap()
     password = settings.password()
     host, port = settings.imap_address
-    report = FetchReport(mailbox=f"{settings.login}@{host}:{port}/{settings.imap_folder}")
+    report = FetchReport(mailbox=f"{settings.login}@{host}/{settings.imap_folder}")
     try:
         client = _connect(settings, password)
     except Exception as exc:  # noqa: BLE001 - every way a connection fails becomes one line
@@ -189,12 +189,10 @@ def _fetch(client: Any, ws: Workspace, registry: Registry, default_round: str, s
 
 
 def _china(moment: datetime | None) -> datetime | None:
-    """INTERNALDATE as naive China time (how the rest of the toolkit keeps times)."""
+    """INTERNALDATE as an aware China time (a server that gives no zone is taken to be in China)."""
     if moment is None:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(CHINA)
-    return moment.replace(tzinfo=None)
+    return moment.astimezone(CHINA) if moment.tzinfo is not None else moment.replace(tzinfo=CHINA)
 
 
 def _one(client: Any, ws: Workspace, registry: Registry, default_round: str, settings: MailSettings,
