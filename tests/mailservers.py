@@ -119,7 +119,7 @@ def imap_server(user: str = LOGIN, password: str = PASSWORD) -> Iterator[int]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("pymap did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+                    raise RuntimeError("pymap did not start: " + (proc.stderr.read().decode() if proc.stderr else "")) from None
                 time.sleep(0.1)
         yield port
     finally:

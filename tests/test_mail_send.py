@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from factories import make_workspace
 from mailbuild import tiny_xlsx
-from mailservers import PASSWORD, make_cert, mail_config, smtp_server
+from mailservers import PASSWORD, mail_config, make_cert, smtp_server
 
 from toolkit.cli import main
 from toolkit.mail.jobs import send_feedback, send_summary, send_templates
