@@ -256,10 +256,9 @@ def test_non_ascii_password_is_explained(monkeypatch):
 
 
 def test_sample_workspace_settings_load():
-    import tomllib
+    from toolkit.workspace import Workspace
 
-    path = Path(__file__).resolve().parent.parent / "workbooks" / "ducha.toml"
-    s = load_mail_settings(tomllib.loads(path.read_text(encoding="utf-8")))
+    s = load_mail_settings(Workspace(Path(__file__).resolve().parent.parent / "workbooks").config())
     assert s.smtp_host and s.sender and s.leaders
 
 

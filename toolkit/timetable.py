@@ -54,6 +54,7 @@ class ScheduleSettings:
     remind_after: int = 5  # working days after it
     close_at: clock = clock(9, 0)
     retry_minutes: int = 10
+    catch_up_days: int = 3  # a job missed by more than this is not done late (e.g. a round closed by hand)
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()  # weekend days worked (调休上班)
 
@@ -63,7 +64,8 @@ class ScheduleSettings:
         return day.weekday() < 5 and day not in self.holidays
 
 
-_INTS = {"fetch_every": (0, 24 * 60), "remind_before": (0, 30), "remind_after": (0, 60), "retry_minutes": (1, 24 * 60)}
+_INTS = {"fetch_every": (0, 24 * 60), "remind_before": (0, 30), "remind_after": (0, 60), "retry_minutes": (1, 24 * 60),
+         "catch_up_days": (0, 60)}
 _TIMES = ("templates_at", "remind_at", "close_at")
 
 
@@ -241,15 +243,21 @@ def run_due(ws: Workspace, now: datetime, *, fetch: bool = True) -> TickReport:
                 latest[job.latest_of] = job.key
         for job in due:
             status, retry_after = state.state(job.key)
-            if status in ("done", "superseded"):
+            if status in ("done", "superseded", "expired"):
                 continue
             if job.latest_of and latest[job.latest_of] != job.key:
                 state.done(job.key, job.due, now, "superseded")
                 report.skipped.append(job.key)
                 continue
+            if now - job.due > timedelta(days=settings.catch_up_days):
+                state.done(job.key, job.due, now, "expired")
+                report.skipped.append(job.key)
+                log.warning("%s 应在 %s 完成，已错过 %d 天以上，不再补做；如仍需要，请手动运行相应的 ducha 命令。",
+                            job.key, f"{job.due:%Y-%m-%d %H:%M}", settings.catch_up_days)
+                continue
             if status == "failed" and retry_after and now < datetime.fromisoformat(retry_after):
                 continue
-            if any(state.state(k)[0] != "done" for k in job.requires):
+            if any(state.state(k)[0] not in ("done", "expired") for k in job.requires):
                 continue
             _run(ws, job, settings, state, now, report)
     finally:
@@ -377,12 +385,12 @@ def china_now() -> datetime:
     return now()
 
 
-def run_forever(ws: Workspace, *, clock_now: Callable[[], datetime] = china_now, sleep: Callable[[float], None] = time.sleep,
-                ticks: int | None = None) -> None:
-    """Tick now and then every minute until stopped (``ticks`` bounds it, for tests)."""
+def run_forever(ws: Workspace, *, clock_now: Callable[[], datetime] = china_now,
+                sleep: Callable[[float], None] = time.sleep, scheduler=None, ticks: int | None = None) -> None:
+    """Tick now and then every minute until stopped; ``ticks`` bounds the number of ticks (for tests)."""
     import schedule
 
-    scheduler = schedule.Scheduler()
+    scheduler = scheduler or schedule.Scheduler()
     count = 0
 
     def tick() -> None:
@@ -400,4 +408,6 @@ def run_forever(ws: Workspace, *, clock_now: Callable[[], datetime] = china_now,
     tick()
     while ticks is None or count < ticks:
         scheduler.run_pending()
+        if ticks is not None and count >= ticks:
+            break
         sleep(max(1.0, min(scheduler.idle_seconds or 60.0, 30.0)))
