@@ -178,7 +178,11 @@ def test_interrupted_send_is_resent_with_the_same_message_id(ws):
         mail = Outgoing(key="template:2021-04:D01", kind=MailKind.TEMPLATE, round="2021-04", unit="市科技局",
                         to=("d01@example.gov.cn",), subject="s", body="b")
         with MailRecord(ws.root) as record:
-            record.before_send(mail, "<interrupted@example.gov.cn>")
+            assert record.claim(mail, "<interrupted@example.gov.cn>")[0] == "claimed"
+        busy = send_templates(ws, "2021-04", now=NOW)  # another process may still be talking to the server
+        assert any("另一个 ducha 进程" in p for p in busy.problems) and busy.count("已发送") == 3
+        with MailRecord(ws.root) as record:  # ... until the attempt is clearly stale
+            record.db.execute("UPDATE sent SET attempted = '2021-04-30T08:00:00+08:00' WHERE key = ?", (mail.key,))
         lines: list[str] = []
         send_templates(ws, "2021-04", now=NOW, log=lines.append)
         assert any("中断" in line for line in lines)

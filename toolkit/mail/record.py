@@ -21,7 +21,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,19 +143,34 @@ class MailRecord:
         row = self.db.execute("SELECT * FROM sent WHERE key = ?", (key,)).fetchone()
         return _sent(row) if row else None
 
-    def before_send(self, mail: Outgoing, message_id: str) -> None:
-        """Record that ``mail`` is about to be handed to the server (committed first)."""
+    def claim(self, mail: Outgoing, message_id: str, busy_minutes: float = 10.0) -> tuple[str, SentMail | None]:
+        """Take ``mail`` for sending, in one transaction (two processes never both send one key).
+
+        Returns ``('sent', row)`` when it already went out, ``('busy', row)`` when another
+        process started sending it less than ``busy_minutes`` ago, else ``('claimed', row)``
+        with the row now in ``sending`` (its Message-ID kept from an earlier attempt).
+        """
         atts = json.dumps([{"name": a.name, "sha256": a.sha256, "bytes": len(a.data)} for a in mail.attachments],
                           ensure_ascii=False)
         now = _now()
-        self.db.execute(
-            "INSERT INTO sent (key, kind, round, unit, recipients, subject, message_id, attachments, state, attempts,"
-            " created, attempted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET state = 'sending', attempts = attempts + 1, attempted = excluded.attempted,"
-            " recipients = excluded.recipients, subject = excluded.subject, attachments = excluded.attachments,"
-            " error = ''",
-            (mail.key, mail.kind.value, mail.round, mail.unit, json.dumps(list(mail.to), ensure_ascii=False),
-             mail.subject, message_id, atts, now, now))
+        with self._transaction():
+            row = self.db.execute("SELECT * FROM sent WHERE key = ?", (mail.key,)).fetchone()
+            prior = _sent(row) if row else None
+            if prior is not None and prior.state == "sent":
+                return "sent", prior
+            if prior is not None and prior.state == "sending" and prior.attempted:
+                started = datetime.fromisoformat(prior.attempted)
+                if datetime.now(CHINA) - started < timedelta(minutes=busy_minutes):
+                    return "busy", prior
+            self.db.execute(
+                "INSERT INTO sent (key, kind, round, unit, recipients, subject, message_id, attachments, state,"
+                " attempts, created, attempted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET state = 'sending', attempts = attempts + 1,"
+                " attempted = excluded.attempted, recipients = excluded.recipients, subject = excluded.subject,"
+                " attachments = excluded.attachments, error = ''",
+                (mail.key, mail.kind.value, mail.round, mail.unit, json.dumps(list(mail.to), ensure_ascii=False),
+                 mail.subject, prior.message_id if prior else message_id, atts, now, now))
+        return "claimed", prior
 
     def after_send(self, key: str, reply: str, note: str = "") -> None:
         self.db.execute("UPDATE sent SET state = 'sent', finished = ?, reply = ?, error = ? WHERE key = ?",

@@ -154,26 +154,35 @@ def deliver(root: Path, settings: MailSettings, mails: Sequence[Outgoing], *, se
     sender = settings.sender or "ducha@localhost"
     with MailRecord(root) as record, SmtpSession(settings) as session:
         for mail in mails:
-            prior = record.sent(mail.key)
-            if prior is not None and prior.state == "sent":
-                report.deliveries.append(Delivery(mail, "已发过", prior.finished))
-                continue
             if not mail.to:
                 report.problems.append(f"{mail.unit or '领导'}没有邮箱地址，{mail.kind.value}邮件未发送："
                                        + ("请在任务台账“单位”工作表填写邮箱。" if mail.unit else
                                           "请在 ducha.toml [mail.leaders] to 中填写领导的邮箱。"))
                 continue
-            message_id = prior.message_id if prior is not None else new_message_id(sender, mail.kind)
-            raw = render(mail, sender=sender, sender_name=sender_name, message_id=message_id, when=when)
             if dry_run:
+                prior = record.sent(mail.key)
+                if prior is not None and prior.state == "sent":
+                    report.deliveries.append(Delivery(mail, "已发过", prior.finished))
+                    continue
+                raw = render(mail, sender=sender, sender_name=sender_name,
+                             message_id=prior.message_id if prior else new_message_id(sender, mail.kind), when=when)
                 path = _outbox_path(root, mail)
                 with atomic_write(path) as fh:
                     fh.write(raw)
                 report.deliveries.append(Delivery(mail, "已写入发件箱", str(path)))
                 continue
+            state, prior = record.claim(mail, new_message_id(sender, mail.kind))
+            if state == "sent" and prior is not None:
+                report.deliveries.append(Delivery(mail, "已发过", prior.finished))
+                continue
+            if state == "busy":
+                report.problems.append(f"“{mail.subject}”正由另一个 ducha 进程发送，本次跳过。")
+                continue
             if prior is not None and prior.state == "sending":
                 log(f"  上次发送“{mail.subject}”时中断，现以相同 Message-ID 重发。")
-            record.before_send(mail, message_id)
+            claimed = record.sent(mail.key)
+            assert claimed is not None
+            raw = render(mail, sender=sender, sender_name=sender_name, message_id=claimed.message_id, when=when)
             try:
                 reply, refused = session.send(raw, sender, mail.to)
             except _Refused as exc:
