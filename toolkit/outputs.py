@@ -1,6 +1,6 @@
 """Writers for a round's outputs: summary, merged ledger, check report and results.csv.
 
-Each writer renders a :class:`~toolkit.model.RoundResult` exactly as the merge computed
+Each writer renders a :class:`~toolkit.standing.Standing` exactly as the merge computed
 it (no maths here beyond counting) and is called as ``writer(result, path) -> Path``:
 ``path`` is the output folder (the file gets its standard name, e.g. ``汇总表_2021-04.xlsx``)
 or a full file name ending in the right suffix. The file is written to a temporary file
@@ -38,7 +38,8 @@ from xlsxwriter.worksheet import Worksheet
 from .errors import WorkspaceError
 from .findings import Finding, Level, catalogue, where
 from .formatting import cn_date, format_number, places_of
-from .model import LAGGING, STATUSES, TOTAL, Indicator, ResultRow, RoundResult, Submission
+from .model import STATUSES, TOTAL, Indicator, ResultRow, Status
+from .standing import ATTENTION, Fate, Standing, UnitStanding, UnitState
 from .store import atomic_path, display_width
 
 __all__ = [
@@ -63,8 +64,6 @@ LEDGER_COLUMNS = (
     "年度目标", "完成时限", "单位名称", "本期完成", "基数", "上年同期", "完成状态", "完成率", "比率",
     "序时进度", "差距", "同比", "状态", "进展情况", "存在问题", "下步打算", "备注",
 )
-#: How a unit stands in a round (sheet 报送情况).
-SUBMIT_STATES = ("按时报送", "逾期报送", "未报送", "被拒收")
 UNKNOWN_UNIT = "（未能识别单位）"
 
 FONT = "宋体"
@@ -87,7 +86,7 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "已完成": _GREEN, "达标": _GREEN, "序时推进": _LIGHT_GREEN, "滞后": _AMBER, "未达标": _AMBER,
     "逾期": _RED, "未报送": _GREY, "待更正": _GREY,
 }
-SUBMIT_COLOURS = {"按时报送": _GREEN, "逾期报送": _AMBER, "未报送": _GREY, "被拒收": _RED}
+SUBMIT_COLOURS = {"按时报送": _GREEN, "逾期报送": _AMBER, "未报送": _GREY, "空表": _RED, "被拒收": _RED}
 LEVEL_COLOURS = {Level.REJECT.value: _RED, Level.ERROR.value: _AMBER, Level.NOTICE.value: _BLUE}
 # Stronger colours for chart series, same meaning as the cell colours.
 _CHART_COLOURS = {
@@ -165,16 +164,23 @@ def _rate(row: ResultRow) -> Decimal | None:
     return row.completion
 
 
+def _base_text(row: ResultRow) -> str:
+    """A 比率 row's count and base (``1,816/2,124``), shown beside the rate."""
+    if row.indicator.kind != "比率" or row.value is None or row.base is None:
+        return ""
+    return f"{format(row.value, ',f')}/{format(row.base, ',f')}"
+
+
 def _remark(row: ResultRow) -> str:
     parts = []
     if row.is_total and row.missing_parts:
-        parts.append("缺：" + "、".join(row.missing_parts))
+        parts.append("缺：" + "、".join(row.missing_parts) + ("，暂不判断" if row.undecided else ""))
     if row.late:
         parts.append("逾期报送")
     return "；".join(parts)
 
 
-def _category_order(result: RoundResult) -> list[tuple[str, str]]:
+def _category_order(result: Standing) -> list[tuple[str, str]]:
     """(sheet, title) of every category: the registry's order, then any only in rows."""
     cats = [(c.sheet, c.title) for c in result.registry.categories]
     seen = {sheet for sheet, _ in cats}
@@ -183,47 +189,6 @@ def _category_order(result: RoundResult) -> list[tuple[str, str]]:
             seen.add(row.category)
             cats.append((row.category, row.category_title or row.category))
     return cats
-
-
-def _latest(subs: Sequence[Submission]) -> Submission | None:
-    if not subs:
-        return None
-    return max(enumerate(subs), key=lambda p: (p[1].received or datetime.min, p[0]))[1]
-
-
-@dataclass
-class _UnitState:
-    unit: str
-    state: str  # one of SUBMIT_STATES
-    submission: Submission | None
-    files: int = 0
-
-
-def _unit_states(result: RoundResult) -> list[_UnitState]:
-    """How every expected unit stands, then any other unit a file came from."""
-    by_unit: dict[str, list[Submission]] = defaultdict(list)
-    for sub in result.submissions:
-        by_unit[sub.unit].append(sub)
-    expected = _expected_units(result)
-    on_time, late = set(result.on_time_units), set(result.late_units)
-    names = expected + [u for u in by_unit if u not in expected]
-    states = []
-    for name in dict.fromkeys(names):
-        subs = by_unit.get(name, [])
-        accepted = [s for s in subs if s.accepted and not s.superseded] or [s for s in subs if s.accepted]
-        chosen = _latest(accepted) or _latest(subs)
-        if name in late:
-            state = "逾期报送"
-        elif name in on_time:
-            state = "按时报送"
-        elif accepted:
-            state = "逾期报送" if chosen is not None and chosen.late else "按时报送"
-        elif subs:
-            state = "被拒收"
-        else:
-            state = "未报送"
-        states.append(_UnitState(name or UNKNOWN_UNIT, state, chosen, len(subs)))
-    return states
 
 
 # -- workbook plumbing -----------------------------------------------------------------
@@ -531,42 +496,45 @@ _GAP = "差距\n（百分点）"  # 完成率 less 序时进度 (增速: growth 
 _LAG_COLS = (
     _Col("类别", "wrap", 8, 14), _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 24),
     _Col("牵头单位", "wrap", 8, 14), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
-    _Col("本期完成", "num"), _Col("完成率/比率", "pct", 8), _Col("序时进度", "pct", 8),
+    _Col("本期完成", "num"), _Col("完成率", "pct", 8), _Col("序时进度", "pct", 8),
     _Col(_GAP, "pts", 8), _Col("完成时限", "wrap", 6, 12), _Col("状态", "status", 8, colours=STATUS_COLOURS),
     _Col("存在问题", "wrap", 20, 34), _Col("备注", "wrap", 6, 16),
 )
 _CAT_COLS = (
     _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 22), _Col("牵头单位", "wrap", 8, 12),
     _Col("单位名称", "wrap", 8, 16), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
-    _Col("本期完成", "num"), _Col("完成率/比率", "pct", 8), _Col("序时进度", "pct", 8),
+    _Col("本期完成", "num"), _Col("完成率", "pct", 8), _Col("序时进度", "pct", 8),
     _Col(_GAP, "pts", 8), _Col("同比", "pct"), _Col("状态", "status", 8, colours=STATUS_COLOURS),
     _Col("进展情况", "wrap", 16, 32), _Col("存在问题", "wrap", 14, 26), _Col("备注", "wrap", 6, 14),
 )
 _SUBMIT_COLS = (
     _Col("单位名称", min_width=12, max_width=24), _Col("状态", "status", 10, colours=SUBMIT_COLOURS),
-    _Col("收到时间", "datetime", 16), _Col("文件", "wrap", 16, 44), _Col("错误数", "int", 7),
+    _Col("收到时间", "datetime", 16), _Col("时间依据", min_width=8, max_width=10), _Col("文件", "wrap", 16, 44),
+    _Col("错误数", "int", 7),
     _Col("提示数", "int", 7), _Col("说明", "wrap", 16, 40),
 )
 #: Header colours of the overview's status columns: the cell colours, and for the statuses
 #: that cells leave plain the chart's hue, so that each header matches its chart series.
 _OVERVIEW_HEADERS = {**STATUS_COLOURS, "推进中": _BLUE, "未启动": ("#EDEDED", "#3F3F3F")}
-_LAG_RANK = {"逾期": 0, "滞后": 1, "未达标": 2}
 _WORST_SHOWN = 3  # items the overview names under 最需关注
 _NAMES_SHOWN = 15  # units the overview names in one list before "等N个"
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
 
 
-def _summary_title(result: RoundResult) -> str:
+def _summary_title(result: Standing) -> str:
     title = result.registry.settings.title or "重点工作进展情况"
     title = title.removesuffix("报告")
     return f"{title}汇总表"
 
 
 def _value_or_state(row: ResultRow) -> object:
+    """本期完成 as a leader reads it: the figure, the rate itself for a 比率 row, a 节点's state."""
+    if row.indicator.kind == "比率":
+        return row.ratio
     return row.value if row.indicator.numeric else (row.state or None)
 
 
-def write_summary(result: RoundResult, path: Path) -> Path:
+def write_summary(result: Standing, path: Path) -> Path:
     """汇总表_<轮次>.xlsx for leaders: overview with charts, lagging items, returns, categories."""
     target = _target(path, _file_name("汇总表_{round}.xlsx", result.round.name))
     settings = result.registry.settings
@@ -582,53 +550,15 @@ def write_summary(result: RoundResult, path: Path) -> Path:
     return _write_xlsx(target, f"{title}（{result.round.name}）", settings.issuer, build)
 
 
-def _expected_units(result: RoundResult) -> list[str]:
-    return list(result.expected_units) or [u.name for u in result.registry.reporting_units()]
-
-
-def _lagging_rows(result: RoundResult) -> list[ResultRow]:
-    """The headline rows a leader must look at (滞后, 未达标, 逾期), worst first.
-
-    The order of the 滞后事项 sheet and of 最需关注 on the overview:
-
-    1. 逾期 first: a 节点 task whose deadline has passed is the plainest failure; the
-       longest overdue (earliest 完成时限) first;
-    2. then 滞后 (a 累计 row behind 序时进度), the largest shortfall (most negative 差距) first;
-    3. then 未达标 (a rate or level short of its target), again the largest shortfall first.
-
-    差距 is compared only within a status, because it measures different things: for 滞后
-    it is 完成率 less 序时进度, for an 增速 row the growth rate less its target, and 比率,
-    上限 and 下限 rows have none. Rows without a 差距 follow those with one; ties keep the
-    registry order (category, then row), which is also the order of the category sheets.
-    """
-    position = {id(r): i for i, r in enumerate(result.rows)}
-    rows = [r for r in result.headline() if r.status in LAGGING]
-
-    def key(r: ResultRow) -> tuple:
-        due = (r.indicator.due or date.max) if r.status == "逾期" else date.max
-        return (_LAG_RANK.get(r.status, len(_LAG_RANK)), due, r.gap is None,
-                r.gap if r.gap is not None else 0, position[id(r)])
-
-    return sorted(rows, key=key)
-
-
-def _parts_by_code(rows: Iterable[ResultRow]) -> dict[str, list[ResultRow]]:
-    """The unit rows beneath each 合计, by 指标编号."""
-    rows = list(rows)
-    totals = {r.indicator.code for r in rows if r.is_total}
-    parts: dict[str, list[ResultRow]] = defaultdict(list)
-    for r in rows:
-        if not r.is_total and r.indicator.code in totals:
-            parts[r.indicator.code].append(r)
-    return parts
+def _expected_units(result: Standing) -> list[str]:
+    return [u.name for u in result.expected_units()]
 
 
 def _behind_parts(parts: Sequence[ResultRow]) -> str:
-    """其中滞后：湖滨区 — the units that pull a 合计 down, by status."""
+    """其中滞后：湖滨区 — the units that pull a 合计 down (the standing's lagging parts), by status."""
     by_status: dict[str, list[str]] = defaultdict(list)
     for p in parts:
-        if p.status in LAGGING:
-            by_status[p.status].append(p.unit)
+        by_status[p.status].append(p.unit)
     return "；".join(f"其中{s}：{'、'.join(units)}" for s, units in by_status.items())
 
 
@@ -639,14 +569,14 @@ def _pct_text(d: Decimal) -> str:
 def _lag_phrase(row: ResultRow, parts: Sequence[ResultRow] = ()) -> str:
     """One short clause saying how far a lagging row is off, for the overview."""
     ind = row.indicator
-    if row.status == "逾期":
+    if row.status is Status.OVERDUE:
         due = _due(ind)
         state = row.state or "未完成"
         return f"逾期，完成时限{due}，目前{state}" if due else f"逾期，目前{state}"
-    if row.status == "滞后" and row.completion is not None and row.gap is not None:
+    if row.status is Status.LAGGING and row.completion is not None and row.gap is not None:
         return (f"完成{_pct_text(row.completion)}，"
                 f"低于序时进度{format_number(abs(row.gap))}个百分点")
-    text = row.status
+    text = str(row.status)
     if ind.kind == "比率" and row.ratio is not None and row.target is not None:
         text = f"{row.status}，比率{_pct_text(row.ratio)}，目标{_pct_text(row.target)}"
     elif row.value is not None and row.target is not None:
@@ -661,43 +591,38 @@ def _names(names: Sequence[str]) -> str:
     return shown + (f"等{len(names)}个" if len(names) > _NAMES_SHOWN else "")
 
 
-def _key_points(result: RoundResult) -> list[tuple[str, str]]:
+def _key_points(result: Standing) -> list[tuple[str, str]]:
     """(label, text) lines for the overview's first page: what needs attention, by name."""
-    lagging = _lagging_rows(result)
-    parts = _parts_by_code(result.rows)
-    counts = Counter(r.status for r in lagging)
+    lagging = result.attention()
+    counts = Counter(item.row.status for item in lagging)
     points: list[tuple[str, str]] = []
     if lagging:
-        detail = "、".join(f"{s}{counts[s]}项" for s in _LAG_RANK if counts[s])
+        detail = "、".join(f"{s}{counts[s]}项" for s in ATTENTION if counts[s])
         points.append(("需关注事项", f"共{len(lagging)}项：{detail}，明细按轻重排列见“滞后事项”工作表。"))
         worst = []
-        for i, r in enumerate(lagging[:_WORST_SHOWN]):
+        for i, item in enumerate(lagging[:_WORST_SHOWN]):
+            r = item.row
             who = r.indicator.lead or r.unit
-            worst.append(f"{_CIRCLED[i]}{r.indicator.name}（{who}）："
-                         f"{_lag_phrase(r, parts.get(r.indicator.code, ()) if r.is_total else ())}")
+            worst.append(f"{_CIRCLED[i]}{r.indicator.name}（{who}）：{_lag_phrase(r, item.lagging_parts)}")
         points.append(("最需关注", "\n".join(worst)))
     else:
         points.append(("需关注事项", "本轮无逾期、滞后或未达标事项。"))
 
-    expected = _expected_units(result)
-    by_state: dict[str, list[str]] = defaultdict(list)
-    for st in _unit_states(result):
-        if st.unit in expected:
-            by_state[st.state].append(st.unit)
-    text = f"应报{len(expected)}个单位，按时报送{len(by_state['按时报送'])}个"
-    for state in ("逾期报送", "未报送", "被拒收"):
-        if by_state[state]:
-            text += f"；{state}{len(by_state[state])}个：{_names(by_state[state])}"
+    expected = result.expected_units()
+    text = f"应报{len(expected)}个单位，按时报送{len(result.units_in(UnitState.ON_TIME))}个"
+    for state in (UnitState.LATE, UnitState.MISSING, UnitState.EMPTY, UnitState.REJECTED):
+        names = [u.name for u in result.units_in(state)]
+        if names:
+            text += f"；{state}{len(names)}个：{_names(names)}"
     points.append(("报送情况", text + "。"))
 
-    pending = [r for r in result.rows if not r.is_total and r.status == "待更正"]
-    if pending:
-        units = list(dict.fromkeys(r.unit for r in pending))
-        points.append(("数据待更正", f"{len(pending)}项数据有误未计入，已反馈相关单位更正：{_names(units)}。"))
+    if result.pending:
+        units = list(dict.fromkeys(r.unit for r in result.pending))
+        points.append(("数据待更正", f"{len(result.pending)}项数据有误未计入，已反馈相关单位更正：{_names(units)}。"))
     return points
 
 
-def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
+def _overview_sheet(book: _Book, result: Standing, title: str) -> None:
     """总览: key dates, what needs attention by name, counts by category, two charts.
 
     The first printed page carries everything a leader reads first: 统计截止日期 and
@@ -705,27 +630,26 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
     """
     sh = book.sheet("总览")
     ws = sh.ws
-    statuses = list(STATUSES)
-    statuses += sorted({r.status for r in result.headline() if r.status and r.status not in statuses})
+    statuses = [s for s in STATUSES if s is not Status.TO_ADD or result.counts[s]]
     last_col = 1 + len(statuses)
     sh.title(0, 0, last_col, title)
     sh.title(1, 0, last_col, f"{result.registry.settings.issuer}    轮次：{result.round.name}",
              {**_NOTE, "align": "center"}, height=18)
 
     # Key facts in two label | value blocks side by side (rows 4-7).
-    expected = set(_expected_units(result))
-    states = Counter(s.state for s in _unit_states(result) if s.unit in expected)
+    expected = result.expected_units()
     left: list[tuple[str, object, str]] = [
         ("统计截止日期", result.round.cutoff, "date"),
         ("报送截止日期", result.round.deadline, "date"),
-        ("序时进度", result.time_progress, "pct"),
+        ("序时进度", result.time_progress_shown, "pct"),
         ("生成时间", result.now, "datetime"),
     ]
     right: list[tuple[str, object, str]] = [
         ("应报单位数", len(expected), "int"),
-        ("按时报送", states["按时报送"], "int"),
-        ("逾期报送", states["逾期报送"], "int"),
-        ("未报送（含被拒收）", states["未报送"] + states["被拒收"], "int"),
+        ("按时报送", len(result.units_in(UnitState.ON_TIME)), "int"),
+        ("逾期报送", len(result.units_in(UnitState.LATE)), "int"),
+        ("未报送（含空表、被拒收）", len(result.units_in(UnitState.MISSING, UnitState.EMPTY, UnitState.REJECTED)),
+         "int"),
     ]
     value_style: list[dict] = [_CELL, {"align": "left"}]
     value_fmt = book.fmt(*value_style)
@@ -746,14 +670,13 @@ def _overview_sheet(book: _Book, result: RoundResult, title: str) -> None:
     points_top = 8
     top = points_top + len(points) + 1
     cats = _category_order(result)
-    headline = result.headline()
-    totals = Counter(r.status for r in headline)
+    totals = result.counts
     cols = [_Col("类别", min_width=12, max_width=30), _Col("指标数", "count", 7)]
     cols += [_Col(s, "count", 7, 9, header=_OVERVIEW_HEADERS.get(s)) for s in statuses]
     rows: list[_Row] = []
     counts_by_cat: list[int] = []
     for sheet, _ in cats:
-        c = Counter(r.status for r in headline if r.category == sheet)
+        c = result.counts_in(sheet)
         counts_by_cat.append(sum(c.values()))
         rows.append(_Row([sheet, sum(c.values())] + [c[s] for s in statuses]))
     rows.append(_Row([TOTAL, sum(totals.values())] + [totals[s] for s in statuses], bold=True,
@@ -833,8 +756,8 @@ def _label_colour(fill: str) -> str:
     return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#FFFFFF"
 
 
-def _overview_charts(book: _Book, sh: _Sheet, cats: list[tuple[str, str]], statuses: list[str],
-                     present: list[str], shares: dict[str, Decimal], most: int, top: int,
+def _overview_charts(book: _Book, sh: _Sheet, cats: list[tuple[str, str]], statuses: list[Status],
+                     present: list[Status], shares: dict[Status, Decimal], most: int, top: int,
                      share_top: int, chart_top: int, width_px: int, height_px: int) -> None:
     """A stacked bar chart by category and a doughnut of all statuses (native charts).
 
@@ -901,32 +824,31 @@ def _lag_remark(row: ResultRow, parts: Sequence[ResultRow]) -> str:
     return "；".join(x for x in (_behind_parts(parts), _remark(row)) if x)
 
 
-def _lagging_sheet(book: _Book, result: RoundResult) -> None:
-    """滞后事项: every 逾期, 滞后 and 未达标 item, worst first (see :func:`_lagging_rows`)."""
+def _lagging_sheet(book: _Book, result: Standing) -> None:
+    """滞后事项: every 逾期, 滞后 and 未达标 item, worst first, then totals on track whose units
+    lag (the standing's lagging items, in its order)."""
     sh = book.sheet("滞后事项")
     cols = _LAG_COLS
-    lagging = _lagging_rows(result)
-    counts = Counter(r.status for r in lagging)
-    tally = "、".join(f"{s}{counts[s]}项" for s in _LAG_RANK if counts[s])
+    counts = Counter(item.row.status for item in result.attention())
+    tally = "、".join(f"{s}{counts[s]}项" for s in ATTENTION if counts[s])
     sh.title(0, 0, len(cols) - 1,
              f"滞后事项（截至{_date_text(result.round.cutoff)}，序时进度"
-             f"{format_number(result.time_progress)}%" + (f"；{tally}" if tally else "") + "）")
-    parts = _parts_by_code(result.rows)
-    rows = [
-        _Row([r.category, r.indicator.task_no, r.indicator.name, r.indicator.lead, r.indicator.unit,
-              r.target, _value_or_state(r), _rate(r), r.time_progress, r.gap,
-              _due(r.indicator), r.status, r.problems,
-              _lag_remark(r, parts.get(r.indicator.code, ()) if r.is_total else ())],
-             places=r.indicator.decimals)
-        for r in lagging
-    ]
+             f"{format_number(result.time_progress_shown)}%" + (f"；{tally}" if tally else "") + "）")
+    rows = []
+    for item in result.lagging:
+        r = item.row
+        rows.append(_Row([
+            r.category, r.indicator.task_no, r.indicator.name, r.indicator.lead, r.indicator.unit,
+            r.target, _value_or_state(r), r.completion, r.time_progress, r.gap, _due(r.indicator),
+            f"总体{r.status}" if item.hidden else r.status, r.problems, _lag_remark(r, item.lagging_parts),
+        ], places=r.indicator.decimals))
     last = sh.table(1, cols, rows)
     if not rows:
         last = 2
         sh.ws.merge_range(2, 0, 2, len(cols) - 1, "", book.fmt(_CELL, align="center"))
         sh.text(2, 0, "本轮无滞后、未达标或逾期事项", _CELL, align="center")
     else:
-        note = ("说明：按逾期、滞后、未达标的顺序排列，同类事项按差距由大到小排列。"
+        note = ("说明：按逾期、滞后、未达标的顺序排列，同类事项按差距由大到小排列；最后是总体正常但部分单位滞后的事项。"
                 "差距为完成率减序时进度（增速类为本期增速减目标），单位为百分点。")
         sh.ws.merge_range(last + 1, 0, last + 1, len(cols) - 1, "", book.fmt(_NOTE))
         sh.text(last + 1, 0, note, _NOTE)
@@ -934,27 +856,31 @@ def _lagging_sheet(book: _Book, result: RoundResult) -> None:
     sh.finish_list(1, last, len(cols) - 1, 0, "滞后事项")
 
 
-def _submission_sheet(book: _Book, result: RoundResult) -> None:
+def _submission_sheet(book: _Book, result: Standing) -> None:
     """报送情况: every expected unit in the registry's 单位 order (the order every 通报 uses),
     then any other sender; the overview names the units that are late or missing."""
     sh = book.sheet("报送情况")
     cols = _SUBMIT_COLS
     sh.title(0, 0, len(cols) - 1, f"报送情况（报送截止日期：{_date_text(result.round.deadline)}）")
     rows = []
-    for st in _unit_states(result):
-        sub = st.submission
+    for u in result.units:
+        chosen = u.chosen
+        sub = chosen.submission if chosen is not None else None
         note = ""
-        if st.state == "被拒收" and sub is not None:
+        if u.state in (UnitState.REJECTED, UnitState.EMPTY) and sub is not None:
             note = sub.reason
-        elif st.state == "逾期报送":
+        elif u.state is UnitState.LATE:
             note = "晚于报送截止时间"
-        elif st.state == "未报送":
+        elif u.state is UnitState.MISSING:
             note = f"截至{_date_text(result.now.date())}未收到报表"
-        if st.files > 1:
-            note = "；".join(x for x in (note, f"共收到{st.files}个文件") if x)
+        if u.pending_rows:
+            note = "；".join(x for x in (note, f"{u.pending_rows}项数据待更正") if x)
+        if len(u.files) > 1:
+            note = "；".join(x for x in (note, f"共收到{len(u.files)}个文件") if x)
         rows.append(_Row([
-            st.unit, st.state, sub.received if sub else None, sub.file if sub else "",
-            sub.errors if sub else None, sub.notices if sub else None, note,
+            u.name or UNKNOWN_UNIT, str(u.state) if u.expected or not u.name else f"{u.state}（非本轮填报单位）",
+            sub.received if sub else None, str(sub.arrival_basis) if sub and sub.received else "",
+            sub.file if sub else "", chosen.errors if chosen else None, chosen.notices if chosen else None, note,
         ]))
     last = sh.table(1, cols, rows)
     sh.fit_columns()
@@ -979,33 +905,31 @@ def _aligned_places(rows: Iterable[ResultRow], *fields: str) -> dict[tuple[str, 
 
 
 def _summary_remark(row: ResultRow) -> str:
-    """备注 of a category sheet: missing parts and late returns, and a 比率 row's 基数
-    (本期完成 of a 比率 row is a count, not a percentage: the 基数 says out of what)."""
-    base = f"基数{format(row.base, ',f')}" if row.indicator.kind == "比率" and row.base is not None else ""
-    return "；".join(x for x in (base, _remark(row)) if x)
+    """备注 of a category sheet: a 比率 row's count and base beside its rate (``1,816/2,124``),
+    missing parts and late returns."""
+    return "；".join(x for x in (_base_text(row), _remark(row)) if x)
 
 
-def _summary_category_sheet(book: _Book, result: RoundResult, sheet: str, cat_title: str) -> None:
+def _summary_category_sheet(book: _Book, result: Standing, sheet: str, cat_title: str) -> None:
     sh = book.sheet(sheet)
     cols = _CAT_COLS
     sh.title(0, 0, len(cols) - 1, cat_title or sheet, {**_TITLE, "font_size": 13, "text_wrap": True},
              height=36)
     rows_here = result.rows_in(sheet)
-    parts = _parts_by_code(rows_here)
     aligned = _aligned_places(rows_here, "target", "value")
-    headline = [r for r in result.headline() if r.category == sheet]
+    headline = result.headline_in(sheet)
     table: list[_Row] = []
     for row in headline:
         ind = row.indicator
         places = {5: aligned.get((ind.code, "target"), 0), 6: aligned.get((ind.code, "value"), 0)}
         table.append(_Row([
             ind.task_no, ind.name, ind.lead, row.unit, ind.unit, row.target, _value_or_state(row),
-            _rate(row), row.time_progress, row.gap, row.yoy, row.status, row.progress, row.problems,
+            row.completion, row.time_progress, row.gap, row.yoy, row.status, row.progress, row.problems,
             _summary_remark(row),
         ], places=ind.decimals, bold=row.is_total, num_places=places))
-        for part in parts.get(ind.code, []) if row.is_total else []:
+        for part in result.parts_of(ind.code) if row.is_total else []:
             table.append(_Row([
-                "", "", "", part.unit, "", part.target, _value_or_state(part), _rate(part),
+                "", "", "", part.unit, "", part.target, _value_or_state(part), part.completion,
                 part.time_progress, part.gap, part.yoy, part.status, part.progress, part.problems,
                 _summary_remark(part),
             ], places=ind.decimals, indent=(3,), level=1, num_places=places))  # 3: 单位名称, indented
@@ -1062,7 +986,7 @@ def _ledger_row(ind: Indicator, row: ResultRow | None,
     ], places=ind.decimals, bold=row.is_total, shade=row.is_total, num_places=places)
 
 
-def write_ledger(result: RoundResult, path: Path) -> Path:
+def write_ledger(result: Standing, path: Path) -> Path:
     """台账_<轮次>.xlsx: every registry row with every unit's returned values and text."""
     target = _target(path, _file_name("台账_{round}.xlsx", result.round.name))
     settings = result.registry.settings
@@ -1135,56 +1059,28 @@ def _finding_text(f: Finding) -> str:
     return f.message
 
 
-def _action(subs: Sequence[Submission], chosen: Submission | None) -> str:
-    """需办理 for one unit, judged on the return that counts (the latest accepted one)."""
-    if not subs:
-        return "催报"
-    if chosen is None or not chosen.accepted:
-        return "通知重报"
-    if chosen.errors:
-        return "通知更正"
-    if chosen.notices:
-        return "核对提示"
-    return "无"
-
-
-def _file_list(subs: Sequence[Submission]) -> str:
+def _file_list(unit: UnitStanding) -> str:
     """Every file a unit sent, as received, in the order received, with what became of it."""
-    lines = []
-    for s in sorted(subs, key=lambda s: s.received or datetime.min):
-        fate = "（拒收）" if not s.accepted else "（已被替代）" if s.superseded else ""
-        lines.append(s.file + fate)
-    return "\n".join(lines)
+    return "\n".join(f.submission.file + ("" if f.fate is Fate.ACCEPTED else f"（{f.fate}）") for f in unit.files)
 
 
-def _check_summary_sheet(book: _Book, result: RoundResult, title: str) -> None:
+def _check_summary_sheet(book: _Book, result: Standing, title: str) -> None:
     """汇总: one row per unit — what to do next, counts, and the files as received."""
-    file_units = {s.file: s.unit for s in result.submissions if s.unit}
-    subs: dict[str, list[Submission]] = defaultdict(list)
-    for sub in result.submissions:
-        subs[sub.unit or UNKNOWN_UNIT].append(sub)
-    levels: dict[str, Counter] = defaultdict(Counter)
-    for f in result.findings:
-        levels[_finding_unit(f, file_units)][f.level] += 1
-    chosen = {st.unit: st.submission for st in _unit_states(result)}
-    expected = _expected_units(result)
-    names = list(dict.fromkeys(expected + list(subs) + list(levels)))
     rows: list[_Row] = []
     tally: Counter[str] = Counter()
-    for name in names:
-        mine = subs.get(name, [])
-        accepted = sum(1 for s in mine if s.accepted)
-        rejected = len(mine) - accepted
-        errors, notices = levels[name][Level.ERROR], levels[name][Level.NOTICE]
-        notes = list(dict.fromkeys(s.reason for s in mine if not s.accepted and s.reason))
-        current = chosen.get(name)
-        if not mine:
+    for u in result.units:
+        levels = Counter(f.level for f in u.findings)
+        accepted = sum(f.fate in (Fate.ACCEPTED, Fate.SUPERSEDED) for f in u.files)
+        rejected = sum(f.fate in (Fate.REJECTED, Fate.EMPTY) for f in u.files)
+        notes = list(dict.fromkeys(f.submission.reason for f in u.files if f.pending and f.submission.reason))
+        if not u.files:
             notes.append("未收到报表")
-        elif len(mine) > 1 and current is not None and current.accepted:
-            notes.append(f"以“{current.file}”为准")
-        tally.update(files=len(mine), accepted=accepted, rejected=rejected, errors=errors, notices=notices)
-        rows.append(_Row([name, _action(mine, current), len(mine), accepted, rejected, errors, notices,
-                          _file_list(mine), "；".join(notes)]))
+        elif len(u.files) > 1 and u.chosen is not None and u.state.reported:
+            notes.append(f"以“{u.chosen.submission.file}”为准")
+        tally.update(files=len(u.files), accepted=accepted, rejected=rejected, errors=levels[Level.ERROR],
+                     notices=levels[Level.NOTICE])
+        rows.append(_Row([u.name or UNKNOWN_UNIT, str(u.action), len(u.files), accepted, rejected,
+                          levels[Level.ERROR], levels[Level.NOTICE], _file_list(u), "；".join(notes)]))
     rows.append(_Row([TOTAL, "", tally["files"], tally["accepted"], tally["rejected"], tally["errors"],
                       tally["notices"], "", ""], bold=True, shade=True))
     sh = book.sheet("汇总")
@@ -1198,7 +1094,25 @@ def _check_summary_sheet(book: _Book, result: RoundResult, title: str) -> None:
     sh.finish_list(1, last, len(cols) - 1, 1, title)
 
 
-def _findings_sheet(book: _Book, result: RoundResult, title: str) -> None:
+_REGISTRY_COLS = (_Col("类型", min_width=8, max_width=10), _Col("说明", "wrap", 40, 100))
+
+
+def _registry_sheet(book: _Book, result: Standing) -> None:
+    """任务台账: what the master workbook says the office should look at (targets that do not
+    add up, units left out of a split) and what changed since the templates went out."""
+    rows = [_Row(["台账提示", w]) for w in result.registry_warnings]
+    rows += [_Row(["台账变更", line]) for line in result.registry_change_lines()]
+    sh = book.sheet("任务台账")
+    sh.title(0, 0, 1, f"任务台账提示（{len(rows)}条）", {**_TITLE, "font_size": 13, "align": "left"})
+    last = sh.table(1, _REGISTRY_COLS, rows)
+    if not rows:
+        last = 2
+        sh.text(2, 0, "任务台账无需关注的问题", _NOTE)
+    sh.fit_columns()
+    sh.finish_list(1, last, 1, 0, "任务台账提示")
+
+
+def _findings_sheet(book: _Book, result: Standing, title: str) -> None:
     """问题清单: one row per finding, grouped by unit (registry order), then by file, then
     拒收 before 错误 before 提示; within that, the order the checks found them (cell order)."""
     file_units = {s.file: s.unit for s in result.submissions if s.unit}
@@ -1230,7 +1144,7 @@ def _findings_sheet(book: _Book, result: RoundResult, title: str) -> None:
     sh.finish_list(1, last, len(cols) - 1, 1, title)
 
 
-def write_check_report(result: RoundResult, path: Path) -> Path:
+def write_check_report(result: Standing, path: Path) -> Path:
     """校验报告_<轮次>.xlsx for the clerk: per-unit tally and next step, one row per
     finding (filter by 单位 or 级别), and the code legend."""
     target = _target(path, _file_name("校验报告_{round}.xlsx", result.round.name))
@@ -1240,6 +1154,7 @@ def write_check_report(result: RoundResult, path: Path) -> Path:
     def build(book: _Book) -> None:
         _check_summary_sheet(book, result, title)
         _findings_sheet(book, result, title)
+        _registry_sheet(book, result)
         sh = book.sheet("代码说明")
         sh.title(0, 0, len(_CATALOGUE_COLS) - 1, "问题代码说明", {**_TITLE, "font_size": 13, "align": "left"})
         crows = [_Row([c[k] for k in ("代码", "级别", "说明", "处理办法")]) for c in catalogue()]
@@ -1270,7 +1185,7 @@ def _csv_row(row: ResultRow) -> list[str]:
     return [_csv_text(t) for t in texts] + [format_number(d) for d in numbers] + [_csv_text(row.status)]
 
 
-def write_results_csv(result: RoundResult, path: Path) -> Path:
+def write_results_csv(result: Standing, path: Path) -> Path:
     """results.csv (UTF-8 with BOM): one row per ResultRow, in result.rows order."""
     target = _target(path, "results.csv")
     with _atomic(target) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:

@@ -223,7 +223,7 @@ def describe(row: ResultRow, *, default: bool = False) -> str:
     ones. A 同比 the wording does not mention is appended; a 合计 that misses some
     units' parts says so.
     """
-    if row.status in _NO_FIGURE:
+    if row.status in _NO_FIGURE and not row.undecided:
         return ""
     ind = row.indicator
     values = placeholders(row)
