@@ -840,7 +840,8 @@ def _lagging_sheet(book: _Book, result: Standing) -> None:
         rows.append(_Row([
             r.category, r.indicator.task_no, r.indicator.name, r.indicator.lead, r.indicator.unit,
             r.target, _value_or_state(r), r.completion, r.time_progress, r.gap, _due(r.indicator),
-            f"总体{r.status}" if item.hidden else r.status, r.problems, _lag_remark(r, item.lagging_parts),
+            ("总体暂不判断" if r.undecided else f"总体{r.status}") if item.hidden else r.status, r.problems,
+            _lag_remark(r, item.lagging_parts),
         ], places=r.indicator.decimals))
     last = sh.table(1, cols, rows)
     if not rows:

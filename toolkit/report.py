@@ -576,7 +576,7 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
         parts = [r for r in rows if not r.is_total] if head is not None and head.is_total else []
         texts = dict.fromkeys(_narrative(r) for r in rows if not r.is_total and r not in parts)
         mine = [add(t, _NARRATIVE) for t in texts if t]
-        if head is not None and head.status is not Status.MISSING:
+        if head is not None and (head.status is not Status.MISSING or head.undecided):
             # A milestone already told in the department's own words needs no generated
             # "…正在推进"; an overdue one is listed among the lagging items.
             clause = "" if ind.kind == "节点" and mine else describe(head)
@@ -664,9 +664,12 @@ def _opening(result: Standing) -> str:
     indicators = list(reg.indicators())
     tasks = {(ind.sheet, ind.task_no or ind.task or ind.code) for ind in indicators}
     status = _status_sentence(result)
-    hidden = sum(1 for item in result.lagging if item.hidden)
+    hidden = sum(1 for item in result.lagging if item.hidden and not item.row.undecided)
     if hidden:
         status += f"；另有{hidden}项指标虽总体正常，但部分单位进度滞后"
+    undecided = sum(1 for r in result.headline if r.undecided)
+    if undecided:
+        status += f"；另有{undecided}项指标因部分单位未报送或数据待更正，暂不判断总体进度"
     cutoff = result.round.cutoff
     when = cn_month_day(cutoff) if cutoff.year == _as_date(result.now).year else cn_date(cutoff)
     basis = _basis(settings)
@@ -749,6 +752,8 @@ def _lagging_items(result: Standing) -> list[str]:
             body = _lag_text(head)
             if head.is_total and ind.code in citywide and not body.startswith(("全", "完成时限")):
                 body = "全市" + body
+        elif head.undecided:
+            body = f"{'、'.join(short_unit_name(u) for u in head.missing_parts)}数据尚未纳入，总体进度暂不判断"
         else:
             body = _OVERALL.get(head.status, f"总体{head.status}")
         if late:
