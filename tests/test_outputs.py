@@ -17,7 +17,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from toolkit import outputs
 from toolkit.findings import Code, Finding, catalogue, make
 from toolkit.formatting import format_number
 from toolkit.model import (
@@ -35,6 +34,10 @@ from toolkit.model import (
 from toolkit.outputs import (
     CSV_COLUMNS,
     LEDGER_COLUMNS,
+    book,
+    check_report,
+    results_csv,
+    summary,
     sheet_name,
     text_width,
     write_check_report,
@@ -556,7 +559,7 @@ def test_overview_breaks_page_before_charts_when_table_is_long(result, tmp_path)
 
 def test_overview_shrinks_a_little_rather_than_break(result, tmp_path, monkeypatch):
     # When everything fits one page with modest shrinking, the sheet prints as one page.
-    monkeypatch.setattr(outputs, "_MIN_ONE_PAGE_SCALE", 50)
+    monkeypatch.setattr(summary, "_MIN_ONE_PAGE_SCALE", 50)
     ws = load(write_summary(result, tmp_path))["总览"]
     assert not ws.row_breaks.brk
     assert 50 <= int(ws.page_setup.scale) < 100
@@ -667,8 +670,8 @@ def test_gap_header_names_its_unit_and_fits(written, sheet):
 
 
 def test_header_broken_by_hand_asks_for_its_longest_line():
-    assert outputs._header_width("差距\n（百分点）") == 10
-    assert outputs._header_width("完成率/比率") == 6
+    assert book._header_width("差距\n（百分点）") == 10
+    assert book._header_width("完成率/比率") == 6
 
 
 def test_words_in_number_columns_are_centred(written):
@@ -736,7 +739,7 @@ def test_overview_charts_readable(written):
     fills = re.findall(r'<c:spPr><a:solidFill><a:srgbClr val="([0-9A-F]{6})"/>', bar)
     assert names and len(fills) >= len(names)
     for name, fill in zip(names, fills, strict=False):
-        assert "#" + fill == outputs._CHART_COLOURS[name].upper()
+        assert "#" + fill == book._CHART_COLOURS[name].upper()
     # the doughnut's legend names every status with its count and share; small slices carry
     # no label on the ring, where labels would overlap
     assert re.search(r"<c:cat><c:strRef><c:f>总览!\$D\$\d+:\$D\$\d+</c:f>", doughnut)
@@ -905,10 +908,10 @@ def test_finding_text_drops_the_location_the_columns_show():
     f = make(Code.E202, file="a.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H4", column="本期完成",
              value="约95")
     assert f.message.startswith("文件“a.xlsx”工作表“一、创新驱动”单元格 H4：")
-    assert outputs._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
-    assert outputs._finding_text(make(Code.F103)) == make(Code.F103).message
+    assert check_report._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
+    assert check_report._finding_text(make(Code.F103)) == make(Code.F103).message
     odd = Finding(code=Code.W311, file="=1+1", message="=HYPERLINK(1)")
-    assert outputs._finding_text(odd) == "=HYPERLINK(1)"
+    assert check_report._finding_text(odd) == "=HYPERLINK(1)"
 
 
 # -- results.csv ------------------------------------------------------------------------
@@ -958,7 +961,7 @@ def test_csv_negative_numbers_not_quoted(written):
     ("\tx", "'\tx"), ("\rx", "'\rx"), ("-8", "-8"), ("-0.83", "-0.83"), ("市科技局", "市科技局"), ("", ""),
 ])
 def test_csv_text_neutralised(text, safe):
-    assert outputs._csv_text(text) == safe
+    assert results_csv._csv_text(text) == safe
 
 
 # -- LibreOffice opens every workbook ---------------------------------------------------
