@@ -15,7 +15,8 @@ import pytest
 from toolkit.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "init", "templates", "check", "merge", "status", "receive", "withdraw", "log"]
+COMMANDS = ["demo", "init", "templates", "check", "merge", "status", "receive", "withdraw", "log", "mail",
+            "schedule"]
 
 
 def run(*args: str, env: dict | None = None, cwd: Path | None = None, stdin=subprocess.DEVNULL):

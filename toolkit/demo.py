@@ -24,8 +24,9 @@ import openpyxl
 from .errors import WorkspaceError
 from .intake import HEADER_KEYS
 from .merge import run_merge
-from .model import ArrivalBasis, Registry, Round, RoundResult, Source
+from .model import ArrivalBasis, Registry, Round, Source
 from .receipts import receive_file
+from .standing import Standing
 from .templates import GUIDE_SHEET, META_SHEET, write_templates
 from .workspace import CONFIG, MASTER, Workspace
 
@@ -87,7 +88,7 @@ def load_demo_returns(src: Path | None = None) -> dict[tuple[str, str, str], dic
 @dataclass
 class DemoSummary:
     folder: Path
-    result: RoundResult
+    result: Standing
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 

@@ -1,17 +1,21 @@
-"""A round's merge: inbox → check → archive → feedback → maths → all outputs.
+"""A round's merge: receipts → check → archive → feedback → maths → all outputs.
 
-Every file in the round's inbox is read and identified by its content. Accepted
-originals are archived unchanged (content-addressed), departments whose files
-had problems get a marked-up copy in ``feedback/``, the accepted figures are
+A merge works from the round's record (:mod:`toolkit.receipts`), not from what the
+inbox holds at the moment: new files in the inbox are received on the way, and
+every received file that is not withdrawn is read and identified by its content.
+Accepted originals are archived unchanged (content-addressed), departments whose
+files had problems get a marked-up copy in ``feedback/``, the accepted figures are
 computed into result rows, and the five outputs of DESIGN.md are written, each
-atomically. Rerunning on the same inbox gives the same results.
+atomically. Rerunning gives the same results, also after the inbox was tidied.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from . import indicators
@@ -19,15 +23,17 @@ from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
+from .formatting import TIME_PROGRESS_PLACES
 from .intake import ReturnFile, read_return
-from .model import Entry, Registry, Round, RoundResult, Submission
+from .model import Entry, Registry, Round, Submission
 from .reader import Limits
 from .receipts import Role, RoundFile, round_files
-from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name
+from .standing import Fate, Standing, build_standing
+from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
+from .values import half_up
 from .workspace import Workspace
 
 Log = Callable[[str], None]
-MERGE_NOTICES = (Code.W308, Code.W309, Code.W312, Code.W315)
 #: Files that are no spreadsheet at all get a reply text but no marked-up copy.
 UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
@@ -63,10 +69,10 @@ def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = No
 
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
-              log: Log = lambda _msg: None) -> RoundResult:
+              log: Log = lambda _msg: None) -> Standing:
     """Merge a round; returns the result with the paths of everything written."""
     registry = ws.registry()
-    seen_at = now  # files first seen by this merge arrive at its time (real now unless given)
+    seen_at = now  # files this merge sees first arrive at its time (real now unless given)
     now = now or datetime.now()
     rnd = ws.pick_round(registry, round_name, now.date())
     limits = ws.limits()
@@ -90,27 +96,15 @@ def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> Out
     return OutcomeCache(ws.state(rnd.name) / "cache", context_key(registry, rnd.name, history, limits), registry)
 
 
-def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
-                  log: Log, seen_at: datetime | None = None) -> RoundResult:
-    ctx = _context(ws, registry, rnd)
-    cache = _cache(ws, registry, rnd, limits)
+def _read_all(ws: Workspace, rnd: Round, ctx: CheckContext, cache: OutcomeCache, limits: Limits, log: Log,
+              *, remember: bool = True, seen_at: datetime | None = None) -> list[_Seen]:
+    """Every file of the round's record, read and checked once (or taken from the cache).
+
+    The inbox's new files are received first (arriving ``seen_at``, or now): see
+    :func:`toolkit.receipts.round_files`.
+    """
     files = round_files(ws, rnd.name, limits=limits, now=seen_at, log=log)
-    seen = _submissions(files, ctx, cache, limits, log, rnd, ws.inbox(rnd.name))
-    winners = _pick_winners(seen, rnd)
-    entries: dict[tuple[str, str], Entry] = {}
-    for item in winners.values():
-        for entry in item.outcome.entries:
-            entries[(entry.code, entry.unit)] = entry
-    _archive_and_feedback(ws, rnd, seen, log, now, registry.settings.issuer)
-    findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
-    for item in seen:
-        s = item.submission
-        s.errors, s.notices = item.outcome.errors, item.outcome.notices
-    result = build_result(registry, rnd, now, entries, [item.submission for item in seen], findings, winners)
-    ws.save_entries(rnd.name, [e for e in entries.values()])
-    _record_intake(ws, rnd, seen, files)
-    write_outputs(ws, result, log)
-    return result
+    return _submissions(files, ctx, cache, limits, log, rnd, ws.inbox(rnd.name), remember=remember)
 
 
 # ---------------------------------------------------------------------------------------
@@ -119,7 +113,8 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
 
 def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache, limits: Limits, log: Log,
                  rnd: Round, inbox: Path, *, remember: bool = True) -> list[_Seen]:
-    """Read and check each received return once; attachments and repeats are recorded, never read.
+    """Read and check each received return once; attachments, repeats and withdrawn files are
+    recorded, never read.
 
     ``files`` come from :func:`toolkit.receipts.round_files`: the receipts, not the
     inbox. Mails and archives that were opened are not submissions themselves;
@@ -133,35 +128,38 @@ def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache,
             f"请把收到的报表放进收件箱 {inbox}（可含子文件夹、邮件 .eml/.msg、zip 压缩包），"
             "或用 ducha receive 登记后重新运行。")
     seen: list[_Seen] = []
-    by_hash: dict[str, _Seen] = {}
+    by_hash: dict[str, Submission] = {}
     for i, f in enumerate(items, start=1):
         receipt, label = f.receipt, f.label
-        assert receipt.stored is not None
-        sub = Submission(file=label, path=receipt.stored, sha256=receipt.sha256, received=receipt.arrival,
-                         source=receipt.source, sender=receipt.sender, arrival_basis=receipt.basis,
-                         receipt=receipt.id)
+        sub = Submission(file=label, path=receipt.stored or Path(receipt.original_name), sha256=receipt.sha256,
+                         received=receipt.arrival, source=receipt.source, sender=receipt.sender,
+                         arrival_basis=receipt.basis, order=receipt.id)
+        if f.role is Role.WITHDRAWN:
+            cached = cache.get(receipt.sha256, label)  # only to say whose file it was
+            sub.withdrawn, sub.unit = True, cached.unit_name if cached is not None else ""
+            seen.append(_Seen(sub, Outcome(file=label, unit_name=sub.unit), None))
+            continue
         if f.role is Role.DUPLICATE:
-            twin = by_hash.get(receipt.sha256)
-            if twin is None:
+            first = by_hash.get(receipt.sha256)
+            if first is None:
                 continue  # a repeated mail or archive: its files are listed once
-            first = twin.submission
             out = Outcome(file=label, unit_name=first.unit)
             out.findings.append(make(Code.W312, file=label, unit=first.unit, detail=first.file))
             # the same content as a file already taken: it shares that file's verdict, never wins
-            sub.unit, sub.reason = first.unit, f"与 {first.file} 相同"
-            sub.accepted, sub.superseded, sub.attachment = first.accepted, True, first.attachment
+            sub.unit, sub.duplicate_of, sub.accepted = first.unit, first.file, first.accepted
+            sub.attachment = first.attachment
             seen.append(_Seen(sub, out, None))
             log(f"  [{i}/{len(items)}] {label}：与 {first.file} 内容相同，跳过")
             continue
+        by_hash[receipt.sha256] = sub
         if f.role is Role.ATTACHMENT:
             out = Outcome(file=label)
             out.findings.append(make(Code.W315, file=label, detail=f.detail))
             sub.attachment = True
-            item = _Seen(sub, out, None)
-            seen.append(item)
-            by_hash[receipt.sha256] = item
+            seen.append(_Seen(sub, out, None))
             log(f"  [{i}/{len(items)}] {label}：附件（{f.detail}），已登记，不作为报表读取")
             continue
+        assert receipt.stored is not None
         cached, ret = cache.get(receipt.sha256, label), None
         if cached is not None:
             outcome = cached
@@ -174,9 +172,7 @@ def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache,
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        item = _Seen(sub, outcome, ret)
-        seen.append(item)
-        by_hash[receipt.sha256] = item
+        seen.append(_Seen(sub, outcome, ret))
         verdict = "接受" if sub.accepted else "拒收"
         log(f"  [{i}/{len(items)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
@@ -186,50 +182,82 @@ def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache,
 
 def _attribute_attachments(seen: list[_Seen], files: list[RoundFile]) -> None:
     """An attachment that came with a return (same mail or archive) belongs to that return's unit."""
-    by_receipt = {f.receipt.id: f for f in files if f.role is not Role.DUPLICATE}
+    by_receipt = {f.receipt.id: f for f in files if f.role not in (Role.DUPLICATE, Role.WITHDRAWN)}
     units: dict[int, str] = {}
     for item in seen:
-        f = by_receipt.get(item.submission.receipt)
-        if f is not None and f.receipt.parent is not None and item.submission.unit and not item.submission.attachment:
-            units.setdefault(f.receipt.parent, item.submission.unit)
+        sub = item.submission
+        f = by_receipt.get(sub.order)
+        if f is not None and f.receipt.parent is not None and sub.unit and not sub.attachment \
+                and not sub.duplicate_of:
+            units.setdefault(f.receipt.parent, sub.unit)
     for item in seen:
         sub = item.submission
-        f = by_receipt.get(sub.receipt)
-        if not sub.attachment or sub.unit or f is None or f.role is not Role.ATTACHMENT:
+        f = by_receipt.get(sub.order)
+        if not sub.attachment or sub.unit or sub.duplicate_of or f is None or f.receipt.parent is None:
             continue
-        unit = units.get(f.receipt.parent) if f.receipt.parent is not None else None
+        unit = units.get(f.receipt.parent)
         if unit:
             sub.unit = item.outcome.unit_name = unit
             item.outcome.findings[:] = [make(Code.W315, file=sub.file, unit=unit, detail=f.detail)]
 
 
+def _judge_round(registry: Registry, rnd: Round, now: datetime, seen: list[_Seen]
+                 ) -> tuple[Standing, dict[tuple[str, str], Entry]]:
+    """The round's standing from the files read, and the accepted entries it is built on."""
+    winners = _pick_winners(seen, rnd)
+    entries: dict[tuple[str, str], Entry] = {}
+    for item in winners.values():
+        for entry in item.outcome.entries:
+            entries[(entry.code, entry.unit)] = entry
+    findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
+    return build_result(registry, rnd, now, entries, [item.submission for item in seen], findings), entries
+
+
+def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
+                  log: Log, seen_at: datetime | None = None) -> Standing:
+    ctx = _context(ws, registry, rnd)
+    cache = _cache(ws, registry, rnd, limits)
+    seen = _read_all(ws, rnd, ctx, cache, limits, log, seen_at=seen_at)
+    standing, entries = _judge_round(registry, rnd, now, seen)
+    _archive(ws, rnd, seen)
+    _feedback(ws, rnd, seen, standing, log, now)
+    ws.save_entries(rnd.name, [e for e in entries.values()])
+    _record_intake(ws, rnd, seen)
+    write_outputs(ws, standing, log)
+    return standing
+
+
 def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
     """The latest accepted return of each unit wins; earlier ones are kept but superseded.
 
-    "Latest" is the latest *arrival* (ties: the later receipt), never a file's
-    modification time; 按时/逾期 is the winner's arrival against the end of
-    报送截止日期 (China time).
+    "Latest" is the latest *arrival* (:mod:`toolkit.receipts`: mail time, clerk's time or
+    first sighting, never a file's modification time); ties go to the later receipt.
+    A unit is late when its first accepted return arrived after the deadline (a correction
+    sent later does not make a unit that reported on time late): W308 goes on the winner
+    and says how that arrival time is known.
     """
     by_unit: dict[str, list[_Seen]] = {}
     for item in seen:
         sub = item.submission
-        if sub.accepted and item.outcome.unit_name and not sub.reason and not sub.attachment:
+        if sub.accepted and item.outcome.unit_name and not sub.duplicate_of and not sub.attachment \
+                and not sub.withdrawn:
             by_unit.setdefault(item.outcome.unit_name, []).append(item)
     winners: dict[str, _Seen] = {}
     for unit, items in by_unit.items():
-        items.sort(key=lambda it: (it.submission.received or datetime.min, it.submission.receipt))
+        items.sort(key=lambda it: (it.submission.received or datetime.min, it.submission.order))
         winner = items[-1]
         winners[unit] = winner
         for older in items[:-1]:
             older.submission.superseded = True
             older.outcome.findings.append(make(Code.W309, file=older.submission.file, unit=unit,
                                                detail=winner.submission.file))
-        sub = winner.submission
-        if sub.received and sub.received.date() > rnd.deadline:
+        first = items[0].submission
+        if first.received and first.received.date() > rnd.deadline:
+            sub = winner.submission
             sub.late = True
             winner.outcome.findings.append(make(
                 Code.W308, file=sub.file, unit=unit,
-                value=f"{sub.received:%Y-%m-%d %H:%M}（{sub.arrival_basis.value}）",
+                value=f"{first.received:%Y-%m-%d %H:%M}（{first.arrival_basis.value}）",
                 detail=f"{rnd.deadline.isoformat()} 24:00"))
     return winners
 
@@ -247,58 +275,83 @@ def correction_deadline(rnd: Round, now: datetime) -> date:
     return day
 
 
-def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log, now: datetime,
-                          office: str) -> None:
-    from .feedback import feedback_name, reply_text, write_feedback
-
+def _archive(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
+    """Accepted originals into the content-addressed archive, unchanged."""
     archive = ws.archive(rnd.name)
-    feedback = ws.feedback(rnd.name)
     for item in seen:
         sub = item.submission
-        if sub.accepted and not sub.reason:
+        if sub.accepted and not sub.duplicate_of:
             unit_code = item.outcome.unit.code if item.outcome.unit else ""
             sub.archived, _ = archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file)
-        own = [f for f in item.outcome.findings if f.code not in MERGE_NOTICES]
-        if not own or sub.reason.startswith("与 "):
+
+
+FEEDBACK_INDEX = "index.json"
+
+
+def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, log: Log, now: datetime) -> None:
+    """A marked-up copy of every file with problems, and a reply for each the department must act on.
+
+    ``feedback/index.json`` lists every file with problems: its unit, the reply and the
+    marked-up file, and whether the reply is still ``pending`` (a file superseded by a
+    later return, or a refused one followed by an accepted one, leaves nothing pending:
+    its old reply text is removed so nobody sends it).
+    """
+    from .feedback import feedback_name, reply_text, write_feedback
+
+    folder = ws.feedback(rnd.name)
+    office = standing.registry.settings.issuer
+    fates = {id(f.submission): f for f in standing.files}
+    index: list[dict[str, object]] = []
+    for item in seen:
+        sub = item.submission
+        fs = fates[id(sub)]
+        if not fs.findings or fs.fate is Fate.DUPLICATE:
             continue
-        marked = feedback / feedback_name(sub.path)
-        if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
-            sub.feedback = marked
-            continue
+        marked = folder / feedback_name(sub.path)
+        reply = folder / f"{Path(safe_name(sub.file)).stem}_回复.txt"
+        subject = ""
         try:
-            if any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in own):
+            if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
+                sub.feedback = marked
+            elif any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in fs.findings):
                 workbook = item.ret.workbook if item.ret is not None else None
-                sub.feedback = write_feedback(sub.path, item.outcome, feedback, workbook=workbook,
+                sub.feedback = write_feedback(sub.path, item.outcome, folder, workbook=workbook,
                                               round_name=rnd.name)
-            due = correction_deadline(rnd, now)
-            subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
-                                       deadline=f"{due.month}月{due.day}日")
-            stem = Path(safe_name(sub.file)).stem
-            (feedback / f"{stem}_回复.txt").write_text(f"主题：{subject}\n\n{body}\n", encoding="utf-8")
+            if fs.pending:
+                due = correction_deadline(rnd, now)
+                subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
+                                           deadline=f"{due.month}月{due.day}日")
+                with atomic_write(reply, "w") as fh:
+                    fh.write(f"主题：{subject}\n\n{body}\n")
+            elif reply.exists():
+                reply.unlink()
         except OSError as exc:
             log(f"  警告：无法为 {sub.file} 生成反馈文件（{exc}），请检查 feedback 文件夹是否被占用。")
+            continue
+        unit = standing.registry.units.get(sub.unit)
+        index.append({"unit": sub.unit, "unit_code": unit.code if unit else "", "file": sub.file,
+                      "sha256": sub.sha256, "reply": reply.name if fs.pending else "",
+                      "marked": sub.feedback.name if sub.feedback else "", "subject": subject,
+                      "pending": fs.pending, "fate": fs.fate.value})
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_write(folder / FEEDBACK_INDEX, "w") as fh:
+        json.dump(index, fh, ensure_ascii=False, indent=1)
 
 
 def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tuple[str, str], Entry],
-                 submissions: list[Submission], findings: list[Finding], winners: dict[str, _Seen]) -> RoundResult:
+                 submissions: list[Submission], findings: list[Finding]) -> Standing:
+    """The maths on the accepted entries, then the round's standing (:mod:`toolkit.standing`)."""
     settings = registry.settings
     titles = {cat.sheet: cat.title for cat in registry.categories}
     tp, rows = indicators.compute(registry.indicators(), entries, round_name=rnd.name, titles=titles,
                                   cutoff=rnd.cutoff, year=settings.year, basis=settings.basis,
                                   tolerance=settings.tolerance)
-    late_units = {u for u, item in winners.items() if item.submission.late}
-    for row in rows:
-        row.late = row.unit in late_units
-    expected = [u.name for u in registry.reporting_units()]
-    result = RoundResult(registry=registry, round=rnd, now=now, time_progress=tp, rows=rows,
-                         submissions=submissions, findings=findings, expected_units=expected)
-    result.on_time_units = [u for u in expected if u in winners and u not in late_units]
-    result.late_units = [u for u in expected if u in late_units]
-    result.missing_units = [u for u in expected if u not in winners]
-    return result
+    return build_standing(registry, rnd, now, time_progress=tp,
+                          time_progress_shown=half_up(tp, TIME_PROGRESS_PLACES) or Decimal(0), rows=rows,
+                          submissions=submissions, findings=findings)
 
 
-def write_outputs(ws: Workspace, result: RoundResult, log: Log = lambda _m: None) -> dict[str, Path]:
+def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None) -> dict[str, Path]:
     from .outputs import write_check_report, write_ledger, write_results_csv, write_summary
     from .report import write_report
 
@@ -315,60 +368,40 @@ def write_outputs(ws: Workspace, result: RoundResult, log: Log = lambda _m: None
     return result.outputs
 
 
-def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen], files: list[RoundFile]) -> None:
+def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
     """The merge's verdict on each received file, in the intake log when it changed since the last merge."""
-    verdicts: list[tuple[str, str, int, str, int, int, str, str, int]] = []
-    for item in seen:
-        sub = item.submission
-        if sub.superseded and sub.reason:  # a repeat: the log lists it under the receipt it repeats
-            continue
-        verdict = "附件" if sub.attachment else ("接受" if sub.accepted else "拒收")
-        verdicts.append((sub.file, sub.sha256, sub.path.stat().st_size if sub.path.exists() else 0, sub.unit,
-                         item.outcome.errors, item.outcome.notices, verdict,
-                         str(sub.archived.name) if sub.archived else "", sub.receipt))
-    for f in files:
-        if f.role is Role.OPENED:
-            verdicts.append((f.label, f.receipt.sha256, f.receipt.size, "", 0, 0, "已拆开", "", f.receipt.id))
-    reasons = {item.submission.sha256: item.submission.reason for item in seen}
-    received = {f.receipt.sha256: f.receipt.arrived for f in files}
     with IntakeLog(ws.intake_db) as db, db.transaction():
-        for name, sha, size, unit, errors, notices, verdict, archived, receipt in verdicts:
-            last = db.seen(rnd.name, sha)
-            if last and (last["verdict"], last["unit"], last["errors"], last["notices"]) == (verdict, unit, errors,
-                                                                                           notices):
+        for item in seen:
+            sub = item.submission
+            if sub.duplicate_of or sub.withdrawn:  # the log lists repeats and withdrawals from the receipts
                 continue
-            db.record(rnd.name, name, sha, size, received.get(sha), unit, verdict, errors, notices, archived,
-                      reasons.get(sha, ""), receipt=receipt)
+            verdict = "附件" if sub.attachment else ("接受" if sub.accepted else "拒收")
+            last = db.seen(rnd.name, sub.sha256)
+            now = (verdict, sub.unit, item.outcome.errors, item.outcome.notices)
+            if last and (last["verdict"], last["unit"], last["errors"], last["notices"]) == now:
+                continue
+            db.record(rnd.name, sub.file, sub.sha256, sub.path.stat().st_size if sub.path.exists() else 0,
+                      sub.received, sub.unit, verdict, item.outcome.errors, item.outcome.notices,
+                      str(sub.archived.name) if sub.archived else "", sub.reason, receipt=sub.order)
 
 
-def round_status(ws: Workspace, round_name: str | None = None, today: date | None = None) -> dict:
-    """Who has reported, late, missing, rejected — without writing any output."""
+def round_status(ws: Workspace, round_name: str | None = None, now: datetime | None = None) -> Standing:
+    """The round's standing as of ``now`` — who has reported, late, missing, rejected — writing no output.
+
+    New files in the inbox are received (a first sighting is on record, whoever looks).
+    Files the last merge read are taken from the cache; new ones are read and checked
+    (and not remembered in the cache).
+    """
     registry = ws.registry()
-    today = today or date.today()
-    rnd = ws.pick_round(registry, round_name, today)
-    ctx = _context(ws, registry, rnd)
+    seen_at = now
+    now = now or datetime.now()
+    rnd = ws.pick_round(registry, round_name, now.date())
     limits = ws.limits()
-    cache = _cache(ws, registry, rnd, limits)
-    # the same receipts a merge works from (the inbox's new files are received on the way)
-    files = round_files(ws, rnd.name, limits=limits)
-    seen = _submissions(files, ctx, cache, limits, lambda _m: None, rnd, ws.inbox(rnd.name), remember=False)
-    winners = _pick_winners(seen, rnd)
-    rows = []
-    for unit in registry.reporting_units():
-        mine = [s for s in seen if s.submission.unit == unit.name and not s.submission.attachment]
-        chosen: Submission | None
-        if unit.name in winners:
-            chosen = winners[unit.name].submission
-            state = "逾期报送" if chosen.late else "按时报送"
-            if chosen.errors:
-                state += f"（{chosen.errors} 处待更正）"
-        elif mine:
-            state, chosen = "被拒收", mine[-1].submission
-        else:
-            overdue = today > rnd.deadline
-            state, chosen = ("未报送（已逾期）" if overdue else "未报送"), None
-        rows.append({"单位编号": unit.code, "单位名称": unit.name, "状态": state,
-                     "文件": chosen.file if chosen else "", "收到时间": chosen.received.strftime("%Y-%m-%d %H:%M")
-                     if chosen and chosen.received else "", "原因": chosen.reason if chosen and not chosen.accepted else ""})
-    unknown = [s.submission for s in seen if not s.submission.unit and not s.submission.attachment]
-    return {"round": rnd, "rows": rows, "unidentified": unknown, "today": today}
+    seen = _read_all(ws, rnd, _context(ws, registry, rnd), _cache(ws, registry, rnd, limits), limits,
+                     lambda _msg: None, remember=False, seen_at=seen_at)
+    return _judge_round(registry, rnd, now, seen)[0]
+
+
+def accepted_units(ws: Workspace, round_name: str, now: datetime | None = None) -> set[str]:
+    """Names of the units with an accepted return in the round (on time or late)."""
+    return {u.name for u in round_status(ws, round_name, now).units if u.state.reported}

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import stat
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -45,6 +46,7 @@ from typing import Any
 
 from .errors import WorkspaceError
 from .intake import zip_entries
+from .mail.parse import MailFileError, parse_mail_file
 from .model import ArrivalBasis, Source
 from .reader import Content, Limits, classify, is_skippable
 from .store import IntakeLog, cleanup_temp, clip, find_content, format_table, put_content
@@ -297,6 +299,7 @@ class Role(str, enum.Enum):
     ATTACHMENT = "附件"  # recorded, never read as a return, never bounced (a cover letter, a photo)
     OPENED = "已拆开"  # a mail or zip archive: the files inside are listed on their own
     DUPLICATE = "重复"  # the same content arrived again under another name or place
+    WITHDRAWN = "已撤回"  # withdrawn by the clerk (``ducha withdraw``): listed, never counted
 
 
 @dataclass(frozen=True)
@@ -392,13 +395,16 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
         while i < len(work):
             receipt = work[i]
             i += 1
+            if receipt.id in kept or receipt.id in labels:
+                continue
             if receipt.parent in withdrawn:
                 withdrawn.add(receipt.id)  # a withdrawn mail takes its attachments along
-            if receipt.id in withdrawn or receipt.id in kept:
-                continue
-            kept[receipt.id] = receipt
             label = _label(receipt, labels.get(receipt.parent) if receipt.parent is not None else None)
             labels[receipt.id] = label
+            if receipt.id in withdrawn:
+                files.append(RoundFile(receipt, label, Role.WITHDRAWN))
+                continue
+            kept[receipt.id] = receipt
             if receipt.stored is None:
                 log(f"  {label}：收到的原件已找不到，本次未处理。请把该文件重新放入收件箱或用 ducha receive 重新登记。")
                 continue
@@ -458,17 +464,22 @@ def _open_container(ws: Workspace, db: IntakeLog, container: Receipt, kind: Cont
                 source=container.source, sender=container.sender, arrived=container.arrived,
                 basis=container.basis, origin=label, parent=container.id))
         return inside, "压缩包中没有可读取的文件"
-    mail = _parse_mail(container.stored)
-    if mail is None:
-        return [], "邮件，本程序无法读取其中的附件"
-    sender, date = mail.sender or container.sender, mail.date
+    try:
+        mail = parse_mail_file(container.stored)
+    except MailFileError as exc:
+        log(f"  {label}：{exc}")
+        return [], "邮件文件，无法打开"
+    except Exception:  # noqa: BLE001 - a broken mail is recorded as an attachment, never a crash
+        return [], "邮件文件，无法打开"
+    date = mail.date
     if date is not None:  # the mail's own time dates the mail file itself too
         _receive_path(ws, db, container.round, container.stored, name=container.original_name,
-                      source=container.source, sender=sender, arrived=date, basis=ArrivalBasis.MAIL,
-                      origin=container.origin, parent=container.parent)
+                      source=container.source, sender=mail.sender or container.sender, arrived=date,
+                      basis=ArrivalBasis.MAIL, origin=container.origin, parent=container.parent)
     source = container.source if container.source is Source.MAILBOX else Source.MAIL_FILE
     for attachment in mail.attachments:
         data = attachment.data
+        sender = mail.origin_of(attachment).sender or mail.sender or container.sender  # a forward's author
         inside.append(_receive(
             ws, container.round, hashlib.sha256(data).hexdigest(), len(data), data, attachment.name or "附件",
             db=db, source=source, sender=sender, arrived=date or container.arrived,
@@ -476,18 +487,6 @@ def _open_container(ws: Workspace, db: IntakeLog, container: Receipt, kind: Cont
     if not inside:
         log(f"  {label}：邮件中没有附件。")
     return inside, "邮件中没有附件"
-
-
-def _parse_mail(path: Path) -> Any:
-    """The parsed mail (``toolkit.mail.parse``), or None when it cannot be read."""
-    try:
-        from .mail.parse import parse_mail_file  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        return parse_mail_file(path)
-    except Exception:  # noqa: BLE001 - a broken mail is recorded as an attachment, never a crash
-        return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -657,16 +656,21 @@ def log_lines(ws: Workspace, round_name: str) -> list[LogLine]:
     labels: dict[int, str] = {}
     lines: list[LogLine] = []
     by_id: dict[int, Receipt] = {}
+    inside = Counter(row["parent"] for row in rows if row["parent"] is not None)
     for row in rows:
         receipt = _receipt(ws, row)
         by_id[receipt.id] = receipt
+        if receipt.parent in withdrawn:
+            withdrawn.add(receipt.id)
         label = _label(receipt, labels.get(receipt.parent) if receipt.parent is not None else None)
         labels[receipt.id] = label
         verdict = verdicts.get(receipt.sha256, {})
+        text = str(verdict.get("verdict") or "")
+        if not text and inside[receipt.id]:
+            text = f"已拆开（内含 {inside[receipt.id]} 个文件）"
         gone = receipt.id in withdrawn
         lines.append(LogLine(receipt.id, label, receipt.source, receipt.sender, receipt.arrival, receipt.basis,
-                             str(verdict.get("unit") or ""), str(verdict.get("verdict") or ""), gone,
-                             reasons.get(receipt.id, "") if gone else ""))
+                             str(verdict.get("unit") or ""), text, gone, reasons.get(receipt.id, "") if gone else ""))
     for alias in names:
         twin = by_id.get(alias["receipt"])
         if twin is None:
