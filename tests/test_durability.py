@@ -116,9 +116,12 @@ def test_intake_log_records_each_file_once(workspace):
                           capture_output=True, timeout=120)
     out = proc.stdout.decode("utf-8")
     inbox = sorted(p.name for p in (workspace / "rounds" / "2021-04" / "inbox").iterdir())
-    assert f"（{len(inbox)} 条）" in out
+    mails = [name for name in inbox if name.endswith(".eml")]  # each with one return attached
+    assert mails and f"（{len(inbox) + len(mails)} 条）" in out
     for name in inbox:
         assert name[:10] in out
+    numbers = [line.split()[0] for line in out.splitlines()[2:]]
+    assert len(numbers) == len(set(numbers)), "a file was recorded twice"
 
 
 INJECTIONS = ['=HYPERLINK("http://x","点击")', "=1+1", "@SUM(A1)", "+1", "-2-3"]

@@ -438,3 +438,70 @@ def test_log_shows_source_sender_arrival_and_basis(round_ws):
     fg = next(line for line in lines if "发改委.xlsx" in line)
     for text in ("收件箱", "2021-05-13 09:00", "首次发现", FG):
         assert text in fg, (text, fg)
+
+
+def test_saved_mails_date_and_attribute_their_returns(round_ws, tmp_path):
+    """Mails saved into the inbox after the deadline (.eml from Foxmail/Outlook, an Outlook .msg):
+    each return is dated by its mail and attributed to its sender; the later mail of a unit wins
+    however the files were saved; cover letters in a mail are attachments."""
+    from factories import make_return
+    from mailbuild import foxmail_mail, outlook_mail, outlook_msg, rfc822_date, tiny_docx
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    made = tmp_path / "made"
+    draft = make_return(ws, made, unit=KJ, name="d.xlsx", values={"1-1-1": {"本期完成": 50}}).read_bytes()
+    fixed = make_return(ws, made, unit=KJ, name="f.xlsx", values={"1-1-1": {"本期完成": 59}}).read_bytes()
+    fg = make_return(ws, made, unit=FG, name="g.xlsx").read_bytes()
+    lb = make_return(ws, made, unit=LB, name="l.xlsx").read_bytes()
+    china = timezone(timedelta(hours=8))
+    # saved in this order on 5-13: the correction first, the draft last
+    (inbox / "科技局更正.eml").write_bytes(outlook_mail(
+        sender="kj@smx.gov.cn", sender_name="市科技局", subject="更正：4月进展", attachments=[("科技局（更正）.xlsx", fixed)],
+        date=rfc822_date(datetime(2021, 5, 8, 17, 40, tzinfo=china)), message_id="<fix@smx>"))
+    (inbox / "发改委.msg").write_bytes(outlook_msg(
+        subject="4月报表", sender="fgw@smx.gov.cn", sender_name="市发展改革委",
+        attachments=[("发改委报表.xlsx", fg, "application/vnd.ms-excel")],
+        sent=datetime(2021, 5, 9, 0, 30, tzinfo=china)))  # half an hour late
+    (inbox / "灵宝.eml").write_bytes(foxmail_mail(
+        sender="lb@smx.gov.cn", sender_name="灵宝市人民政府", subject="报表",
+        attachments=[("灵宝报表.xlsx", lb), ("报送说明.docx", tiny_docx())],
+        date="Sat, 08 May 2021 15:55:00 +0000"))  # 23:55 in China: on time
+    (inbox / "科技局初稿.eml").write_bytes(foxmail_mail(
+        sender="kj@smx.gov.cn", sender_name="市科技局", subject="4月进展", attachments=[("科技局.xlsx", draft)],
+        date=rfc822_date(datetime(2021, 5, 6, 11, 30, tzinfo=china)), message_id="<draft@smx>"))
+    result = _merge(ws)
+    subs = {s.file: s for s in result.submissions}
+    fixed_sub, draft_sub = subs["科技局更正.eml/科技局（更正）.xlsx"], subs["科技局初稿.eml/科技局.xlsx"]
+    assert not fixed_sub.superseded and draft_sub.superseded
+    assert (fixed_sub.source, fixed_sub.sender, fixed_sub.arrival_basis) == (Source.MAIL_FILE, "kj@smx.gov.cn",
+                                                                           ArrivalBasis.MAIL)
+    assert fixed_sub.received == datetime(2021, 5, 8, 17, 40)
+    assert next(r for r in result.rows if r.indicator.code == "1-1-1" and r.unit == KJ).value == 59
+    assert on_time(result) == [KJ, LB] and late(result) == [FG]
+    assert subs["发改委.msg/发改委报表.xlsx"].received == datetime(2021, 5, 9, 0, 30)
+    note = subs["灵宝.eml/报送说明.docx"]
+    assert note.attachment and note.unit == LB and note.sender == "lb@smx.gov.cn"
+    assert not [f for f in result.findings if f.level.value == "拒收"]
+    code, out = _cli("log", "-w", str(ws.root), "-r", ROUND)
+    line = next(x for x in out.splitlines() if "科技局（更正）.xlsx" in x)
+    for text in ("邮件文件", "kj@smx.gov.cn", "2021-05-08 17:40", "邮件时间", "接受"):
+        assert text in line, (text, line)
+    mail_line = next(x for x in out.splitlines() if x.rstrip().endswith("个文件）") and "发改委.msg" in x)
+    assert "邮件时间" in mail_line and "fgw@smx.gov.cn" in mail_line  # the mail file itself is dated by its mail
+
+
+def test_a_mail_received_by_the_clerk_outside_the_inbox(round_ws, tmp_path):
+    from factories import make_return
+    from mailbuild import outlook_mail
+
+    ws = round_ws
+    data = make_return(ws, tmp_path / "made", unit=KJ, name="k.xlsx").read_bytes()
+    mail = tmp_path / "下载" / "科技局.eml"
+    mail.parent.mkdir()
+    mail.write_bytes(outlook_mail(sender="kj@smx.gov.cn", sender_name="市科技局", subject="报表",
+                                  attachments=[("科技局.xlsx", data)], date="Fri, 7 May 2021 10:32:15 +0800"))
+    code, out = _cli("receive", str(mail), "--at", "2021-05-10 09:00", "-w", str(ws.root), "-r", ROUND)
+    assert code == 0 and "科技局.eml/科技局.xlsx" in out and "邮件时间" in out  # the mail's time beats the clerk's
+    mail.unlink()  # the store keeps it
+    result = _merge(ws)
+    assert on_time(result) == [KJ]

@@ -5,8 +5,11 @@ have something to compare with), writes the templates of round 2021-04 and fills
 them *as departments would*: it opens each template file with openpyxl and types
 into its cells, sometimes the way people really type (``1,816``, ``５９``,
 ``0.22亿元``). Two departments report late, one not at all, three returns carry
-typical mistakes and one department sends a corrected second file. Then it runs
-the very same merge a clerk runs and says where everything is.
+typical mistakes and one department sends a corrected second file. The clerk
+registers when each return arrived (as ``ducha receive --at`` does); three
+returns are saved as whole mails (.eml), which carry their own time and sender.
+No file's modification time is used. Then it runs the very same merge a clerk
+runs and says where everything is.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 import openpyxl
@@ -24,8 +30,8 @@ import openpyxl
 from .errors import WorkspaceError
 from .intake import HEADER_KEYS
 from .merge import run_merge
-from .model import ArrivalBasis, Registry, Round, Source
-from .receipts import receive_file
+from .model import ArrivalBasis, Registry, Round, Source, Unit
+from .receipts import CHINA, receive_file
 from .standing import Standing
 from .templates import GUIDE_SHEET, META_SHEET, write_templates
 from .workspace import CONFIG, MASTER, Workspace
@@ -53,6 +59,8 @@ MISTAKES = {
 }
 # One department sends a first version with a gap and a corrected one a day later.
 RESENT = "市科技局"
+# Returns the clerk saved as whole mails (.eml): dated by the mail, attributed to its sender.
+MAILED = ("市交通运输局", "市教育局", "陕州区人民政府")
 
 
 def sample_dir() -> Path:
@@ -171,12 +179,39 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
             names.append(first.name)
         fill_template(res.path, target, unit, rnd.name, data, mistakes=mistakes,
                       previous=(HISTORY_ROUND, data))
-        deliver(ws, rnd.name, target, LATE.get(unit, datetime(2021, 5, 7, 10 + i % 7, 5 * (i % 12))))
+        when = LATE.get(unit, datetime(2021, 5, 7, 10 + i % 7, 5 * (i % 12)))
+        if unit in MAILED:  # the clerk saved the whole mail: its own time and sender count
+            saved = save_as_mail(target, res.unit, rnd.name, when, registry)
+            names.append(saved.name)
+            continue
+        deliver(ws, rnd.name, target, when)
         names.append(target.name)
-    log(f"已模拟 {len(names)} 份报表放入收件箱（{len(LATE)} 个单位逾期，{MISSING} 未报送，3 份含常见错误）")
+    log(f"已模拟 {len(names)} 份报表放入收件箱（{len(MAILED)} 份为保存的邮件 .eml；{len(LATE)} 个单位逾期，"
+        f"{MISSING} 未报送，3 份含常见错误）")
     log("开始合并：")
     result = run_merge(ws, rnd.name, now=REPORT_TIME, log=log)
     return DemoSummary(folder=folder, result=result, files=names, seconds=time.monotonic() - started)
+
+
+def save_as_mail(attachment: Path, unit: Unit, round_name: str, when: datetime, registry: Registry) -> Path:
+    """The department's mail with its return attached, saved by the clerk as ``.eml`` beside it.
+
+    The attachment file is replaced by the mail: the return is taken from the mail,
+    dated by its Date header and attributed to its sender."""
+    office = dict(registry.settings.extra).get("邮箱", "dcs@example.gov.cn")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = formataddr((unit.name, unit.email or f"{unit.code.lower()}@example.gov.cn"))
+    msg["To"] = formataddr((registry.settings.issuer, office))
+    msg["Subject"] = f"报送{round_name}重点工作进展情况（{unit.name}）"
+    msg["Date"] = format_datetime(when.replace(tzinfo=CHINA))
+    msg["Message-ID"] = f"<{round_name}.{unit.code}@demo.ducha>"
+    msg.set_content(f"{registry.settings.issuer}：\n\n    现将我单位{round_name}重点工作进展情况报送如下，请审阅。\n\n{unit.name}\n")
+    msg.add_attachment(attachment.read_bytes(), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename=attachment.name)
+    mail = attachment.with_name(f"{unit.name}报送邮件.eml")
+    mail.write_bytes(bytes(msg))
+    attachment.unlink()
+    return mail
 
 
 def deliver(ws: Workspace, round_name: str, path: Path, when: datetime) -> None:

@@ -49,7 +49,7 @@ from .intake import zip_entries
 from .mail.parse import MailFileError, parse_mail_file
 from .model import ArrivalBasis, Source
 from .reader import Content, Limits, classify, is_skippable
-from .store import IntakeLog, cleanup_temp, clip, find_content, format_table, put_content
+from .store import IntakeLog, cleanup_temp, clip, display_width, find_content, format_table, put_content
 from .workspace import Workspace
 
 __all__ = [
@@ -684,6 +684,17 @@ def log_lines(ws: Workspace, round_name: str) -> list[LogLine]:
 _LOG_HEADERS = ("编号", "文件", "来源", "发件人", "到达时间", "时间依据", "单位", "结论")
 
 
+def _clip_label(label: str, width: int) -> str:
+    """Cut a long label in its middle, keeping the file's own name (``很长的邮件….eml/…/报表.xlsx``)."""
+    if display_width(label) <= width or "/" not in label:
+        return clip(label, width)
+    head, tail = label.rsplit("/", 1)
+    room = width - display_width(tail) - 1
+    if room < 6:
+        return clip(tail, width)
+    return f"{clip(head, room)}/{tail}"
+
+
 def format_log(lines: list[LogLine], name_width: int = 40) -> str:
     """``ducha log`` as a terminal table (columns aligned by display width)."""
     if not lines:
@@ -693,7 +704,7 @@ def format_log(lines: list[LogLine], name_width: int = 40) -> str:
         verdict = "已撤回" if line.withdrawn else (line.verdict or "（尚未合并）")
         if line.note:
             verdict += f"（{line.note}）"
-        rows.append(("" if line.number is None else line.number, clip(line.label, name_width), line.source.value,
+        rows.append(("" if line.number is None else line.number, _clip_label(line.label, name_width), line.source.value,
                      line.sender or "—", f"{line.arrival:%Y-%m-%d %H:%M}", line.basis.value, line.unit or "—",
                      verdict))
     return format_table(_LOG_HEADERS, rows, ("right", "left", "left", "left", "left", "left", "left", "left"))
