@@ -387,3 +387,42 @@ def test_receive_killed_at_random_moments_loses_nothing(tmp_path):
     stored = [p for p in (root / "rounds" / "2021-04" / ".ducha" / "originals").rglob("*") if p.is_file()]
     assert all(p.name.startswith(".") for p in stored if p.name.endswith(".tmp")), "a temp file took a real name"
     assert len([p for p in stored if not p.name.startswith(".")]) == n
+
+
+SCANNER = """
+import sys
+from pathlib import Path
+from toolkit.receipts import scan_inbox
+from toolkit.workspace import Workspace
+
+scan_inbox(Workspace(Path(sys.argv[1])), "2021-04")
+print("done", flush=True)
+"""
+
+
+def test_inbox_scan_killed_at_random_moments_loses_nothing(tmp_path):
+    """Scanning receives files in batches (one commit per batch): a kill loses at most the
+    batch in hand, never leaves a receipt without its bytes, and the next scan completes it."""
+    from toolkit.receipts import receipt_list, scan_inbox
+
+    root = tmp_path / "ws"
+    inbox = root / "rounds" / "2021-04" / "inbox"
+    (inbox / "子文件夹").mkdir(parents=True)
+    n = 240
+    for i in range(n):
+        (inbox / ("子文件夹" if i % 3 else "") / f"{i}.xlsx").write_bytes(_payload(i))
+    ws = Workspace(root)
+    rng = random.Random(20210508)
+    for _ in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", SCANNER, str(root)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 2.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        receipts = receipt_list(ws, "2021-04")
+        assert len({r.sha256 for r in receipts}) == len(receipts)
+        for r in receipts:
+            assert r.stored is not None and r.stored.read_bytes() == _payload(int(r.original_name[:-5]))
+    scan_inbox(ws, "2021-04")
+    receipts = receipt_list(ws, "2021-04")
+    assert sorted(int(r.original_name[:-5]) for r in receipts) == list(range(n))

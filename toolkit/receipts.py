@@ -49,7 +49,16 @@ from .intake import zip_entries
 from .mail.parse import MailFileError, parse_mail_file
 from .model import ArrivalBasis, Source
 from .reader import Content, Limits, classify, is_skippable
-from .store import IntakeLog, cleanup_temp, clip, display_width, find_content, format_table, put_content
+from .store import (
+    IntakeLog,
+    cleanup_temp,
+    clip,
+    display_width,
+    find_content,
+    format_table,
+    put_content,
+    sync_dirs,
+)
 from .workspace import Workspace
 
 __all__ = [
@@ -191,7 +200,10 @@ def _sha256(path: Path) -> str:
 
 def _receive(ws: Workspace, round_name: str, digest: str, size: int, data: bytes | Path, name: str, *,
              db: IntakeLog | None, source: Source, sender: str = "", arrived: datetime | None = None,
-             basis: ArrivalBasis = ArrivalBasis.FIRST_SEEN, origin: str = "", parent: int | None = None) -> Receipt:
+             basis: ArrivalBasis = ArrivalBasis.FIRST_SEEN, origin: str = "", parent: int | None = None,
+             batch: set[Path] | None = None) -> Receipt:
+    """Receive one content. With ``batch`` (folders whose syncing is deferred) the caller holds a
+    transaction and syncs those folders before it commits (see :func:`scan_inbox`)."""
     if db is None:
         with IntakeLog(ws.intake_db) as own:
             return _receive(ws, round_name, digest, size, data, name, db=own, source=source, sender=sender,
@@ -203,7 +215,7 @@ def _receive(ws: Workspace, round_name: str, digest: str, size: int, data: bytes
     store = originals(ws, round_name)
     row = db.receipt(round_name, digest)
     if row is None:
-        stored, _ = put_content(store, data, name, digest)  # the bytes first: a receipt always has them
+        stored, _ = put_content(store, data, name, digest, defer_dirs=batch)  # the bytes first, then the receipt
         row, created = db.add_receipt({
             "round": round_name, "sha256": digest, "original_name": name, "size": size,
             "source": source.name, "sender": sender, "arrived": arrived.isoformat(),
@@ -330,15 +342,26 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
         return []
     arrived = china_time(now) if now is not None else None
     out: list[Receipt] = []
+    paths = _walk(inbox)
     with IntakeLog(ws.intake_db) as db:
-        for path in _walk(inbox):
-            rel = path.relative_to(inbox).as_posix()
-            try:
-                out.append(_receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
-                                         basis=ArrivalBasis.FIRST_SEEN, origin=rel))
-            except WorkspaceError as exc:
-                log(f"  暂不登记 {rel}：{exc}")
+        for start in range(0, len(paths), _BATCH):
+            # A batch of new files: each one's bytes are fsynced as they are stored, their
+            # folders once for the batch, and the receipts are committed together after that.
+            folders: set[Path] = set()
+            with db.transaction():
+                for path in paths[start:start + _BATCH]:
+                    rel = path.relative_to(inbox).as_posix()
+                    try:
+                        out.append(_receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
+                                                 basis=ArrivalBasis.FIRST_SEEN, origin=rel, batch=folders))
+                    except WorkspaceError as exc:
+                        log(f"  暂不登记 {rel}：{exc}")
+                sync_dirs(folders)
     return out
+
+
+#: Files received in one transaction while scanning the inbox.
+_BATCH = 100
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -58,6 +58,7 @@ __all__ = [
     "put_content",
     "safe_name",
     "sha256_file",
+    "sync_dirs",
 ]
 
 _CHUNK = 1 << 20
@@ -434,8 +435,9 @@ def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
         _unlink_quietly(tmp)
 
 
-def _mkdirs_durable(folder: Path) -> None:
-    """Create ``folder`` and its missing parents, fsyncing each new entry's parent."""
+def _mkdirs_durable(folder: Path, defer: set[Path] | None = None) -> None:
+    """Create ``folder`` and its missing parents, fsyncing each new entry's parent (or adding
+    it to ``defer``, for the caller to sync once)."""
     missing = []
     probe = folder
     while not probe.exists():
@@ -446,7 +448,20 @@ def _mkdirs_durable(folder: Path) -> None:
     for new in reversed(missing):
         with contextlib.suppress(FileExistsError):
             new.mkdir()
-        _fsync_dir(new.parent)
+        _sync_dir_or_defer(new.parent, defer)
+
+
+def _sync_dir_or_defer(folder: Path, defer: set[Path] | None) -> None:
+    if defer is None:
+        _fsync_dir(folder)
+    else:
+        defer.add(folder)
+
+
+def sync_dirs(folders: Iterable[Path]) -> None:
+    """fsync folders whose entries changed (deepest first), as :func:`put_content` deferred them."""
+    for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
+        _fsync_dir(folder)
 
 
 def content_path(store: Path | str, digest: str, name: str) -> Path:
@@ -474,14 +489,17 @@ def find_content(store: Path | str, digest: str, size: int | None = None) -> Pat
     return None
 
 
-def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | None = None) -> tuple[Path, str]:
+def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | None = None, *,
+                defer_dirs: set[Path] | None = None) -> tuple[Path, str]:
     """Keep ``data`` (bytes, or a file's content) in the content-addressed ``store``; (path, sha256).
 
     The copy lands at :func:`content_path` and is durable on return: written to a
     temp file, fsynced, verified against the hash, linked into place (never over
-    an existing file) and its folders fsynced. Content already stored is reused
-    under the name it was first stored with. A file that changes while it is
-    copied raises :class:`WorkspaceError`.
+    an existing file) and its folders fsynced. With ``defer_dirs`` the folders are
+    added to that set instead, and the copy is durable once the caller has passed
+    them to :func:`sync_dirs` (one sync per folder for a whole batch). Content
+    already stored is reused under the name it was first stored with. A file
+    that changes while it is copied raises :class:`WorkspaceError`.
     """
     store = Path(store)
     if digest is None:
@@ -492,7 +510,7 @@ def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | 
         return found, digest
     target = content_path(store, digest, name)
     try:
-        _mkdirs_durable(store)
+        _mkdirs_durable(store, defer_dirs)
     except OSError as exc:
         raise WorkspaceError(f"无法创建文件夹 {store}（{exc.strerror or exc}）。请确认工作区可写。") from exc
     tmp, fd = _create_temp(store / target.name)
@@ -511,7 +529,7 @@ def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | 
             os.fsync(out.fileno())
         if check.hexdigest() != digest:
             raise WorkspaceError(f"文件 {name} 在登记过程中被修改。请等待文件保存完毕后重新运行。")
-        _mkdirs_durable(target.parent)
+        _mkdirs_durable(target.parent, defer_dirs)
         try:
             os.link(tmp, target)  # never overwrites
         except FileExistsError:
@@ -519,7 +537,7 @@ def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | 
         except OSError:  # no hard links (FAT, some shares)
             if not target.exists():
                 _replace(tmp, target)
-        _fsync_dir(target.parent)
+        _sync_dir_or_defer(target.parent, defer_dirs)
     except OSError as exc:
         raise WorkspaceError(
             f"无法保存收到的文件 {name}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。"
