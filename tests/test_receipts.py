@@ -505,3 +505,22 @@ def test_a_mail_received_by_the_clerk_outside_the_inbox(round_ws, tmp_path):
     mail.unlink()  # the store keeps it
     result = _merge(ws)
     assert on_time(result) == [KJ]
+
+
+def test_a_lost_store_is_restored_from_the_inbox_mails_included(round_ws, tmp_path):
+    import shutil
+
+    from factories import make_return
+    from mailbuild import outlook_mail
+
+    ws, inbox = round_ws, round_ws.inbox(ROUND)
+    data = make_return(ws, tmp_path / "made", unit=KJ, name="k.xlsx").read_bytes()
+    (inbox / "科技局.eml").write_bytes(outlook_mail(sender="kj@smx.gov.cn", sender_name="市科技局", subject="报表",
+                                                   attachments=[("科技局.xlsx", data)]))
+    make_return(ws, inbox, unit=FG)
+    first = _merge(ws)
+    shutil.rmtree(originals(ws, ROUND))  # someone deleted the store; the inbox still holds the files
+    again = _merge(ws)
+    assert _csv(again) == _csv(first)
+    assert (on_time(again), late(again)) == (on_time(first), late(first)) == ([KJ], [FG])  # FG: first seen 5-13
+    assert all(r.stored is not None for r in receipt_list(ws, ROUND))

@@ -414,9 +414,10 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
         files: list[RoundFile] = []
         labels: dict[int, str] = {}
         kept: dict[int, Receipt] = {}
+        fresh: dict[int, Receipt] = {}  # receipts as an expansion just left them (a stored copy restored)
         i = 0
         while i < len(work):
-            receipt = work[i]
+            receipt = fresh.get(work[i].id, work[i])
             i += 1
             if receipt.id in kept or receipt.id in labels:
                 continue
@@ -438,6 +439,7 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
                 files.append(RoundFile(receipt, label, Role.ATTACHMENT, what))
             else:
                 inside, empty = _open_container(ws, db, receipt, kind, label, limits, log)
+                fresh.update((r.id, r) for r in inside)
                 if inside:
                     files.append(RoundFile(receipt, label, Role.OPENED, what))
                     work.extend(r for r in inside if r.new)
