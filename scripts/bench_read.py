@@ -3,7 +3,7 @@
 
 Prints ratios, never bare timings as targets:
 
-* reading N filled templates with toolkit.reader vs openpyxl (the usual way, baseline 1.00)
+* reading N filled templates with toolkit.read vs openpyxl (the usual way, baseline 1.00)
   and python-calamine (values only: no error cells, formulas or number formats);
 * reading a 1.5 KB file that declares row 999,999,999 (must be well under a second);
 * a whole merge of the demo round vs the cost of reading every return once.
@@ -30,7 +30,7 @@ import python_calamine  # noqa: E402
 from toolkit.demo import run_demo  # noqa: E402
 from toolkit.errors import ReadError  # noqa: E402
 from toolkit.merge import run_merge  # noqa: E402
-from toolkit.reader import read_workbook  # noqa: E402
+from toolkit.read import read_workbook  # noqa: E402
 from toolkit.receipts import Role, round_files  # noqa: E402
 from toolkit.workspace import Workspace  # noqa: E402
 
@@ -104,7 +104,7 @@ def main() -> int:
         print(f"读取 {len(files)} 份报表（openpyxl = 1.00）")
         print(f"  {'方式':<28}{'耗时比':>8}{'峰值内存比':>12}")
         print(f"  {'openpyxl（基准）':<26}{1.0:>8.2f}{1.0:>12.2f}")
-        print(f"  {'toolkit.reader':<28}{ours_s / base_s:>8.2f}{ours_m / base_m:>12.2f}")
+        print(f"  {'toolkit.read':<28}{ours_s / base_s:>8.2f}{ours_m / base_m:>12.2f}")
         print(f"  {'python-calamine（仅数值）':<24}{cal_s / base_s:>8.2f}{'—':>12}  （内存在 Rust 中分配，tracemalloc 看不到）")
 
         bomb = huge_dimension_file(tmp)

@@ -42,7 +42,7 @@ from toolkit.demo import deliver
 from toolkit.findings import Code, Level
 from toolkit.merge import examine, run_merge
 from toolkit.model import Entry
-from toolkit.reader import Limits
+from toolkit.read import Limits
 from toolkit.registry import load_registry
 from toolkit.standing import Fate, UnitState
 from toolkit.templates import GUIDE_SHEET, META_SHEET, file_fingerprint

@@ -19,7 +19,7 @@ import pytest
 
 from toolkit.errors import ReadError
 from toolkit.findings import Code, make
-from toolkit.reader import Workbook, read_workbook
+from toolkit.read import Workbook, read_workbook
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 REPO = Path(__file__).parents[1]
@@ -122,7 +122,7 @@ SCRIPT = textwrap.dedent("""
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     sys.path.insert(0, sys.argv[3])
     from toolkit.errors import ReadError
-    from toolkit.reader import read_workbook
+    from toolkit.read import read_workbook
     files = sorted(p for p in Path(sys.argv[1]).rglob("*") if p.is_file())
     read = refused = 0
     for path in files:

@@ -17,7 +17,7 @@ from toolkit import feedback as feedback_mod
 from toolkit.check import Outcome
 from toolkit.feedback import FEEDBACK_SHEET, feedback_name, reply_text, write_feedback
 from toolkit.findings import Code, Finding, Level, make
-from toolkit.reader import parse_ref, read_workbook
+from toolkit.read import parse_ref, read_workbook
 from toolkit.templates import COLUMNS, GUIDE_SHEET, META_SHEET
 
 SHEET = "一、经济发展"

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit import reader
+from toolkit import read as reader
 from toolkit.errors import ReadError
 from toolkit.findings import Code, make
-from toolkit.reader import Cell, Limits, Workbook, is_skippable, read_workbook, sniff
+from toolkit.read import Cell, Limits, Workbook, calamine, is_skippable, read_workbook, sniff, xlsx
 
 try:
     from tests import hostile
@@ -623,9 +623,9 @@ def _segfault(*_args):
 @pytest.mark.parametrize("func, words", [(_hog, "内存"), (_abort, "内存"), (_segfault, "崩溃")],
                          ids=["memory-error", "abort", "segfault"])
 def test_calamine_child_dies_cleanly(monkeypatch, func, words):
-    if reader._fork_context() is None:
+    if calamine._fork_context() is None:
         pytest.skip("no fork on this platform: calamine runs in-process without a memory cap")
-    monkeypatch.setattr(reader, "_calamine_extract", func)
+    monkeypatch.setattr(calamine, "_calamine_extract", func)
     err = read_error(corpus_file("calamine/tests/date.xls"), Limits(max_memory_bytes=256 * 1024 * 1024))
     assert err.code is Code.F101 and words in err.detail
 
@@ -636,9 +636,9 @@ def _spin(*_args):
 
 
 def test_calamine_timeout_kills_the_child(monkeypatch):
-    if reader._fork_context() is None:
+    if calamine._fork_context() is None:
         pytest.skip("no fork on this platform")
-    monkeypatch.setattr(reader, "_calamine_extract", _spin)
+    monkeypatch.setattr(calamine, "_calamine_extract", _spin)
     start = time.monotonic()
     err = read_error(corpus_file("calamine/tests/date.xls"), Limits(seconds=0.5))
     assert err.code is Code.F109
@@ -715,7 +715,7 @@ def _normal(value):
         return round(float(value), 9)
     if isinstance(value, str):
         # openpyxl leaves OOXML escapes such as _x000D_ undecoded; Excel decodes them
-        return reader._unescape(value) or None
+        return xlsx._unescape(value) or None
     return value
 
 

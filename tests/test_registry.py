@@ -22,7 +22,7 @@ import xlsxwriter
 
 from toolkit.errors import MasterWorkbookError
 from toolkit.model import Settings
-from toolkit.reader import read_workbook
+from toolkit.read import read_workbook
 from toolkit.registry import CATEGORY_COLUMNS, load_registry
 
 D = Decimal

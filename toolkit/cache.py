@@ -19,7 +19,7 @@ from . import __version__
 from .check import Outcome
 from .findings import Code, Finding
 from .model import Entry, Registry
-from .reader import Limits
+from .read import Limits
 from .store import atomic_write
 
 

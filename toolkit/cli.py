@@ -216,7 +216,7 @@ def cmd_templates(args) -> int:
 def cmd_check(args) -> int:
     from .check import CheckContext
     from .merge import examine
-    from .reader import Limits
+    from .read import Limits
     from .render import findings_table
 
     ctx = CheckContext()

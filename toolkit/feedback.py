@@ -8,7 +8,7 @@ openpyxl, so everything the department typed (values, other sheets, data
 validation, protection, the very hidden ``_ducha`` sheet) stays as it was and the
 file can be corrected and sent again; macros are never kept. Files openpyxl
 cannot open (xls, ods, xlsb, or an xlsx it fails on) are rebuilt as a plain xlsx
-from the grid :mod:`toolkit.reader` read, value by value.
+from the grid :mod:`toolkit.read` read, value by value.
 
 Nothing from the department ever becomes a formula: every text we write (a
 rebuilt cell, a comment, a line of the 问题清单, which may quote the department's
@@ -38,7 +38,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from .check import Outcome
 from .errors import ReadError
 from .findings import Finding, Level, where
-from .reader import Workbook, parse_ref, read_workbook, sniff
+from .read import Workbook, parse_ref, read_workbook, sniff
 from .store import atomic_path, display_width, safe_name
 from .templates import META_SHEET
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import ReadError
 from .findings import Code
-from .reader import Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
+from .read import Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
 from .templates import COLUMNS, GUIDE_SHEET, LOCKED_COLUMNS, META_SHEET, canon, file_fingerprint
 from .values import normalize_text
 

@@ -26,7 +26,7 @@ from .findings import Code, Finding, Level, make
 from .formatting import TIME_PROGRESS_PLACES
 from .intake import ReturnFile, read_return
 from .model import Entry, Registry, Round, Submission
-from .reader import Limits
+from .read import Limits
 from .receipts import Role, RoundFile, round_files
 from .standing import Fate, Standing, build_standing
 from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name

@@ -48,7 +48,7 @@ from .errors import WorkspaceError
 from .intake import zip_entries
 from .mail.parse import MailFileError, parse_mail_file
 from .model import ArrivalBasis, Source
-from .reader import Content, Limits, classify, is_skippable
+from .read import Content, Limits, classify, is_skippable
 from .store import (
     IntakeLog,
     cleanup_temp,

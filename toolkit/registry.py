@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import MasterWorkbookError, ReadError
 from .model import KINDS, Category, Indicator, Registry, Round, Settings, Unit
-from .reader import Sheet, cell_ref, read_workbook
+from .read import Sheet, cell_ref, read_workbook
 from .values import normalize_text, parse_date
 
 SPECIAL_SHEETS = ("说明", "设置", "单位", "轮次", "目标分解")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import WorkspaceError
 from .model import Entry, Registry, Round
-from .reader import Limits
+from .read import Limits
 from .registry import load_registry
 from .store import atomic_write
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from .. import __version__
 from ..model import ArrivalBasis, Registry, Source
-from ..reader import Limits, is_skippable
+from ..read import Limits, is_skippable
 from ..workspace import Workspace
 from .compose import unit_addresses
 from .parse import (

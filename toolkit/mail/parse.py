@@ -40,7 +40,7 @@ from urllib.parse import unquote_to_bytes
 
 from ..errors import DuchaError, ReadError
 from ..findings import Code
-from ..reader import OLE_MAGIC, Limits, sniff
+from ..read import OLE_MAGIC, Limits, sniff
 
 __all__ = [
     "CHINA",

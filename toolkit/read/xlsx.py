@@ -1,0 +1,518 @@
+"""The streaming xlsx parser (xlsx / xlsm / xltx / Strict OOXML), written here.
+
+The merge needs what python-calamine drops: error cells (``#DIV/0!``), formulas
+without a cached value, and number formats (percent, Chinese dates). The parser
+never trusts the ``<dimension>`` tag (WPS writes wrong ones), matches XML by local
+name (so Strict OOXML and odd namespace prefixes read like transitional), and feeds
+the XML through expat with DTDs refused outright (:mod:`.package`). It runs
+in-process and is bounded by the limits: the clock is checked for every 64 KB of
+XML, whatever the XML holds, so millions of empty ``<c/>`` or ``<row>`` elements
+still stop in time, and nothing but stored cells is kept in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+import time
+import zipfile
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from urllib.parse import unquote
+from xml.parsers import expat
+
+from ..errors import ReadError
+from ..findings import Code
+from .model import EMPTY, MAX_EXCEL_COL, MB, Cell, Limits, Sheet, Workbook, cell_ref
+from .package import (
+    _CHUNK,
+    _attr,
+    _find_workbook_part,
+    _local,
+    _new_parser,
+    _office_document,
+    _parse_rels,
+    _xml_encoding,
+    _zip_names,
+)
+
+# Built-in number formats that are dates (incl. the Chinese ones 27-36 and 50-58,
+# which openpyxl reads back as plain numbers). 46 ("[h]:mm:ss") is a duration and
+# stays a number (days), like any elapsed-time format ("[h]", "[mm]", "[ss]").
+DATE_FORMAT_IDS = frozenset([*range(14, 23), *range(27, 37), 45, 47, *range(50, 59)])
+PERCENT_FORMAT_IDS = frozenset([9, 10])
+# Codes of the built-in formats (those a merge may want to show); zh-CN for 27-58.
+BUILTIN_FORMATS = {
+    1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 11: "0.00E+00",
+    12: "# ?/?", 13: "# ??/??", 14: "yyyy/m/d", 15: "d-mmm-yy", 16: "d-mmm", 17: "mmm-yy",
+    18: "h:mm AM/PM", 19: "h:mm:ss AM/PM", 20: "h:mm", 21: "h:mm:ss", 22: "yyyy/m/d h:mm",
+    27: 'yyyy"年"m"月"', 28: 'm"月"d"日"', 29: 'm"月"d"日"', 30: "m-d-yy", 31: 'yyyy"年"m"月"d"日"',
+    32: 'h"时"mm"分"', 33: 'h"时"mm"分"ss"秒"', 34: '上午/下午h"时"mm"分"',
+    35: '上午/下午h"时"mm"分"ss"秒"', 36: 'yyyy"年"m"月"', 37: "#,##0 ;(#,##0)",
+    38: "#,##0 ;[Red](#,##0)", 39: "#,##0.00;(#,##0.00)", 40: "#,##0.00;[Red](#,##0.00)",
+    45: "mm:ss", 46: "[h]:mm:ss", 47: "mm:ss.0", 48: "##0.0E+0", 49: "@",
+    50: 'yyyy"年"m"月"', 51: 'm"月"d"日"', 52: 'yyyy"年"m"月"', 53: 'm"月"d"日"', 54: 'm"月"d"日"',
+    55: '上午/下午h"时"mm"分"', 56: '上午/下午h"时"mm"分"ss"秒"', 57: 'yyyy"年"m"月"', 58: 'm"月"d"日"',
+}
+
+
+class _NotWorksheet(Exception):
+    """A sheet part whose root is a chartsheet, dialogsheet or macrosheet."""
+
+
+class _XlsxReader:
+    def __init__(self, path: Path, limits: Limits, wanted: set[str] | None, deadline: float):
+        self.path = path
+        self.limits = limits
+        self.wanted = wanted
+        self.deadline = deadline
+        self.cells_read = 0
+
+    def read(self) -> Workbook:
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                self.zf = zf
+                self.names = _zip_names(zf.infolist())
+                return self._read()
+        except ReadError:
+            raise
+        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+            raise ReadError(Code.F104, "压缩数据损坏（校验失败或不完整）") from exc
+        except NotImplementedError as exc:
+            raise ReadError(Code.F101, "使用了不支持的压缩方式") from exc
+        except OSError as exc:
+            raise ReadError(Code.F104, "压缩数据损坏，无法解压") from exc
+        except (KeyError, ValueError, IndexError, LookupError, UnicodeError, OverflowError) as exc:
+            raise ReadError(Code.F101, "工作簿内部结构不完整") from exc
+
+    # -- parts -------------------------------------------------------------
+    def _info(self, part: str | None) -> zipfile.ZipInfo | None:
+        if not part:
+            return None
+        key = part.replace("\\", "/").lstrip("/").lower()
+        info = self.names.get(key)
+        if info is None and "%" in key:
+            info = self.names.get(unquote(key))
+        return info
+
+    def _check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise ReadError(Code.F109, f"{self.limits.seconds:g}")
+
+    def _feed(self, part: str, start=None, end=None, text=None) -> bool:
+        """Stream one XML part through expat; False when the part is missing.
+
+        The clock is checked before every 64 KB chunk, so the time any part can
+        take is bounded whatever it contains."""
+        info = self._info(part)
+        if info is None:
+            return False
+        parser = _new_parser()
+        if start is not None:
+            parser.StartElementHandler = start
+        if end is not None:
+            parser.EndElementHandler = end
+        if text is not None:
+            parser.CharacterDataHandler = text
+        with self.zf.open(info) as fh:
+            chunk = fh.read(_CHUNK)
+            codec = _xml_encoding(chunk, part)
+            decoder = codecs.getincrementaldecoder(codec)("replace") if codec else None
+            try:
+                while chunk:
+                    self._check_time()
+                    parser.Parse(decoder.decode(chunk) if decoder else chunk, False)
+                    chunk = fh.read(_CHUNK)
+                parser.Parse(decoder.decode(b"", True) if decoder else b"", True)
+            except expat.ExpatError as exc:
+                raise ReadError(Code.F101, f"部件 {part} 的 XML 格式错误（第 {exc.lineno} 行第 {exc.offset + 1} 列）"
+                                ) from exc
+        return True
+
+    def _rels(self, part: str) -> dict[str, tuple[str, str]]:
+        folder, _, name = part.rpartition("/")
+        info = self._info(f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels")
+        if info is None:
+            return {}
+        if info.file_size > 16 * MB:
+            raise ReadError(Code.F106, "关系部件过大")
+        self._check_time()
+        return _parse_rels(self.zf.read(info), folder)
+
+    def _read(self) -> Workbook:
+        wb_part = _office_document(self.zf, self.names) or _find_workbook_part(self.names)
+        state = {"strict": False, "date1904": False, "root": True}
+        entries: list[tuple[str, str, str]] = []
+
+        def start(name, attrs):
+            tag = _local(name)
+            if state["root"]:
+                state["root"] = False
+                state["strict"] = any(v.startswith("http://purl.oclc.org/ooxml/spreadsheetml")
+                                      for k, v in attrs.items() if k.startswith("xmlns"))
+            if tag == "workbookPr":
+                state["date1904"] = (attrs.get("date1904") or "").strip().lower() in ("1", "true", "on")
+            elif tag == "sheet":
+                sheet_state = (attrs.get("state") or "visible").strip()
+                sheet_state = {"hidden": "hidden", "veryhidden": "veryHidden"}.get(sheet_state.lower(), "visible")
+                entries.append((attrs.get("name") or "", sheet_state, _attr(attrs, "id") or ""))
+
+        if not wb_part or not self._feed(wb_part, start):
+            raise ReadError(Code.F102, "压缩包中没有工作簿")
+        rels = self._rels(wb_part)
+        self.date1904 = state["date1904"]
+        self.shared = self._shared_strings(rels)
+        self.styles = self._styles(rels)
+        self.style_of = {str(i): fmt for i, fmt in enumerate(self.styles)}
+        book = Workbook(path=self.path, format="xlsx", strict=state["strict"])
+        if not entries:
+            raise ReadError(Code.F101, "工作簿中没有工作表")
+        for name, sheet_state, rid in entries:
+            if self.wanted is not None and name not in self.wanted:
+                continue
+            target, kind = rels.get(rid, ("", ""))
+            if not target or kind.endswith(("/chartsheet", "/dialogsheet", "/xlmacrosheet")):
+                continue  # chart sheets, macro sheets and dangling entries hold no cells
+            try:
+                sheet = self._sheet(name, sheet_state, target)
+            except _NotWorksheet:
+                continue
+            if sheet is not None:
+                book.sheets.append(sheet)
+        return book
+
+    def _part_of(self, rels: dict[str, tuple[str, str]], suffix: str) -> str | None:
+        for target, kind in rels.values():
+            if kind.endswith("/" + suffix.lower()):
+                return target
+        for target, _kind in rels.values():
+            if target.lower().endswith(suffix.lower() + ".xml"):
+                return target
+        return None
+
+    def _shared_strings(self, rels: dict[str, tuple[str, str]]) -> list[str]:
+        strings: list[str] = []
+        parts: list[str] = []
+        state = {"t": False, "skip": 0}
+
+        def start(name, _attrs):
+            tag = _local(name)
+            if tag == "t" and not state["skip"]:
+                state["t"] = True
+            elif tag in ("rPh", "phoneticPr", "extLst"):
+                state["skip"] += 1
+
+        def end(name):
+            tag = _local(name)
+            if tag == "t":
+                state["t"] = False
+            elif tag in ("rPh", "phoneticPr", "extLst"):
+                state["skip"] -= 1
+            elif tag == "si":
+                strings.append(_unescape("".join(parts)))
+                parts.clear()
+
+        def text(data):
+            if state["t"]:
+                parts.append(data)
+
+        self._feed(self._part_of(rels, "sharedStrings") or "", start, end, text)
+        return strings
+
+    def _styles(self, rels: dict[str, tuple[str, str]]) -> list[tuple[str, bool, bool]]:
+        custom: dict[int, str] = {}
+        fmt_ids: list[int] = []
+        state = {"xfs": False, "fmts": False}
+
+        def start(name, attrs):
+            tag = _local(name)
+            if tag == "numFmt" and state["fmts"]:  # not the ones of conditional formats (<dxf>)
+                try:
+                    custom[int(attrs.get("numFmtId", ""))] = attrs.get("formatCode", "")
+                except ValueError:
+                    pass
+            elif tag == "numFmts":
+                state["fmts"] = True
+            elif tag == "cellXfs":
+                state["xfs"] = True
+            elif tag == "xf" and state["xfs"]:
+                try:
+                    fmt_ids.append(int(attrs.get("numFmtId", "0")))
+                except ValueError:
+                    fmt_ids.append(0)
+
+        def end(name):
+            tag = _local(name)
+            if tag in ("cellXfs", "numFmts"):
+                state["xfs"] = state["fmts"] = False
+
+        self._feed(self._part_of(rels, "styles") or "", start, end)
+        xfs: list[tuple[str, bool, bool]] = []
+        for fmt_id in fmt_ids:
+            code = custom.get(fmt_id) or BUILTIN_FORMATS.get(fmt_id, "")
+            xfs.append((code, _is_date_format(fmt_id, custom.get(fmt_id, "")),
+                        _is_percent_format(fmt_id, code)))
+        return xfs
+
+    def _sheet(self, name: str, state: str, part: str) -> Sheet:
+        """Stream one worksheet part; keeps only the cells that hold something."""
+        sheet = Sheet(name=name, state=state)
+        cells = sheet.cells
+        limits = self.limits
+        max_rows, max_cells = limits.max_rows, limits.max_cells
+        make_cell = self._make_cell
+        tags: dict[str, str] = {}  # 'x:c' -> 'c', cached
+        buf: list[str] = []
+        row = col = 0
+        kind, style = "n", None
+        raw = formula = None
+        inline: list[str] | None = None
+        mode = None  # 'v' | 'f' | 't' while collecting text
+        skip = rph = 0
+        root = True
+
+        def start(tag_name, attrs):
+            nonlocal row, col, kind, style, raw, formula, inline, mode, skip, rph, root
+            tag = tags.get(tag_name)
+            if tag is None:
+                tag = tags[tag_name] = _local(tag_name)
+            if root:
+                root = False
+                if tag != "worksheet":
+                    raise _NotWorksheet(tag)
+            if skip:
+                if tag == "extLst":
+                    skip += 1
+                return
+            if tag == "c":
+                ref = attrs.get("r")
+                position = _split_ref(ref) if ref else None
+                if position is None:
+                    col += 1
+                    row = row or 1
+                else:
+                    row, col = position
+                if row > max_rows or col > MAX_EXCEL_COL:
+                    raise ReadError(Code.F108, f"单元格 {cell_ref(row, col)} 超出 Excel 的范围", sheet=name)
+                kind = attrs.get("t", "n")
+                style = attrs.get("s")
+                raw = formula = inline = None
+            elif tag == "v":
+                mode = "v"
+                buf.clear()
+            elif tag == "row":
+                r = attrs.get("r")
+                if r is None:
+                    row += 1
+                elif r.isdigit() and len(r) <= 10:
+                    row = int(r)
+                else:
+                    raise ReadError(Code.F108, f"行号“{r[:20]}”无效", sheet=name)
+                col = 0
+                if row > max_rows:
+                    raise ReadError(Code.F108, f"第 {row} 行超出 Excel 的最大行数", sheet=name)
+            elif tag == "f":
+                mode = "f"
+                buf.clear()
+            elif tag == "is":
+                inline = []
+            elif tag == "t":
+                if inline is not None and not rph:
+                    mode = "t"
+                    buf.clear()
+            elif tag == "rPh":
+                rph += 1
+            elif tag == "mergeCell":
+                self._merge(sheet, attrs.get("ref", ""))
+            elif tag == "extLst":
+                skip = 1
+
+        def end(tag_name):
+            nonlocal raw, formula, inline, mode, skip, rph
+            tag = tags[tag_name]
+            if skip:
+                if tag == "extLst":
+                    skip -= 1
+                return
+            if tag == "c":
+                if raw is not None or formula is not None or inline is not None:
+                    cell = make_cell(kind, style, raw, formula, inline)
+                    if cell is not EMPTY:
+                        cells[(row, col)] = cell
+                        self.cells_read += 1
+                        if self.cells_read > max_cells:
+                            raise ReadError(Code.F108, f"超过 {max_cells} 个单元格", sheet=name)
+                inline = None
+            elif mode is None:
+                if tag == "rPh":
+                    rph -= 1
+            elif tag == "v" and mode == "v":
+                raw = "".join(buf)
+                mode = None
+            elif tag == "f" and mode == "f":
+                formula = "".join(buf)
+                mode = None
+            elif tag == "t" and mode == "t" and inline is not None:
+                inline.append("".join(buf))
+                mode = None
+
+        def text(data):
+            if mode is not None:
+                buf.append(data)
+
+        self._feed(part, start, end, text)
+        return sheet
+
+    def _merge(self, sheet: Sheet, ref: str) -> None:
+        first, _, last = ref.partition(":")
+        a = _split_ref(first)
+        b = _split_ref(last) if last else a
+        if a is None or b is None:
+            return
+        sheet.merged.append((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])))
+        self.cells_read += 1
+        if self.cells_read > self.limits.max_cells:
+            raise ReadError(Code.F108, f"超过 {self.limits.max_cells} 个合并区域", sheet=sheet.name)
+
+    def _make_cell(self, kind: str, style: str | None, raw: str | None, formula: str | None,
+                   inline: list[str] | None) -> Cell:
+        numfmt, is_date, is_percent = "", False, False
+        if style:
+            fmt = self.style_of.get(style)
+            if fmt is not None:
+                numfmt, is_date, is_percent = fmt
+        value: object = None
+        error = None
+        if kind == "n" or kind == "":
+            if raw is not None and raw.strip() != "":
+                try:
+                    number = float(raw)
+                except ValueError:
+                    number = math.nan
+                if not math.isfinite(number):
+                    value = raw  # not a number: keep the text, the checks will say so
+                    is_date = False
+                elif is_date:
+                    value = _excel_date(number, self.date1904)
+                else:
+                    value = number
+        elif kind == "s":
+            if raw is not None and raw.strip().isdigit():
+                idx = int(raw)
+                value = self.shared[idx] if idx < len(self.shared) else None
+        elif kind == "inlineStr":
+            value = _unescape("".join(inline)) if inline is not None else raw
+        elif kind == "str":
+            value = _unescape(raw) if raw is not None else None
+        elif kind == "b":
+            value = None if raw is None or raw.strip() == "" else raw.strip().lower() in ("1", "true")
+        elif kind == "e":
+            error = (raw or "").strip() or "#VALUE!"
+        elif kind == "d":
+            value = _iso_datetime(raw)
+            is_date = value is not None
+        else:  # unknown type: keep whatever text there is
+            value = raw
+        if value is None and formula is None and error is None:
+            return EMPTY
+        return Cell(value=value, formula=formula, error=error, numfmt=numfmt,
+                    is_date=is_date and isinstance(value, datetime), is_percent=is_percent)
+
+
+_COLUMNS: dict[str, int] = {}
+
+
+def _split_ref(ref: str) -> tuple[int, int] | None:
+    """'B12' -> (12, 2) quickly (letters cached); None when it is not a cell reference."""
+    digits = ref.lstrip("$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    letters = ref[:len(ref) - len(digits)]
+    col = _COLUMNS.get(letters)
+    if col is None:
+        bare = letters.replace("$", "").upper()
+        if not bare or len(bare) > 3:
+            return None
+        col = 0
+        for ch in bare:
+            col = col * 26 + ord(ch) - 64
+        if len(_COLUMNS) < 50_000:
+            _COLUMNS[letters] = col
+    digits = digits.lstrip("$")
+    if not digits.isdigit() or len(digits) > 10:
+        return None
+    return int(digits), col
+
+
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _unescape(text: str) -> str:
+    """Decode OOXML ``_xHHHH_`` escapes (``_x000D_`` is a carriage return).
+
+    Control characters other than tab/CR/LF are dropped (they break every writer
+    downstream); surrogate pairs are joined, lone surrogates become U+FFFD."""
+    if "_x" not in text:
+        return text
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _CONTROL.sub("", text)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+_QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
+_ELAPSED = re.compile(r"\[(?:h+|m+|s+)\]", re.IGNORECASE)
+
+
+def _is_date_format(fmt_id: int, code: str) -> bool:
+    """A custom format code decides when the file defines one; else the built-in id."""
+    if not code:
+        return fmt_id in DATE_FORMAT_IDS
+    if _ELAPSED.search(code):
+        return False
+    bare = _QUOTED.sub("", code).split(";")[0].lower()
+    if "general" in bare or "通用" in bare:
+        return False
+    return bool(re.search(r"[ymdhs]|年|月|日|时|秒", bare)) and "@" not in bare
+
+
+def _is_percent_format(fmt_id: int, code: str) -> bool:
+    if fmt_id in PERCENT_FORMAT_IDS:
+        return True
+    return "%" in _QUOTED.sub("", code).split(";")[0]
+
+
+_EPOCH_1900 = datetime(1899, 12, 30)
+_EPOCH_1904 = datetime(1904, 1, 1)
+
+
+def _excel_date(serial: float, date1904: bool) -> datetime | float:
+    """Excel serial -> datetime, as Excel shows it (incl. the 1900 leap-year bug:
+    serials 1-59 are one day later than plain arithmetic gives)."""
+    if not (0 <= serial < 2_958_466):  # up to 9999-12-31; otherwise leave the number
+        return serial
+    day, fraction = divmod(serial, 1)
+    base = _EPOCH_1904 if date1904 else _EPOCH_1900
+    if not date1904 and 1 <= serial < 60:
+        day += 1
+    try:
+        return base + timedelta(days=int(day), milliseconds=round(fraction * 86_400_000))
+    except OverflowError:
+        return serial
+
+
+def _iso_datetime(raw: str | None) -> datetime | None:
+    """``t="d"`` cells: ISO 8601 date, date-time or time (-> on 1899-12-30), made naive."""
+    if not raw or not raw.strip():
+        return None
+    text = raw.strip()
+    try:
+        value = datetime.fromisoformat(text.removesuffix("Z").removesuffix("z"))
+    except ValueError:
+        try:
+            value = datetime.combine(_EPOCH_1900.date(), dtime.fromisoformat(text.removeprefix("T")))
+        except ValueError:
+            return None
+    return value.replace(tzinfo=None)
