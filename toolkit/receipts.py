@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -343,13 +344,17 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
     arrived = china_time(now) if now is not None else None
     out: list[Receipt] = []
     paths = _walk(inbox)
+    i = 0
     with IntakeLog(ws.intake_db) as db:
-        for start in range(0, len(paths), _BATCH):
-            # A batch of new files: each one's bytes are fsynced as they are stored, their
-            # folders once for the batch, and the receipts are committed together after that.
+        while i < len(paths):
+            # A batch of files: each one's bytes are fsynced as they are stored, their folders
+            # once for the batch, and the receipts are committed together after that. A batch
+            # is short (files or seconds), so another process writing the log never waits long.
             folders: set[Path] = set()
+            started, last = time.monotonic(), min(i + _BATCH_FILES, len(paths))
             with db.transaction():
-                for path in paths[start:start + _BATCH]:
+                while i < last and time.monotonic() - started <= _BATCH_SECONDS:
+                    path, i = paths[i], i + 1
                     rel = path.relative_to(inbox).as_posix()
                     try:
                         out.append(_receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
@@ -360,8 +365,9 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
     return out
 
 
-#: Files received in one transaction while scanning the inbox.
-_BATCH = 100
+#: A scan commits its receipts after this many files or seconds, whichever comes first.
+_BATCH_FILES = 100
+_BATCH_SECONDS = 2.0
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -392,7 +398,7 @@ def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, **k
 
 def round_files(ws: Workspace, round_name: str, *, limits: Limits = Limits(), now: datetime | None = None,
                 log: Log = lambda _m: None) -> list[RoundFile]:
-    """The round as a merge sees it: every receipt that is not withdrawn, in receipt order.
+    """The round as a merge sees it: every receipt, in receipt order (withdrawn ones marked so).
 
     The inbox is scanned first (:func:`scan_inbox`), then every mail and zip archive
     is opened and the files inside are received in their turn (dated and attributed
