@@ -198,6 +198,13 @@ def test_v1_intake_log_migrates_to_receipts(ws):
     # reopening does nothing more
     IntakeLog(ws.intake_db).close()
     assert len(receipt_list(ws, ROUND)) == 2
+    # the first look at the round takes the archived original into the round's own store
+    from toolkit.receipts import round_files
+
+    round_files(ws, ROUND)
+    kept = receipt_list(ws, ROUND)[0]
+    assert kept.stored is not None and kept.stored.is_relative_to(originals(ws, ROUND))
+    assert kept.stored.name == "科技局.xlsx" and kept.stored.read_bytes() == data
 
 
 def test_v1_migration_is_all_or_nothing(ws, monkeypatch):

@@ -438,7 +438,11 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
             if receipt.stored is None:
                 log(f"  {label}：收到的原件已找不到，本次未处理。请把该文件重新放入收件箱或用 ducha receive 重新登记。")
                 continue
-            kind, what = classify(receipt.stored, limits)
+            if not receipt.stored.is_relative_to(originals(ws, round_name)):
+                receipt = _adopt(ws, db, receipt)  # carried over from v1: its bytes were only in archive/
+            stored = receipt.stored
+            assert stored is not None
+            kind, what = classify(stored, limits)
             if kind is Content.WORKBOOK:
                 files.append(RoundFile(receipt, label, Role.RETURN))
             elif kind is Content.DOCUMENT:
@@ -460,6 +464,18 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
             if label != labels[twin.id]:
                 files.append(RoundFile(twin, label, Role.DUPLICATE, labels[twin.id]))
     return files
+
+
+def _adopt(ws: Workspace, db: IntakeLog, receipt: Receipt) -> Receipt:
+    """Keep a copy of bytes found elsewhere (a v1 round's archive) in the round's own store."""
+    assert receipt.stored is not None
+    try:
+        stored, _ = put_content(originals(ws, receipt.round), receipt.stored, receipt.original_name, receipt.sha256)
+    except WorkspaceError:
+        return receipt
+    with db.transaction():
+        db.update_receipt(receipt.id, stored=_relative(ws, stored))
+    return replace(receipt, stored=stored)
 
 
 def _label(receipt: Receipt, parent_label: str | None) -> str:
