@@ -153,6 +153,8 @@ class UnitStanding:
     action: Action = Action.NONE
     pending_rows: int = 0  # rows of the chosen return held for correction
     findings: list[Finding] = field(default_factory=list)  # every finding about its files, merge notes too
+    rows: int = 0  # indicators the unit reports this round
+    lagging: int = 0  # of them, how many are 逾期, 滞后 or 未达标 (the unit's own rows)
 
     @property
     def late(self) -> bool:
@@ -230,6 +232,27 @@ class Standing:
     def units_in(self, *states: UnitState) -> list[UnitStanding]:
         """Expected units in any of ``states``, in 单位 order."""
         return [u for u in self.units if u.expected and u.state in states]
+
+    def ranking(self) -> list[tuple[int, UnitStanding]]:
+        """(名次, unit) for the expected units, as an office circulates it: reported on time
+        first, then late, then refused or empty, then not at all; within that the fewest
+        lagging items, then the fewest rows held for correction. Equal standing, equal 名次."""
+        order = {UnitState.ON_TIME: 0, UnitState.LATE: 1, UnitState.EMPTY: 2, UnitState.REJECTED: 2,
+                 UnitState.MISSING: 3}
+
+        def key(u: UnitStanding) -> tuple[int, int, int]:
+            return (order[u.state], u.lagging, u.pending_rows)
+
+        def arrival(u: UnitStanding) -> datetime:
+            sub = u.chosen.submission if u.chosen is not None else None
+            return sub.received if sub is not None and sub.received else datetime.max
+
+        units = sorted(self.expected_units(), key=lambda u: (key(u), arrival(u)))
+        ranked: list[tuple[int, UnitStanding]] = []
+        for i, u in enumerate(units):
+            rank = ranked[-1][0] if ranked and key(ranked[-1][1]) == key(u) else i + 1
+            ranked.append((rank, u))
+        return ranked
 
     def names_in(self, *states: UnitState) -> list[str]:
         """Names of the expected units in any of ``states``, in 单位 order."""
@@ -396,6 +419,10 @@ def build_standing(registry: Registry, rnd: Round, now: datetime, *, time_progre
     late = {u.name for u in units if u.state is UnitState.LATE}
     for row in rows:
         row.late = not row.is_total and row.unit in late
+        owner = by_name.get(row.unit) if not row.is_total else None
+        if owner is not None:
+            owner.rows += 1
+            owner.lagging += row.status in ATTENTION
     multi = {r.indicator.code for r in rows if r.is_total}
     headline = [r for r in rows if r.is_total or r.indicator.code not in multi]
     parts: dict[str, list[ResultRow]] = defaultdict(list)
