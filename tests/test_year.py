@@ -306,3 +306,24 @@ def test_toolkit_exposes_the_year_lazily(workspace):
     assert "year_units" in dir(toolkit)
     with pytest.raises(AttributeError):
         toolkit.no_such_thing  # noqa: B018
+
+
+def test_readme_example_runs_on_the_demo(demo):
+    """The notebook example in the README's "From Python" runs, and says what it shows."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### From Python"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert 'ws = "ducha-demo"' in code
+    code = code.replace('ws = "ducha-demo"', f"ws = {str(demo.folder)!r}")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own documentation
+    for line in code.splitlines():
+        shown = re.match(r"^(\S.*?)\s+#\s+'(.*)'$", line)
+        if shown:
+            assert eval(shown.group(1), scope) == shown.group(2), line  # noqa: S307
+    from matplotlib import pyplot
+
+    pyplot.close("all")
