@@ -327,3 +327,16 @@ def test_readme_example_runs_on_the_demo(demo):
     from matplotlib import pyplot
 
     pyplot.close("all")
+
+
+def test_a_workspace_without_merged_rounds_gives_empty_frames(tmp_path):
+    ws = make_workspace(tmp_path)
+    frame = year.year_results(ws)
+    assert frame.empty and list(frame.columns) == ["轮次", "统计截止日期", *year.RESULT_COLUMNS[1:]]
+    assert year.merged_rounds(ws) == []
+    assert year.indicator_changes(frame).empty and year.category_progress(frame).empty
+    assert year.lag_streaks(frame).empty and year.year_units(ws).empty and year.year_findings(ws).empty
+    t = year.trends(frame, "2021-04")
+    assert (t.indicators, t.categories, t.streaks) == ({}, {}, {})
+    with pytest.raises(WorkspaceError, match="ducha merge"):
+        year.round_results(ws, "2021-04")
