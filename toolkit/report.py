@@ -19,7 +19,7 @@ its styles 标题/正文/一级标题/二级标题, page setup and footer, and t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from docx import Document
@@ -278,6 +278,66 @@ def _remove_styles(doc: DocumentObject, style_ids: tuple[str, ...]) -> None:
             root.remove(el)
 
 
+#: Parts of python-docx's default template (saved by Word 2010 for Mac) that a report has no
+#: use for: the first page's thumbnail, a bibliography store and Word 2010's copy of the
+#: styles (which still holds the untouched defaults, language en-US).
+_LEFTOVER_RELS = (RT.THUMBNAIL, RT.CUSTOM_XML, "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects")
+#: settings.xml children that describe the template's past life in Word for Mac: its
+#: revision-session ids, a "spelling checked" mark, the request to save a preview picture
+#: (which makes Word write the thumbnail again) and the document id.
+_LEFTOVER_SETTINGS = ("w:rsids", "w:proofState", "w:savePreviewPicture", "w14:docId")
+
+
+def _drop_leftovers(doc: DocumentObject) -> None:
+    """Remove the default template's thumbnail, bibliography store and stylesWithEffects.
+
+    A part no relationship points at is not written when the document is saved.
+    """
+    for owner in (doc.part.package, doc.part):
+        for rid, rel in list(owner.rels.items()):
+            if rel.reltype in _LEFTOVER_RELS:
+                del owner.rels[rid]
+
+
+def _fix_settings(doc: DocumentObject) -> None:
+    """Theme fonts in Chinese (w:themeFontLang zh-CN, not ja-JP); no Word-for-Mac history."""
+    settings = doc.settings.element
+    for tag in _LEFTOVER_SETTINGS:
+        for el in settings.findall(qn(tag)):
+            settings.remove(el)
+    lang = settings.find(qn("w:themeFontLang"))
+    if lang is None:
+        lang = OxmlElement("w:themeFontLang")
+        settings.insert_element_before(
+            lang, "w:clrSchemeMapping", "w:doNotIncludeSubdocsInStats", "w:doNotAutoCompressPictures",
+            "w:forceUpgrade", "w:captions", "w:readModeInkLockDown", "w:smartTagType", "sl:schemaLibrary",
+            "w:shapeDefaults", "w:doNotEmbedSmartTags", "w:decimalSymbol", "w:listSeparator")
+    lang.set(qn("w:val"), "en-US")
+    lang.set(qn("w:eastAsia"), "zh-CN")
+
+
+def _fix_app_properties(doc: DocumentObject) -> None:
+    """docProps/app.xml naming the program that wrote the file (not "Microsoft Macintosh Word").
+
+    Only the properties that stay true of any report built on the template are kept: no
+    page or word counts, no template name, no application version of another program.
+    """
+    import docx
+
+    from . import __version__
+
+    for rel in doc.part.package.rels.values():
+        if rel.reltype == RT.EXTENDED_PROPERTIES and not rel.is_external:
+            ns = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
+            xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                   f'<Properties xmlns="{ns}" '
+                   'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+                   f"<Application>ducha/{__version__} python-docx/{docx.__version__}</Application>"
+                   "<DocSecurity>0</DocSecurity><ScaleCrop>false</ScaleCrop><LinksUpToDate>false</LinksUpToDate>"
+                   "<SharedDoc>false</SharedDoc><HyperlinksChanged>false</HyperlinksChanged></Properties>")
+            rel.target_part._blob = xml.encode("utf-8")
+
+
 def _format_style(style, font: str, size: Pt, align, indent_chars: int, line: Pt, keep: bool,
                   outline: int | None) -> None:
     style.hidden = False
@@ -397,6 +457,9 @@ def build_template(path: Path | None = None) -> DocumentObject:
     Saved to ``path`` when given; the document is returned either way.
     """
     doc = Document()
+    _drop_leftovers(doc)
+    _fix_app_properties(doc)
+    _fix_settings(doc)
     _fix_theme(doc)
     _fix_font_table(doc)
     _set_doc_defaults(doc)
@@ -410,6 +473,15 @@ def build_template(path: Path | None = None) -> DocumentObject:
     props.last_modified_by = "市政府督查室"
     props.title = "《市政府工作报告》重点工作进展情况报告（模板）"
     props.comments = "ducha 进展情况报告模板：可修改样式“标题”“正文”“一级标题”“二级标题”、页面设置和页脚。"
+    props.subject = ""
+    props.keywords = ""
+    props.category = ""
+    props.language = "zh-CN"
+    props.revision = 1
+    # python-docx writes these as UTC (…Z); the default template's say 2013.
+    written = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    props.created = written
+    props.modified = written
     if path is not None:
         _save_atomic(doc, Path(path))
     return doc
