@@ -10,6 +10,7 @@ atomically. Rerunning on the same inbox gives the same results.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +27,13 @@ from .formatting import TIME_PROGRESS_PLACES
 from .intake import ReturnFile, expand_zip, read_return, zip_members
 from .model import Entry, Registry, Round, Submission
 from .reader import Limits, is_skippable
-from .standing import Fate, Standing, build_standing
+from .standing import CategoryRound, Fate, History, Standing, build_standing
 from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name, sha256_file
 from .values import half_up
 from .workspace import Workspace
 
 Log = Callable[[str], None]
+log = logging.getLogger(__name__)
 #: Files that are no spreadsheet at all get a reply text but no marked-up copy.
 UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
@@ -176,6 +178,7 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     cache = _cache(ws, registry, rnd, limits)
     seen = _read_all(ws, rnd, ctx, cache, limits, log)
     standing, entries = _judge_round(registry, rnd, now, seen)
+    standing.history = year_history(ws, standing)
     _archive(ws, rnd, seen)
     _feedback(ws, rnd, seen, standing, log, now)
     ws.save_entries(rnd.name, [e for e in entries.values()])
@@ -330,6 +333,31 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
             db.record(rnd.name, sub.file, sub.sha256, sub.path.stat().st_size if sub.path.exists() else 0,
                       sub.received, sub.unit, verdict, item.outcome.errors, item.outcome.notices,
                       str(sub.archived.name) if sub.archived else "", sub.reason)
+
+
+def year_history(ws: Workspace, standing: Standing) -> History | None:
+    """This round among the workspace's merged rounds: category progress by round, each item's
+    change since the last round and its run of lagging rounds (toolkit.year); None when pandas
+    cannot read the earlier rounds (the outputs are then written without the comparisons)."""
+    from . import year
+    from .errors import DuchaError
+    from .outputs import csv_rows
+
+    registry, name = standing.registry, standing.round.name
+    try:
+        current = year.results_frame(csv_rows(standing), registry.rounds)
+        frame = year.year_results(ws, current=current)
+        found = year.trends(frame, name)
+        progress = year.category_progress(frame)
+    except DuchaError as exc:
+        log.warning("无法读取往期结果，本轮输出不含跨轮次比较：%s", exc)
+        return None
+    categories = [CategoryRound(round=str(r["轮次"]), category=str(r["类别"]), indicators=int(r["指标数"]),
+                                average=r["平均完成率"], time_progress=r["序时进度"], lagging=int(r["滞后数"]),
+                                change=r["变化"], word=str(r["较"] or ""))
+                  for r in progress.to_dict("records")]
+    return History(word=found.word, categories=categories, changes=dict(found.indicators),
+                   streaks=dict(found.streaks))
 
 
 def round_status(ws: Workspace, round_name: str | None = None, now: datetime | None = None) -> Standing:

@@ -174,6 +174,40 @@ class LagItem:
         return self.row.status not in ATTENTION
 
 
+@dataclass(frozen=True)
+class CategoryRound:
+    """One category in one merged round: its average completion against 序时进度 (see toolkit.year)."""
+
+    round: str
+    category: str  # sheet name (results.csv 类别)
+    indicators: int
+    average: Decimal | None  # average 完成率 of its 累计 indicators, each at most 100
+    time_progress: Decimal | None
+    lagging: int
+    change: Decimal | None  # percentage points since the previous round
+    word: str = ""  # 上月 or 上轮
+
+
+@dataclass(frozen=True)
+class History:
+    """The round among the year's merged rounds: what leaders read across rounds.
+
+    ``changes`` and ``streaks`` are keyed by (指标编号, 单位名称) as in results.csv; their
+    ``text()`` says 「较上月提高X个百分点」 and 「连续N月滞后」.
+    """
+
+    word: str  # 上月, 上轮, or '' when no earlier round is merged
+    categories: list[CategoryRound]  # every merged round, this one included, in 轮次 order
+    changes: dict[tuple[str, str], object] = field(default_factory=dict)  # toolkit.year.Change
+    streaks: dict[tuple[str, str], object] = field(default_factory=dict)  # toolkit.year.Streak
+
+    def rounds(self) -> list[str]:
+        return list(dict.fromkeys(c.round for c in self.categories))
+
+    def of(self, round_name: str) -> list[CategoryRound]:
+        return [c for c in self.categories if c.round == round_name]
+
+
 @dataclass
 class Standing:
     """Everything a round's outputs say, computed once by :func:`build_standing`."""
@@ -193,9 +227,26 @@ class Standing:
     pending: list[ResultRow]  # unit rows held for correction (待更正), registry order
     registry_warnings: list[str] = field(default_factory=list)
     registry_changes: list = field(default_factory=list)  # records from the registry snapshot, rendered as text
+    history: History | None = None  # across the year's merged rounds (set by the merge)
     outputs: dict[str, Path] = field(default_factory=dict)
 
     # -- views ------------------------------------------------------------------------
+    def category_now(self, sheet: str) -> CategoryRound | None:
+        """This round's figures for one category, when the history is known."""
+        if self.history is None:
+            return None
+        return next((c for c in self.history.of(self.round.name) if c.category == sheet), None)
+
+    def streak_text(self, row: ResultRow) -> str:
+        """「连续3月滞后」 for a row that has lagged several rounds running, else ''."""
+        streak = self.history.streaks.get((row.indicator.code, row.unit)) if self.history else None
+        return streak.text() if streak is not None else ""  # type: ignore[attr-defined]
+
+    def change_text(self, row: ResultRow) -> str:
+        """「较上月提高X个百分点」 for a row whose completion or rate can be compared, else ''."""
+        change = self.history.changes.get((row.indicator.code, row.unit)) if self.history else None
+        return change.text() if change is not None else ""  # type: ignore[attr-defined]
+
     def registry_change_lines(self) -> list[str]:
         """The master workbook's changes since the templates went out, as Chinese lines."""
         return [str(change) for change in self.registry_changes]

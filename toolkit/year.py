@@ -43,7 +43,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import WorkspaceError
-from .formatting import format_number, round_half_up
+from .formatting import change_text, round_half_up
 from .model import LAGGING, PERCENT_UNITS, TOTAL, Round
 from .workspace import Workspace
 
@@ -530,10 +530,7 @@ class Change:
 
     def text(self) -> str:
         """``较上月提高2.5个百分点`` / ``较上月下降1个百分点`` / ``与上月持平``."""
-        if self.points.is_zero():
-            return f"与{self.word}持平"
-        verb = "提高" if self.points > 0 else "下降"
-        return f"较{self.word}{verb}{format_number(abs(self.points))}个百分点"
+        return change_text(self.points, self.word)
 
 
 @dataclass(frozen=True)

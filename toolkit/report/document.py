@@ -1,12 +1,4 @@
-"""The Word progress report of a round (``进展情况报告_<轮次>.docx``).
-
-The report reads like the seed report: the issuing office and date, the title, an
-opening paragraph with the counts, one section per category joining the
-departments' 进展情况 and the generated figures (:func:`toolkit.wording.describe`) —
-a figure a department already states is said once, in its words
-(:class:`toolkit.wording.Passage`), and a 合计 over the counties is said city-wide
-with the counties that lag after it — then the lagging and overdue items and who
-reported when.
+"""The Word document of the report: official-document format, styles, template, paragraphs, tables.
 
 Format follows GB/T 9704-2012: A4, margins 37/35/28/26 mm, 方正小标宋简体 二号 title,
 仿宋_GB2312 三号 body at a fixed 28.95 pt line (22 lines of 28 characters), 黑体
@@ -19,34 +11,23 @@ its styles 标题/正文/一级标题/二级标题, page setup and footer, and t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
+from docx.enum.table import WD_ALIGN_VERTICAL, WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
 
-from .errors import DuchaError
-from .formatting import cn_date, cn_month_day
-from .model import LAGGING, Category, Indicator, ResultRow, Status
-from .standing import Standing, UnitState
-from .store import atomic_path
-from .wording import (
-    Passage,
-    cn_numeral,
-    describe,
-    join_clauses,
-    placeholders,
-    short_unit_name,
-    tidy_punctuation,
-)
+from ..errors import DuchaError
+from ..store import atomic_path
 
 # -- format constants ---------------------------------------------------------------------
 
@@ -60,6 +41,7 @@ STYLE_TITLE = "标题"
 STYLE_BODY = "正文"
 STYLE_HEADING1 = "一级标题"
 STYLE_HEADING2 = "二级标题"
+STYLE_TABLE = "表格文字"
 
 #: Where Word/WPS should look when a font is not installed (fontTable w:altName).
 FONT_ALT = {
@@ -78,10 +60,12 @@ CHAR_SPACING = -5
 TITLE_LINE = Pt(35)
 BODY_SIZE = Pt(16)  # 三号
 TITLE_SIZE = Pt(22)  # 二号
+TABLE_SIZE = Pt(12)  # 小四, the usual size of a 公文 attachment's table
+TABLE_LINE = Pt(18)
 PAGE_SIZE = Pt(14)  # 四号
 
-REPO_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "report.docx"
-PACKAGE_TEMPLATE = Path(__file__).resolve().parent / "assets" / "report.docx"
+REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "report.docx"
+PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / "assets" / "report.docx"
 
 _NUMERAL_PREFIX = re.compile(r"^\s*[一二三四五六七八九十百零〇]+\s*[、.．]")
 
@@ -93,6 +77,7 @@ _STYLE_SPECS = (
      True, 0),
     (STYLE_HEADING2, "DuchaHeading2", FONT_HEADING2, BODY_SIZE, WD_ALIGN_PARAGRAPH.JUSTIFY, 2, LINE_PITCH,
      True, 1),
+    (STYLE_TABLE, "DuchaTable", FONT_BODY, TABLE_SIZE, WD_ALIGN_PARAGRAPH.CENTER, 0, TABLE_LINE, False, None),
 )
 _STYLE_FONTS = {spec[0]: spec[2] for spec in _STYLE_SPECS}
 
@@ -324,7 +309,7 @@ def _fix_app_properties(doc: DocumentObject) -> None:
     """
     import docx
 
-    from . import __version__
+    from .. import __version__
 
     for rel in doc.part.package.rels.values():
         if rel.reltype == RT.EXTENDED_PROPERTIES and not rel.is_external:
@@ -528,6 +513,100 @@ class _Writer:
             add_text(par, text, self.fonts.get(style, FONT_BODY))
         return par
 
+    def flush_left(self, text: str, style: str = STYLE_BODY, *, font: str | None = None,
+                   page_break: bool = False) -> Paragraph:
+        """A paragraph without the first-line indent (附件 labels, 附件说明 lines)."""
+        par = self.doc.add_paragraph(style=style)
+        _no_auto_space(par)
+        _no_indent(par)
+        par.paragraph_format.page_break_before = page_break
+        if text:
+            add_text(par, text, font or self.fonts.get(style, FONT_BODY))
+        return par
+
+    def hanging(self, text: str, chars: int) -> Paragraph:
+        """A line indented ``chars`` characters, without first-line indent (the 附件说明's second item)."""
+        par = self.flush_left(text)
+        par.paragraph_format.left_indent = Pt(BODY_SIZE.pt * chars)
+        return par
+
+    def right(self, text: str, right_chars: float) -> Paragraph:
+        """A right-aligned line ``right_chars`` characters from the margin (落款)."""
+        par = self.flush_left(text)
+        par.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        par.paragraph_format.right_indent = Pt(BODY_SIZE.pt * right_chars)
+        return par
+
+    def picture(self, path: Path, width_mm: float, caption: str = "") -> None:
+        """A centred picture (single line spacing, or the exact 28.95 pt line would clip it)."""
+        par = self.flush_left("")
+        pf = par.paragraph_format
+        pf.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        pf.line_spacing_rule = WD_LINE_SPACING.SINGLE
+        par.add_run().add_picture(str(path), width=Mm(width_mm))
+        if caption:
+            cap = self.flush_left(caption, STYLE_TABLE)
+            cap.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    def table(self, columns: list[str], widths_mm: list[float], rows: list[list[str]]) -> None:
+        """A table that renders the same in Word, WPS and LibreOffice: fixed layout, a grid column
+        and an explicit width for every cell, borders of its own, the header row repeated."""
+        table = self.doc.add_table(rows=1 + len(rows), cols=len(columns))
+        table.autofit = False  # w:tblLayout fixed: Word and WPS keep the widths given
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        tbl_pr = table._tbl.tblPr
+        _set_child(tbl_pr, "w:tblW", {"w:type": "dxa", "w:w": str(sum(_twips(w) for w in widths_mm))},
+                   _TBLPR_AFTER_TBLW)
+        borders = _set_child(tbl_pr, "w:tblBorders", {}, _TBLPR_AFTER_BORDERS)
+        for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+            _set_child(borders, f"w:{edge}", {"w:val": "single", "w:sz": "4", "w:space": "0", "w:color": "000000"})
+        for col, width in zip(table.columns, widths_mm, strict=True):
+            col.width = Mm(width)
+        header = table.rows[0]
+        _set_child(header._tr.get_or_add_trPr(), "w:tblHeader", {})
+        font_body, font_head = self.fonts.get(STYLE_TABLE, FONT_BODY), FONT_HEADING1
+        for r, values in enumerate([columns, *rows]):
+            for cell, width, value in zip(table.rows[r].cells, widths_mm, values, strict=True):
+                cell.width = Mm(width)
+                cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
+                par = cell.paragraphs[0]
+                par.style = self.doc.styles[STYLE_TABLE]
+                _no_auto_space(par)
+                if r and len(value) > 8:  # long text reads from the left; short figures centred
+                    par.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
+                add_text(par, value, font_head if r == 0 else font_body)
+
+
+def _twips(mm: float) -> int:
+    return round(mm * 1440 / 25.4)
+
+
+# Children of w:tblPr that follow w:tblW and w:tblBorders in the schema's order.
+_TBLPR_AFTER_TBLW = ("w:jc", "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout", "w:tblCellMar",
+                     "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange")
+_TBLPR_AFTER_BORDERS = _TBLPR_AFTER_TBLW[4:]
+
+
+def _set_child(parent, tag: str, attrs: dict[str, str], successors: tuple[str, ...] = ()):
+    """The ``tag`` child of ``parent`` with ``attrs``, created before ``successors`` (schema order)."""
+    el = parent.find(qn(tag))
+    if el is None:
+        el = OxmlElement(tag)
+        if successors:
+            parent.insert_element_before(el, *successors)
+        else:
+            parent.append(el)
+    for key, value in attrs.items():
+        el.set(qn(key), value)
+    return el
+
+
+def _no_indent(par: Paragraph) -> None:
+    """No first-line indent, also where the style asks for 2 characters (firstLineChars wins in Word)."""
+    pf = par.paragraph_format
+    pf.first_line_indent = Pt(0)
+    par._p.get_or_add_pPr().get_or_add_ind().set(qn("w:firstLineChars"), "0")
+
 
 # Children of w:pPr that follow w:autoSpaceDE / w:autoSpaceDN in the schema's order.
 _PPR_AFTER_AUTOSPACE = ("w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
@@ -552,378 +631,9 @@ def _no_auto_space(par: Paragraph) -> None:
         el.set(qn("w:val"), "0")
 
 
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.today()
-
-
-def _heading(index: int, title: str) -> str:
-    title = title.strip().rstrip("。；;")
-    if not _NUMERAL_PREFIX.match(title):
-        title = f"{cn_numeral(index)}、{title}"
-    return title
-
-
-def _tasks(cat: Category) -> list[list[Indicator]]:
-    """Indicators grouped by task (任务编号), in registry order."""
-    groups: dict[str, list[Indicator]] = {}
-    for ind in cat.indicators:
-        groups.setdefault(ind.task_no or ind.task or ind.code, []).append(ind)
-    return list(groups.values())
-
-
-def _narrative(row: ResultRow) -> str:
-    """A unit's own words, when they may be printed as fact: never for a row held for correction."""
-    if row.status in (Status.MISSING, Status.PENDING) or not row.progress:
-        return ""
-    return row.progress.strip()
-
-
-def _part_clause(row: ResultRow) -> str:
-    """A unit's lagging part of a 合计: ``卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点``."""
-    said = describe(row, default=True)
-    if not said:
-        return ""
-    gap = placeholders(row).get("差距表述")
-    against = "序时进度" if row.indicator.kind == "累计" else "目标"
-    if gap and against not in said:
-        said += "，" + gap
-    if row.status == "逾期":
-        said += "，" + _overdue(placeholders(row))
-    return short_unit_name(row.unit) + said
-
-
-# What a piece of a task's text is: a headline row's narrative, a generated headline
-# figure, one unit's part of a 合计 (narrative or lagging figure), or a plain note.
-_NARRATIVE, _FIGURE, _PART, _PART_FIGURE, _NOTE = range(5)
-
-
-class _Slot:
-    def __init__(self, place: int, passage: Passage, kind: int, row: ResultRow | None = None):
-        self.place = place  # where it is printed in the task
-        self.passage = passage
-        self.kind = kind
-        self.row = row  # the row a figure describes
-
-
-def _is_county(name: str) -> bool:
-    """A county-level government (``卢氏县人民政府``, ``灵宝市``), not a city bureau (``市林业局``)."""
-    short = short_unit_name(name)
-    return len(short) >= 2 and not short.startswith("市") and short[-1] in "县区市旗"
-
-
-def _citywide_codes(registry) -> set[str]:
-    """Indicators whose 合计 adds up every county-level unit: it is said as ``全市…``."""
-    counties = {u.name for u in registry.units.values() if _is_county(u.name)}
-    if len(counties) < 3:  # two counties are not a city
-        return set()
-    return {ind.code for ind in registry.indicators() if len(ind.reporters) > 1 and counties <= set(ind.reporters)}
-
-
-def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]],
-                headline: dict[str, ResultRow], citywide: frozenset[str] = frozenset()) -> list[str]:
-    """One task's narratives and figures, in indicator order.
-
-    A generated figure that a department's narrative already states (the same
-    quantity, perhaps in another scale) is taken into that narrative, which then
-    moves up to where the figure would have been: ``累计完成投资435.5亿元`` and
-    ``累计完成投资435.5亿元，占年度计划的47.82%`` are printed once, as the latter in
-    the department's words. A 合计 is followed by the units that lag; a unit's
-    sentence that only repeats its own figure is left out.
-    """
-    slots: list[_Slot] = []
-
-    def add(text: str, kind: int, row: ResultRow | None = None) -> _Slot:
-        slot = _Slot(len(slots), Passage(text, generated=kind in (_FIGURE, _PART_FIGURE)), kind, row)
-        slots.append(slot)
-        return slot
-
-    own: dict[int, list[_Slot]] = {}  # figure slot id -> the narratives of its own row(s)
-    for ind in indicators:
-        rows = by_code.get(ind.code, [])
-        head = headline.get(ind.code)
-        parts = [r for r in rows if not r.is_total] if head is not None and head.is_total else []
-        texts = dict.fromkeys(_narrative(r) for r in rows if not r.is_total and r not in parts)
-        mine = [add(t, _NARRATIVE) for t in texts if t]
-        if head is not None and (head.status is not Status.MISSING or head.undecided):
-            # A milestone already told in the department's own words needs no generated
-            # "…正在推进"; an overdue one is listed among the lagging items.
-            clause = "" if ind.kind == "节点" and mine else describe(head)
-            if clause and head.is_total and ind.code in citywide and not clause.startswith("全"):
-                clause = "全市" + clause  # the seed: 全市完成人工造林19.83万亩，占造林总任务30.49万亩的65%
-            if clause:
-                own[id(add(clause, _FIGURE, head))] = mine
-            elif head.status is Status.PENDING and not head.is_total:
-                what = "完成情况" if ind.kind == "节点" else "数据"
-                add(f"{ind.name}{what}待{head.unit}核实更正", _NOTE)
-        for part in parts:
-            lagging = part.status in LAGGING
-            text = _narrative(part)
-            if not lagging and Passage(text).restates(part.value, ind.unit):
-                text = ""
-            hosts = [add(text, _PART)] if text else []
-            clause = _part_clause(part) if lagging else ""
-            if clause:
-                own[id(add(clause, _PART_FIGURE, part))] = hosts
-
-    gone: set[int] = set()
-    for slot in [s for s in slots if s.kind in (_FIGURE, _PART_FIGURE)]:
-        mine = own[id(slot)]
-        hosts = list(mine)
-        if slot.kind == _FIGURE:  # other narratives of the task, then figures already printed
-            hosts += [s for s in slots if s.kind == _NARRATIVE and s not in mine]
-            hosts += [s for s in slots if s.kind == _FIGURE and s.place < slot.place and id(s) not in gone]
-        row = slot.row
-        assert row is not None  # every figure slot describes a row
-        for host in hosts:
-            if host.passage.absorb(slot.passage.text, row.value, row.indicator.unit, strict=host not in mine):
-                gone.add(id(slot))
-                host.place = min(host.place, slot.place)
-                break
-        else:
-            if mine and mine[-1].passage.continue_with(slot.passage.text):
-                gone.add(id(slot))
-    kept = sorted((s for s in slots if id(s) not in gone), key=lambda s: s.place)
-    return [s.passage.render() for s in kept]
-
-
-def _category_parts(cat: Category, rows: list[ResultRow], headline: dict[str, ResultRow],
-                    citywide: frozenset[str] = frozenset()) -> list[str]:
-    by_code: dict[str, list[ResultRow]] = {}
-    for row in rows:
-        by_code.setdefault(row.indicator.code, []).append(row)
-    parts: list[str] = []
-    for indicators in _tasks(cat):
-        parts.extend(_task_parts(indicators, by_code, headline, citywide))
-    return parts
-
-
-def _city(issuer: str) -> str:
-    """The city an office belongs to: ``三门峡市政府督查室`` → ``三门峡市``; ``""`` if it does not say."""
-    match = re.match(r"^(.+?[市州盟县区])(?:人民)?政府", issuer.strip())
-    return match.group(1) if match else ""
-
-
-def _status_sentence(result: Standing) -> str:
-    """「已完成5项，正常推进56项（序时推进29项、达标13项、推进中14项），…」: every status of the
-    summary, in named groups whose counts add up to the summary's."""
-    out = []
-    for group, n in result.group_counts():
-        members = [(s, result.counts[s]) for s in group.statuses if result.counts[s]]
-        detail = "、".join(f"{s}{c}项" for s, c in members)
-        out.append(f"{group.name}{n}项" + (f"（{detail}）" if len(group.statuses) > 1 else ""))
-    return "，".join(out)
-
-
-def _units_sentence(result: Standing) -> str:
-    expected = result.expected_units()
-    text = f"应报送单位{len(expected)}个，按时报送{len(result.units_in(UnitState.ON_TIME))}个"
-    for state in (UnitState.LATE, UnitState.EMPTY, UnitState.REJECTED, UnitState.MISSING):
-        n = len(result.units_in(state))
-        if n or state in (UnitState.LATE, UnitState.MISSING):
-            label = {UnitState.EMPTY: "报送空表", UnitState.REJECTED: "报表被退回"}.get(state, str(state))
-            text += f"，{label}{n}个"
-    return text
-
-
-def _opening(result: Standing) -> str:
-    reg = result.registry
-    settings = reg.settings
-    year = settings.year or result.round.cutoff.year
-    indicators = list(reg.indicators())
-    tasks = {(ind.sheet, ind.task_no or ind.task or ind.code) for ind in indicators}
-    status = _status_sentence(result)
-    hidden = sum(1 for item in result.lagging if item.hidden and not item.row.undecided)
-    if hidden:
-        status += f"；另有{hidden}项指标虽总体正常，但部分单位进度滞后"
-    undecided = sum(1 for r in result.headline if r.undecided)
-    if undecided:
-        status += f"；另有{undecided}项指标因部分单位未报送或数据待更正，暂不判断总体进度"
-    cutoff = result.round.cutoff
-    when = cn_month_day(cutoff) if cutoff.year == _as_date(result.now).year else cn_date(cutoff)
-    basis = _basis(settings)
-    requirement = f"{basis}文件要求" if basis.startswith("《") else f"{basis}要求"
-    city = _city(settings.issuer)
-    if city and basis.startswith(city):
-        city = ""  # 按照三门峡市政府工作部署要求，2021年…
-    return tidy_punctuation(
-        f"按照{requirement}，{city}{year}年《政府工作报告》重点工作共分{len(reg.categories)}大类、"
-        f"{len(tasks)}项任务、{len(indicators)}项指标。截至{when}，{len(result.headline)}项指标中{status}；"
-        f"{_units_sentence(result)}。现将各项工作任务进展情况报告如下：")
-
-
-def _basis(settings) -> str:
-    for key, value in settings.extra:
-        if key in ("依据文件", "文件依据", "依据", "通知文件") and value.strip():
-            return value.strip()
-    government = re.sub(r"(办公室|办公厅)?督查室$", "", settings.issuer.strip())
-    if government and government != settings.issuer.strip():
-        return f"{government}工作部署"
-    return "工作部署"
-
-
-#: A milestone's state, said after its deadline has passed.
-_STATE_NOW = {"推进中": "目前尚未完成", "未启动": "目前尚未启动"}
-#: How a 合计 that is itself on track is summed up before the units that lag.
-_OVERALL = {"序时推进": "总体序时推进", "达标": "总体达标", "已完成": "总体已完成", "推进中": "总体正在推进",
-            "待更正": "总体数据待核实"}
-
-
-def _overdue(values: dict[str, str]) -> str:
-    due = values.get("完成时限")
-    return f"完成时限为{due}，已逾期" if due else "已逾期"
-
-
-def _lag_text(row: ResultRow) -> str:
-    """What the lagging list says of one row (without the indicator's name as a label).
-
-    An overdue milestone gives its deadline, then where it stands in the
-    department's words (``完成时限为3月底，已逾期；《…》已完成会签，待印发``) or, without
-    them, ``完成时限为3月底，目前尚未完成，已逾期``.
-    """
-    ind = row.indicator
-    values = placeholders(row)
-    if ind.kind == "节点" and row.status == "逾期":
-        narrative = tidy_punctuation(_narrative(row)).rstrip("。；，、").replace("。", "；")
-        if narrative:
-            return f"{_overdue(values)}；{narrative}"
-        due = values.get("完成时限")
-        return "，".join(x for x in (f"完成时限为{due}" if due else "", _STATE_NOW.get(row.state, ""), "已逾期") if x)
-    said = describe(row) or (f"{ind.name}{row.state}" if row.state else row.status)
-    extra: list[str] = []
-    gap = values.get("差距表述")
-    against = "序时进度" if ind.kind == "累计" else "目标"
-    if gap and against not in said:  # not when the clause already compares with it
-        extra.append(gap)
-    if row.status == "逾期":
-        extra.append(_overdue(values))
-    return "，".join([said, *extra])
-
-
-def _opens_with_name(name: str, text: str) -> bool:
-    """Whether ``text`` already opens with the indicator's name (``卢洛高速年计划投资…`` for 卢洛高速年度投资)."""
-    return name[:4] in text[:len(name) + 3]
-
-
-def _lagging_items(result: Standing) -> list[str]:
-    """One numbered item per indicator that lags, or whose 合计 hides units that lag, in the
-    standing's order (worst first).
-
-    ``1.“三大改造”项目完成投资40.4亿元，占年度计划投资的28.2%，低于序时进度5.1个百分点（牵头单位：市工业和信息化局）。``
-    The indicator's name leads as a label only when the clause does not already
-    start with it; a 合计 on track is summed up (``总体序时推进``) before its units that lag.
-    """
-    citywide = _citywide_codes(result.registry)
-    items: list[str] = []
-    for lag in result.lagging:
-        head, ind, late = lag.row, lag.row.indicator, lag.lagging_parts
-        if not lag.hidden:
-            body = _lag_text(head)
-            if head.is_total and ind.code in citywide and not body.startswith(("全", "完成时限")):
-                body = "全市" + body
-        elif head.undecided:
-            body = f"{'、'.join(short_unit_name(u) for u in head.missing_parts)}数据尚未纳入，总体进度暂不判断"
-        else:
-            body = _OVERALL.get(head.status, f"总体{head.status}")
-        if late:
-            body += ("，其中" if lag.hidden else "；其中") + "；".join(
-                _part_clause(r) or short_unit_name(r.unit) + str(r.status) for r in late)
-        label = "" if _opens_with_name(ind.name, body) else f"{ind.name}："
-        lead = ind.lead or "、".join(ind.reporters)
-        text = tidy_punctuation(f"{label}{body}")
-        items.append(f"{len(items) + 1}.{text}" + (f"（牵头单位：{lead}）" if lead else "") + "。")
-    return items
-
-
-def _pending_items(result: Standing) -> list[str]:
-    """Rows held for correction: said as awaiting verification, naming the unit, never as fact."""
-    by_unit: dict[str, list[str]] = {}
-    for row in result.pending:
-        by_unit.setdefault(row.unit, []).append(row.indicator.name)
-    return [f"{unit}报送的{'、'.join(names)}数据有误，已退回核实更正，本报告暂未采用。"
-            for unit, names in by_unit.items()]
-
-
-def _units_line(label: str, names: list[str]) -> str:
-    if not names:
-        return f"{label}：无。"
-    return f"{label}：{'、'.join(names)}（{len(names)}个）。"
-
-
-def render(result: Standing, doc: DocumentObject) -> None:
-    """Write the report's content into ``doc`` (whose body is empty)."""
-    reg = result.registry
-    settings = reg.settings
-    w = _Writer(doc)
-
-    # 眉首: issuing office on the left, date on the right.
-    top = w.paragraph("")
-    pf = top.paragraph_format
-    pf.first_line_indent = Pt(0)
-    top._p.get_or_add_pPr().get_or_add_ind().set(qn("w:firstLineChars"), "0")  # else the style's 2 chars win
-    section = doc.sections[-1]
-    width = (section.page_width or Mm(210)) - (section.left_margin or 0) - (section.right_margin or 0)
-    pf.tab_stops.add_tab_stop(width, WD_TAB_ALIGNMENT.RIGHT)
-    add_text(top, f"{settings.issuer}\t{cn_date(_as_date(result.now))}", w.fonts[STYLE_BODY])
-    w.paragraph("")
-    w.paragraph(settings.title, STYLE_TITLE)
-    w.paragraph("")
-    w.paragraph(_opening(result))
-
-    headline = {r.indicator.code: r for r in result.headline}
-    citywide = frozenset(_citywide_codes(reg))
-    for index, cat in enumerate(reg.categories, 1):
-        w.paragraph(_heading(index, cat.title or cat.sheet), STYLE_HEADING1)
-        text = join_clauses(_category_parts(cat, result.rows_in(cat.sheet), headline, citywide))
-        w.paragraph(text or "本期各责任单位暂未报送进展情况。")
-
-    n = len(reg.categories)
-    w.paragraph(f"{cn_numeral(n + 1)}、进度滞后和逾期事项", STYLE_HEADING1)
-    for item in _lagging_items(result) or ["无。"]:
-        w.paragraph(item)
-    for item in _pending_items(result):
-        w.paragraph(item)
-    w.paragraph(f"{cn_numeral(n + 2)}、报送情况", STYLE_HEADING1)
-    for state, label in ((UnitState.ON_TIME, "按时报送单位"), (UnitState.LATE, "逾期报送单位"),
-                         (UnitState.EMPTY, "报送空表单位"), (UnitState.REJECTED, "报表被退回单位"),
-                         (UnitState.MISSING, "未报送单位")):
-        names = [u.name for u in result.units_in(state)]
-        if names or state in (UnitState.ON_TIME, UnitState.LATE, UnitState.MISSING):
-            w.paragraph(_units_line(label, names))
-
-    props = doc.core_properties
-    props.title = settings.title
-    props.author = settings.issuer
-    props.last_modified_by = settings.issuer
-    props.subject = f"{result.round.name}轮次"
-    props.comments = ""
-    now = result.now if isinstance(result.now, datetime) else datetime.combine(_as_date(result.now),
-                                                                                datetime.min.time())
-    props.created = now
-    props.modified = now
-    props.revision = 1
-
-
 def _save_atomic(doc: DocumentObject, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         doc.save(str(tmp))
 
 
-def write_report(result: Standing, path: Path, template: Path | None = None) -> Path:
-    """Write ``进展情况报告_<轮次>.docx`` for ``result`` to ``path`` (atomically); returns ``path``."""
-    path = Path(path)
-    doc = _open(template)
-    render(result, doc)
-    _save_atomic(doc, path)
-    return path
-
-
-__all__ = [
-    "FONT_BODY", "FONT_HEADING1", "FONT_HEADING2", "FONT_PAGE", "FONT_TITLE",
-    "STYLE_BODY", "STYLE_HEADING1", "STYLE_HEADING2", "STYLE_TITLE",
-    "add_text", "build_template", "ensure_styles", "render", "set_fonts", "template_path", "write_report",
-]
