@@ -7,6 +7,8 @@ that what a leader reads and the status beside it never disagree.
 What blanks mean (see docs/rules.md):
 
 * no accepted return from a unit → 未报送; an 错误 on the row → 待更正;
+* a row the unit's accepted return did not carry because the office added it (or
+  changed it beyond conversion) after the template was issued → 待补报;
 * 累计 with "无/暂无" → nothing done yet, counted as 0;
 * other numeric types with "无/暂无" → no figure this round, status 推进中;
 * 比率 with a 基数 of 0 → no ratio (never a division by zero), status 推进中;
@@ -16,6 +18,7 @@ What blanks mean (see docs/rules.md):
 from __future__ import annotations
 
 import calendar
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 
@@ -105,12 +108,12 @@ def fill(row: ResultRow, tp_rounded: Decimal, tolerance: Decimal, cutoff: date) 
 
 
 def unit_row(ind: Indicator, unit: str, entry: Entry | None, *, round_name: str, category_title: str,
-             tp_rounded: Decimal, tolerance: Decimal, cutoff: date) -> ResultRow:
-    """One unit's row for one indicator."""
+             tp_rounded: Decimal, tolerance: Decimal, cutoff: date, pending: bool = False) -> ResultRow:
+    """One unit's row for one indicator; ``pending``: the row is 待补报 when no entry is given."""
     row = ResultRow(round=round_name, category=ind.sheet, category_title=category_title, indicator=ind,
                     unit=unit, target=ind.target_for(unit))
     if entry is None:
-        row.status = "未报送"
+        row.status = "待补报" if pending else "未报送"
         if ind.kind == "累计":
             row.time_progress = tp_rounded
         return row
@@ -130,6 +133,8 @@ def _sum(values: list[Decimal | None]) -> Decimal | None:
     return sum(present, Decimal(0)) if present else None
 
 
+#: Statuses of a part that has no figure to add to a total.
+MISSING = ("未报送", "待更正", "待补报")
 NODE_ORDER = ("逾期", "未启动", "推进中", "已完成")
 RATE_ORDER = ("未达标", "推进中", "达标")
 
@@ -138,15 +143,16 @@ def total_row(ind: Indicator, parts: list[ResultRow], *, tp_rounded: Decimal, to
               cutoff: date) -> ResultRow:
     """The 合计 over several units: numerators and denominators summed separately.
 
-    Parts that are 未报送 or 待更正 are left out and named in ``missing_parts``.
+    Parts that are 未报送, 待更正 or 待补报 are left out and named in ``missing_parts``.
     """
     first = parts[0]
     row = ResultRow(round=first.round, category=ind.sheet, category_title=first.category_title, indicator=ind,
                     unit=TOTAL, target=ind.target, is_total=True)
-    good = [p for p in parts if p.status not in ("未报送", "待更正")]
+    good = [p for p in parts if p.status not in MISSING]
     row.missing_parts = tuple(p.unit for p in parts if p not in good)
     if not good:
-        row.status = "未报送" if all(p.status == "未报送" for p in parts) else "待更正"
+        absent = {p.status for p in parts}
+        row.status = next((s for s in ("待更正", "待补报") if s in absent), "未报送")
         if ind.kind == "累计":
             row.time_progress = tp_rounded
         return row
@@ -165,15 +171,21 @@ def total_row(ind: Indicator, parts: list[ResultRow], *, tp_rounded: Decimal, to
 
 
 def compute(indicators, entries: dict[tuple[str, str], Entry], *, round_name: str, titles: dict[str, str],
-            cutoff: date, year: int, basis: str, tolerance: Decimal) -> tuple[Decimal, list[ResultRow]]:
-    """All result rows of a round, in registry order: each unit's row, then the 合计 where several report."""
+            cutoff: date, year: int, basis: str, tolerance: Decimal,
+            pending: Collection[tuple[str, str]] = frozenset()) -> tuple[Decimal, list[ResultRow]]:
+    """All result rows of a round, in registry order: each unit's row, then the 合计 where several report.
+
+    ``pending``: (指标编号, 单位名称) pairs without an entry that are 待补报 rather than 未报送
+    (rows added to a unit after its template was issued).
+    """
     tp_rounded = half_up(time_progress(cutoff, year, basis), 2)
     assert tp_rounded is not None
     rows: list[ResultRow] = []
     for ind in indicators:
         parts = [unit_row(ind, unit, entries.get((ind.code, unit)), round_name=round_name,
                           category_title=titles.get(ind.sheet, ind.sheet), tp_rounded=tp_rounded,
-                          tolerance=tolerance, cutoff=cutoff) for unit in ind.reporters]
+                          tolerance=tolerance, cutoff=cutoff, pending=(ind.code, unit) in pending)
+                 for unit in ind.reporters]
         rows.extend(parts)
         if len(parts) > 1:
             rows.append(total_row(ind, parts, tp_rounded=tp_rounded, tolerance=tolerance, cutoff=cutoff))

@@ -21,7 +21,7 @@ KINDS = ("累计", "比率", "上限", "下限", "增速", "节点")
 NODE_STATES = ("已完成", "推进中", "未启动")
 #: Every status a result row can carry (DESIGN.md, results.csv).
 STATUSES = (
-    "已完成", "序时推进", "滞后", "达标", "未达标", "逾期", "推进中", "未启动", "未报送", "待更正",
+    "已完成", "序时推进", "滞后", "达标", "未达标", "逾期", "推进中", "未启动", "未报送", "待更正", "待补报",
 )
 #: Statuses that a leader must look at.
 LAGGING = ("滞后", "未达标", "逾期")
@@ -249,6 +249,9 @@ class RoundResult:
     late_units: list[str] = field(default_factory=list)
     missing_units: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: Edits of master.xlsx since the templates went out (list[snapshot.RegistryChange]);
+    #: snapshot.render_changes gives the lines the office reads.
+    registry_changes: list = field(default_factory=list)
 
     def rows_in(self, sheet: str) -> list[ResultRow]:
         return [r for r in self.rows if r.category == sheet]
