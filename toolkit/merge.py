@@ -23,6 +23,7 @@ from .findings import Code, Finding, Level, make
 from .intake import ReturnFile, expand_zip, read_return, zip_members
 from .model import Entry, Registry, Round, RoundResult, Submission
 from .reader import Limits, is_skippable
+from .snapshot import Basis, Pick, RoundContext
 from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name, sha256_file
 from .workspace import Workspace
 
@@ -47,6 +48,7 @@ class _Seen:
     submission: Submission
     outcome: Outcome
     ret: ReturnFile | None  # None when unreadable, or taken from the cache
+    pick: Pick | None = None  # the registry it was checked against
 
 
 def inbox_files(folder: Path) -> list[Path]:
@@ -71,9 +73,13 @@ def received_at(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime)
 
 
-def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None
+def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: str | None = None
             ) -> tuple[Outcome, ReturnFile | None]:
-    """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
+    """Read and check one file; a file that cannot be read becomes a 拒收 finding.
+
+    With a :class:`RoundContext` the file is checked against the registry its template was
+    issued with (:meth:`RoundContext.pick`).
+    """
     label = name or path.name
     try:
         ret = read_return(path, limits, name=label)
@@ -81,7 +87,21 @@ def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = No
         out = Outcome(file=label)
         out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
         return out, None
-    return check_return(ret, ctx), ret
+    return check_return(ret, ctx.for_return(ret) if isinstance(ctx, RoundContext) else ctx), ret
+
+
+def checked(path: Path, label: str, digest: str, ctx: RoundContext, cache: OutcomeCache, limits: Limits, *,
+            remember: bool = True) -> tuple[Outcome, ReturnFile | None, Pick]:
+    """One file's outcome: from the cache when it was checked against the registry the round would
+    use now, else read and checked (and remembered)."""
+    hit = cache.get(digest, label)
+    if hit is not None:
+        return hit[0], None, hit[1]
+    outcome, ret = examine(path, ctx, limits, name=label)
+    pick = ctx.pick(ret)
+    if remember:
+        cache.put(digest, outcome, pick)
+    return outcome, ret, pick
 
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
@@ -99,22 +119,20 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
         return _merge_locked(ws, registry, rnd, now, limits, log)
 
 
-def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
-    prev = ws.previous_round(registry, rnd)
-    previous = ws.load_entries(prev.name) if prev else None
-    return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None)
+def _context(ws: Workspace, registry: Registry, rnd: Round) -> RoundContext:
+    """Which registry each return is checked against (its snapshot), and the previous round's figures."""
+    return RoundContext(ws, registry, rnd)
 
 
-def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> OutcomeCache:
-    prev = ws.previous_round(registry, rnd)
-    history = ws.state(prev.name) / "entries.json" if prev else None
-    return OutcomeCache(ws.state(rnd.name) / "cache", context_key(registry, rnd.name, history, limits), registry)
+def _cache(ws: Workspace, ctx: RoundContext, limits: Limits) -> OutcomeCache:
+    return OutcomeCache(ws.state(ctx.round.name) / "cache", context_key(ctx.round, ctx.history, limits),
+                        ctx.current, valid=ctx.valid)
 
 
 def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
                   log: Log) -> RoundResult:
     ctx = _context(ws, registry, rnd)
-    cache = _cache(ws, registry, rnd, limits)
+    cache = _cache(ws, ctx, limits)
     files = unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits)
     if files:
         log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
@@ -137,32 +155,27 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
             log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
             continue
         by_hash[digest] = sub
-        cached, ret = cache.get(digest, label), None
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
-            cache.put(digest, outcome)
+        outcome, ret, pick = checked(path, label, digest, ctx, cache, limits)
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
+        seen.append(_Seen(sub, outcome, ret, pick))
         verdict = "接受" if sub.accepted else "拒收"
         log(f"  [{i}/{len(files)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
     winners = _pick_winners(seen, rnd)
-    entries: dict[tuple[str, str], Entry] = {}
-    for item in winners.values():
-        for entry in item.outcome.entries:
-            entries[(entry.code, entry.unit)] = entry
+    settled = ctx.settle({u: (item.outcome, item.pick or Pick("", Basis.NONE)) for u, item in winners.items()})
+    entries = settled.entries  # in the current registry's terms: units converted, removed rows left out
     _archive_and_feedback(ws, rnd, seen, log, now, registry.settings.issuer)
     findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
     for item in seen:
         s = item.submission
         s.errors, s.notices = item.outcome.errors, item.outcome.notices
-    result = build_result(registry, rnd, now, entries, [item.submission for item in seen], findings, winners)
-    ws.save_entries(rnd.name, [e for e in entries.values()])
+    result = build_result(registry, rnd, now, entries, [item.submission for item in seen], findings, winners,
+                          pending=settled.pending)
+    result.registry_changes = settled.changes
+    ws.save_entries(rnd.name, list(entries.values()), registry)
     _record_intake(ws, rnd, seen)
     write_outputs(ws, result, log)
     return result
@@ -238,12 +251,13 @@ def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log
 
 
 def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tuple[str, str], Entry],
-                 submissions: list[Submission], findings: list[Finding], winners: dict[str, _Seen]) -> RoundResult:
+                 submissions: list[Submission], findings: list[Finding], winners: dict[str, _Seen],
+                 pending: frozenset[tuple[str, str]] = frozenset()) -> RoundResult:
     settings = registry.settings
     titles = {cat.sheet: cat.title for cat in registry.categories}
     tp, rows = indicators.compute(registry.indicators(), entries, round_name=rnd.name, titles=titles,
                                   cutoff=rnd.cutoff, year=settings.year, basis=settings.basis,
-                                  tolerance=settings.tolerance)
+                                  tolerance=settings.tolerance, pending=pending)
     late_units = {u for u, item in winners.items() if item.submission.late}
     for row in rows:
         row.late = row.unit in late_units
@@ -293,15 +307,12 @@ def round_status(ws: Workspace, round_name: str | None = None, today: date | Non
     rnd = ws.pick_round(registry, round_name, today)
     ctx = _context(ws, registry, rnd)
     limits = ws.limits()
-    cache = _cache(ws, registry, rnd, limits)
+    cache = _cache(ws, ctx, limits)
     seen: list[_Seen] = []
     for path, label in unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits):
         sub = Submission(file=label, path=path, sha256=sha256_file(path), received=received_at(path))
-        cached, ret = cache.get(sub.sha256, label), None  # what the last merge read, if anything
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
+        # what the last merge read, if anything; status writes nothing
+        outcome, ret, _pick = checked(path, label, sub.sha256, ctx, cache, limits, remember=False)
         sub.unit, sub.accepted = outcome.unit_name, not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
