@@ -17,7 +17,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from toolkit import outputs
 from toolkit.findings import Code, Finding, catalogue, make
 from toolkit.formatting import format_number
 from toolkit.model import (
@@ -28,7 +27,6 @@ from toolkit.model import (
     Registry,
     ResultRow,
     Round,
-    RoundResult,
     Settings,
     Submission,
     Unit,
@@ -36,13 +34,18 @@ from toolkit.model import (
 from toolkit.outputs import (
     CSV_COLUMNS,
     LEDGER_COLUMNS,
+    book,
+    check_report,
+    results_csv,
     sheet_name,
+    summary,
     text_width,
     write_check_report,
     write_ledger,
     write_results_csv,
     write_summary,
 )
+from toolkit.standing import Standing, build_standing
 
 D = Decimal
 GAP = "差距\n（百分点）"  # the 差距 header of the summary's sheets, with its unit
@@ -59,7 +62,7 @@ XLSX = ("summary", "ledger", "check")
 # -- a realistic round, built in code ---------------------------------------------------
 
 
-def build_result(evil: bool = False) -> RoundResult:
+def build_result(evil: bool = False) -> Standing:
     """Three categories, every indicator kind, a 合计 with a missing part, late/rejected files.
 
     With ``evil`` every free text, unit, indicator, category and file name is replaced by
@@ -190,19 +193,21 @@ def build_result(evil: bool = False) -> RoundResult:
     if evil:
         findings.append(Finding(code=Code.W311, file=EVIL[2], unit=u("湖滨区"), sheet=EVIL[3], cell=EVIL[4],
                                 message=EVIL[0]))
-    return RoundResult(
-        registry=registry, round=registry.rounds[0], now=datetime(2021, 5, 13, 9, 0), time_progress=tp,
-        rows=rows, submissions=submissions, findings=findings,
-        expected_units=[u("市科技局"), u("市发展改革委"), u("市人社局"), u("湖滨区"), u("陕州区"), "市统计局",
-                        "市生态环境局", "市住建局"],
-        on_time_units=[u("市科技局"), u("市发展改革委"), u("市人社局"), u("湖滨区"), "市住建局"],
-        late_units=["市统计局"],
-        missing_units=[u("陕州区"), "市生态环境局"],
-    )
+    return build_standing(registry, registry.rounds[0], datetime(2021, 5, 13, 9, 0), time_progress=D(100) / 3,
+                          time_progress_shown=tp, rows=rows, submissions=submissions, findings=findings)
+
+
+def restand(result: Standing, **changes) -> Standing:
+    """The standing rebuilt from changed inputs (registry, rows, submissions, findings)."""
+    return build_standing(changes.get("registry", result.registry), result.round, result.now,
+                          time_progress=result.time_progress, time_progress_shown=result.time_progress_shown,
+                          rows=list(changes.get("rows", result.rows)),
+                          submissions=changes.get("submissions", result.submissions),
+                          findings=changes.get("findings", result.findings))
 
 
 @pytest.fixture(scope="module")
-def result() -> RoundResult:
+def result() -> Standing:
     return build_result()
 
 
@@ -331,8 +336,7 @@ def test_failed_write_keeps_old_file_and_removes_temp(key, result, tmp_path):
 
 @pytest.mark.parametrize("key", WRITERS)
 def test_empty_round_still_writes(key, result, tmp_path):
-    empty = replace(result, rows=[], submissions=[], findings=[], expected_units=[], on_time_units=[],
-                    late_units=[], missing_units=[])
+    empty = restand(result, rows=[], submissions=[], findings=[])
     path = WRITERS[key][0](empty, tmp_path)
     if key == "csv":
         assert path.read_text(encoding="utf-8-sig").splitlines() == [",".join(CSV_COLUMNS)]
@@ -345,7 +349,7 @@ def test_control_characters_and_ampersands_are_harmless(key, result, tmp_path):
     registry = replace(result.registry, settings=replace(result.registry.settings,
                                                          title="A&B\x07报告", issuer="督查室&\x01"))
     rows = [replace(r, progress="进展\x02情况&<b>") for r in result.rows]
-    wb = load(WRITERS[key][0](replace(result, registry=registry, rows=rows), tmp_path))
+    wb = load(WRITERS[key][0](restand(result, registry=registry, rows=rows), tmp_path))
     assert wb.sheetnames
 
 
@@ -404,11 +408,11 @@ def test_summary_overview_counts(written, result):
     assert labels["统计截止日期"].value == datetime(2021, 4, 30)
     assert labels["序时进度"].value == 33.33 and labels["序时进度"].number_format.startswith("0.00")
     facts = {ws.cell(r, 6).value: ws.cell(r, 9).value for r in range(4, 8)}
-    assert facts == {"应报单位数": 8, "按时报送": 5, "逾期报送": 1, "未报送（含被拒收）": 2}
+    assert facts == {"应报单位数": 8, "按时报送": 5, "逾期报送": 1, "未报送（含空表、被拒收）": 2}
 
     rows = {r["类别"]: r for r in table(ws, row_of(ws, "类别"))[:4]}
     assert list(rows) == ["一、创新驱动", "二、供需协同", "四、生态保护", "合计"]
-    headline = result.headline()
+    headline = result.headline
     for cat in ("一、创新驱动", "二、供需协同", "四、生态保护"):
         expected = Counter(r.status for r in headline if r.category == cat)
         got = {k: v for k, v in rows[cat].items() if k not in ("类别", "指标数") and v}
@@ -438,8 +442,9 @@ def test_summary_lagging_sheet(written):
     assert all(r["状态"] in LAGGING for r in rows)
     assert list(rows[0])[:4] == ["类别", "任务编号", "指标名称", "牵头单位"]
     r = find_row(ws, 2, 指标名称="审批事项办结率")
-    rate = cell(ws, 2, r, "完成率/比率")
-    assert rate.value == 85.5 and rate.number_format.startswith("0.00")
+    rate = cell(ws, 2, r, "本期完成")  # a rate row shows its rate, not its count
+    assert rate.value == 85.5 and rate.number_format.startswith("#,##0.00")
+    assert cell(ws, 2, r, "完成率").value is None
     r = find_row(ws, 2, 指标名称="出台协同创新中心实施意见")
     assert cell(ws, 2, r, "本期完成").value == "推进中"
     assert cell(ws, 2, r, "完成时限").value == "3月底"
@@ -480,7 +485,7 @@ def test_summary_category_sheet_total_then_indented_units(written):
     for r in (total + 1, total + 2):
         assert cell(ws, 2, r, "单位名称").alignment.indent == 1
         assert ws.row_dimensions[r].outlineLevel == 1
-    part = cell(ws, 2, total + 1, "完成率/比率")
+    part = cell(ws, 2, total + 1, "完成率")
     assert part.value == 31.67 and part.number_format.startswith("0.00")
     assert cell(ws, 2, total + 1, "存在问题").value == "人才公寓建设滞后"
 
@@ -488,7 +493,7 @@ def test_summary_category_sheet_total_then_indented_units(written):
 def test_summary_one_decimal_row_keeps_its_places(written):
     ws = load(written["summary"])["二、供需协同"]
     r = find_row(ws, 2, 指标名称="新开工项目")
-    rate = cell(ws, 2, r, "完成率/比率")
+    rate = cell(ws, 2, r, "完成率")
     assert rate.value == 272.3
     assert rate.number_format.startswith("0.0") and not rate.number_format.startswith("0.00")
     assert cell(ws, 2, r, "本期完成").value == 1089
@@ -554,7 +559,7 @@ def test_overview_breaks_page_before_charts_when_table_is_long(result, tmp_path)
 
 def test_overview_shrinks_a_little_rather_than_break(result, tmp_path, monkeypatch):
     # When everything fits one page with modest shrinking, the sheet prints as one page.
-    monkeypatch.setattr(outputs, "_MIN_ONE_PAGE_SCALE", 50)
+    monkeypatch.setattr(summary, "_MIN_ONE_PAGE_SCALE", 50)
     ws = load(write_summary(result, tmp_path))["总览"]
     assert not ws.row_breaks.brk
     assert 50 <= int(ws.page_setup.scale) < 100
@@ -564,7 +569,7 @@ def test_overview_shrinks_a_little_rather_than_break(result, tmp_path, monkeypat
 def test_wrapped_text_rows_are_tall_enough(result, tmp_path):
     long = "；".join(["项目前期手续办理进度慢，资金到位率低"] * 4)
     rows = [replace(r, progress=long) if r.indicator.code == "1-1" else r for r in result.rows]
-    ws = load(write_summary(replace(result, rows=rows), tmp_path))["一、创新驱动"]
+    ws = load(write_summary(restand(result, rows=rows), tmp_path))["一、创新驱动"]
     r = find_row(ws, 2, 指标名称="科技型中小企业备案数")
     assert cell(ws, 2, r, "进展情况").value == long
     assert cell(ws, 2, r, "进展情况").alignment.wrap_text
@@ -605,10 +610,10 @@ def test_overview_first_page_names_what_needs_attention(written):
 
 def test_overview_says_when_nothing_lags(result, tmp_path):
     calm = [replace(r, status="序时推进") if r.status in LAGGING else r for r in result.rows]
-    everyone = replace(result, rows=calm, on_time_units=result.expected_units, late_units=[],
-                       missing_units=[], submissions=[
-                           Submission(file=f"{u}.xlsx", path=Path(f"{u}.xlsx"), unit=u, accepted=True,
-                                      received=datetime(2021, 5, 7, 9)) for u in result.expected_units])
+    names = [u.name for u in result.expected_units()]
+    everyone = restand(result, rows=calm, findings=[], submissions=[
+        Submission(file=f"{u}.xlsx", path=Path(f"{u}.xlsx"), unit=u, accepted=True,
+                   received=datetime(2021, 5, 7, 9)) for u in names])
     ws = load(write_summary(everyone, tmp_path))["总览"]
     points = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(9, row_of(ws, "类别"))
               if ws.cell(r, 1).value}
@@ -638,10 +643,9 @@ def test_lagging_rows_worst_first(result):
         _lag(result, "2-2", status="未达标", gap=D("-0.50")),
         _lag(result, "1-1", status="序时推进"),  # not lagging at all
     ]
-    order = [(r.indicator.code, r.status) for r in outputs._lagging_rows(replace(result, rows=rows))]
+    order = [(item.row.indicator.code, item.row.status) for item in restand(result, rows=rows).lagging]
     assert order == [("1-3a", "逾期"), ("1-3", "逾期"), ("2-4", "滞后"), ("1-1", "滞后"),
                      ("2-3", "未达标"), ("2-2", "未达标"), ("2-1", "未达标")]
-    assert "worst" in outputs._lagging_rows.__doc__
 
 
 def test_lagging_sheet_title_note_and_remarks(written):
@@ -666,8 +670,8 @@ def test_gap_header_names_its_unit_and_fits(written, sheet):
 
 
 def test_header_broken_by_hand_asks_for_its_longest_line():
-    assert outputs._header_width("差距\n（百分点）") == 10
-    assert outputs._header_width("完成率/比率") == 6
+    assert book._header_width("差距\n（百分点）") == 10
+    assert book._header_width("完成率/比率") == 6
 
 
 def test_words_in_number_columns_are_centred(written):
@@ -688,7 +692,7 @@ def _uneven(result):
             target, value = values[r.unit]
             r = replace(r, target=target, value=value, status="滞后" if r.is_total else r.status)
         rows.append(r)
-    return replace(result, rows=rows)
+    return restand(result, rows=rows)
 
 
 def test_figures_of_one_indicator_line_up(result, tmp_path):
@@ -712,8 +716,8 @@ def test_figures_of_one_indicator_line_up(result, tmp_path):
 def test_ratio_row_names_its_base(written):
     ws = load(written["summary"])["二、供需协同"]
     r = find_row(ws, 2, 指标名称="审批事项办结率")
-    assert cell(ws, 2, r, "本期完成").value == 1816
-    assert cell(ws, 2, r, "备注").value == "基数2,124"
+    assert cell(ws, 2, r, "本期完成").value == 85.5  # the rate, under 计量单位 %
+    assert cell(ws, 2, r, "备注").value == "1,816/2,124"  # with the count and its base beside it
 
 
 def _chart_xml(path: Path) -> list[str]:
@@ -735,7 +739,7 @@ def test_overview_charts_readable(written):
     fills = re.findall(r'<c:spPr><a:solidFill><a:srgbClr val="([0-9A-F]{6})"/>', bar)
     assert names and len(fills) >= len(names)
     for name, fill in zip(names, fills, strict=False):
-        assert "#" + fill == outputs._CHART_COLOURS[name].upper()
+        assert "#" + fill == book._CHART_COLOURS[name].upper()
     # the doughnut's legend names every status with its count and share; small slices carry
     # no label on the ring, where labels would overlap
     assert re.search(r"<c:cat><c:strRef><c:f>总览!\$D\$\d+:\$D\$\d+</c:f>", doughnut)
@@ -746,7 +750,7 @@ def test_overview_charts_readable(written):
 def test_overview_small_slices_lose_their_ring_label(result, tmp_path):
     many = [replace(r, indicator=replace(r.indicator, code=f"{r.indicator.code}-{i}"))
             for i in range(5) for r in result.rows if r.status == "序时推进"]
-    ws_path = write_summary(replace(result, rows=[*result.rows, *many * 4]), tmp_path)
+    ws_path = write_summary(restand(result, rows=[*result.rows, *many * 4]), tmp_path)
     _, doughnut = _chart_xml(ws_path)
     deleted = re.findall(r'<c:dLbl><c:idx val="(\d+)"/><c:delete val="1"/></c:dLbl>', doughnut)
     ws = load(ws_path)["总览"]
@@ -762,7 +766,10 @@ def test_not_reported_unit_says_since_when(written):
 
 def test_long_list_prints_on_many_pages(result, tmp_path):
     units = [f"单位{i:03d}" for i in range(120)]
-    big = replace(result, expected_units=units, on_time_units=[], late_units=[], missing_units=units)
+    registry = replace(result.registry, units={n: Unit(f"X{i}", n) for i, n in enumerate(units)},
+                       categories=[replace(result.registry.categories[0], indicators=tuple(
+                           replace(ind, reporters=tuple(units)) for ind in result.registry.categories[0].indicators))])
+    big = restand(result, registry=registry, submissions=[], findings=[])
     ws = load(write_summary(big, tmp_path))["报送情况"]
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert int(ws.page_setup.fitToHeight) == 0  # as many pages as it takes, one page wide
@@ -822,7 +829,7 @@ def test_ledger_values_and_texts(written):
 
 def test_check_report_summary(written):
     wb = load(written["check"])
-    assert wb.sheetnames == ["汇总", "问题清单", "代码说明"]
+    assert wb.sheetnames == ["汇总", "问题清单", "任务台账", "代码说明"]
     ws = wb["汇总"]
     assert ws["A1"].value == "校验报告（2021-04）：收到文件9个，接受7个，拒收2个；错误1处，提示3处"
     rows = {r["单位"]: r for r in table(ws, 2)}
@@ -869,7 +876,7 @@ def test_check_report_tells_the_clerk_what_to_do(written):
     actions = {name: r["需办理"] for name, r in rows.items() if name != "合计"}
     assert actions == {
         "市科技局": "核对提示", "市发展改革委": "无", "市人社局": "无", "湖滨区": "无", "陕州区": "催报",
-        "市统计局": "核对提示", "市生态环境局": "通知重报", "市住建局": "通知更正", "（未能识别单位）": "通知重报",
+        "市统计局": "无", "市生态环境局": "通知重报", "市住建局": "通知更正", "（未能识别单位）": "通知重报",
     }
     # every file as received, in the order received, and which one counts
     assert rows["市科技局"]["收到的文件"] == "01_市科技局_2021-04.xlsx（已被替代）\n01_市科技局_2021-04(1).xlsx"
@@ -887,7 +894,7 @@ def test_findings_grouped_by_unit_then_level(result, tmp_path):
              make(Code.W311, file="04_湖滨区.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H3")]
     # shuffled: a notice before an error, units out of registry order
     findings = [result.findings[5], extra[1], result.findings[4], *result.findings[:4], extra[0]]
-    ws = load(write_check_report(replace(result, findings=findings), tmp_path))["问题清单"]
+    ws = load(write_check_report(restand(result, findings=findings), tmp_path))["问题清单"]
     got = [(r["单位"], r["级别"], r["代码"]) for r in table(ws, 2)]
     assert got == [
         ("市科技局", "提示", "W309"), ("市科技局", "提示", "W313"),
@@ -901,10 +908,10 @@ def test_finding_text_drops_the_location_the_columns_show():
     f = make(Code.E202, file="a.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H4", column="本期完成",
              value="约95")
     assert f.message.startswith("文件“a.xlsx”工作表“一、创新驱动”单元格 H4：")
-    assert outputs._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
-    assert outputs._finding_text(make(Code.F103)) == make(Code.F103).message
+    assert check_report._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
+    assert check_report._finding_text(make(Code.F103)) == make(Code.F103).message
     odd = Finding(code=Code.W311, file="=1+1", message="=HYPERLINK(1)")
-    assert outputs._finding_text(odd) == "=HYPERLINK(1)"
+    assert check_report._finding_text(odd) == "=HYPERLINK(1)"
 
 
 # -- results.csv ------------------------------------------------------------------------
@@ -954,7 +961,7 @@ def test_csv_negative_numbers_not_quoted(written):
     ("\tx", "'\tx"), ("\rx", "'\rx"), ("-8", "-8"), ("-0.83", "-0.83"), ("市科技局", "市科技局"), ("", ""),
 ])
 def test_csv_text_neutralised(text, safe):
-    assert outputs._csv_text(text) == safe
+    assert results_csv._csv_text(text) == safe
 
 
 # -- LibreOffice opens every workbook ---------------------------------------------------

@@ -36,8 +36,9 @@ from factories import (
 from toolkit.cli import main
 from toolkit.findings import Code, Level
 from toolkit.merge import round_status, run_merge, set_received
-from toolkit.model import Entry, RoundResult
+from toolkit.model import Entry, Status
 from toolkit.snapshot import ChangeKind, SnapshotStore, issue_templates, render_changes
+from toolkit.standing import Standing, UnitState
 from toolkit.templates import META_SHEET, SNAPSHOT_KEY, TEMPLATE_VERSION, write_templates
 from toolkit.workspace import Workspace, measure_factor, rescale
 
@@ -99,11 +100,11 @@ def everyone_returns(ws: Workspace, values: dict[str, dict] | None = None, **kw)
         returned(ws, unit, (values or {}).get(unit), **kw)
 
 
-def row(result: RoundResult, code: str, unit: str):
+def row(result: Standing, code: str, unit: str):
     return next(r for r in result.rows if r.indicator.code == code and r.unit == unit)
 
 
-def assert_nobody_blamed(result: RoundResult) -> None:
+def assert_nobody_blamed(result: Standing) -> None:
     assert {f.code for f in result.findings} & BLAME == set(), [f.message for f in result.findings]
     assert all(s.accepted and not s.errors for s in result.submissions)
     assert not [f for f in result.findings if f.level is not Level.NOTICE]
@@ -171,6 +172,11 @@ def test_a_target_changed_mid_round(ws):
     assert "1 处修改" in head
     assert "指标 1-1-1“科技型中小企业备案”的年度目标由 140 改为 112" in line
     assert "4月26日 09:00 下发模板后修改" in line and "市科技局" in line
+    # the check report lists it for the office
+    book = openpyxl.load_workbook(result.outputs["check"], read_only=True)
+    cells = {str(v) for sheet in book.worksheets for r in sheet.iter_rows(values_only=True) for v in r if v}
+    book.close()
+    assert line.split(". ", 1)[1] in cells
 
 
 def test_a_name_changed_mid_round(ws):
@@ -207,7 +213,7 @@ def test_a_unit_that_does_not_convert_is_asked_again(ws):
     edit_master(ws, set_fields("1-1-1", 计量单位="个"))  # 家 → 个: no conversion exists
     result = run_merge(ws, ROUND, now=MERGED_AT)
     assert_nobody_blamed(result)
-    assert row(result, "1-1-1", KJ).status == "待补报"
+    assert row(result, "1-1-1", KJ).status is Status.TO_ADD
     [change] = result.registry_changes
     assert change.kind is ChangeKind.MEASURE and change.pending
     assert "无法换算" in render_changes(result.registry_changes)[1]
@@ -223,9 +229,9 @@ def test_an_indicator_added_mid_round_is_pending_not_refused(ws):
     edit_master(ws, lambda rows: (add_after("1-1-2", ADDED_KJ)(rows), rows.append(ADDED_COUNTIES)))
     result = run_merge(ws, ROUND, now=MERGED_AT)
     assert_nobody_blamed(result)
-    assert row(result, "1-1-3", KJ).status == "待补报"
-    assert [row(result, "2-3-2", u).status for u in (LB, LS, "合计")] == ["待补报"] * 3
-    assert row(result, "1-1-1", KJ).status != "待补报" and row(result, "2-3-1", "合计").value is not None
+    assert row(result, "1-1-3", KJ).status is Status.TO_ADD
+    assert [row(result, "2-3-2", u).status for u in (LB, LS, "合计")] == [Status.TO_ADD] * 3
+    assert row(result, "1-1-1", KJ).status is not Status.TO_ADD and row(result, "2-3-1", "合计").value is not None
     added = [(c.kind, c.code, c.units) for c in result.registry_changes]
     assert added == [(ChangeKind.ADDED, "1-1-3", (KJ,)), (ChangeKind.ADDED, "2-3-2", (LB, LS))]
     assert all("待补报" in line and "--changed" in line for line in render_changes(result.registry_changes)[1:])
@@ -298,7 +304,7 @@ def test_a_unit_changed_between_rounds_is_converted_before_judging_a_drop(tmp_pa
     if drop:
         [finding] = drops  # 1.5 亿元 is less than last round's 20000 万元 = 2 亿元
         assert re.search(r"累计数 1\.5 小于上一轮已报送的 2(?![0-9])", finding.message), finding.message
-        assert row(result, "1-1-2", KJ).status == "待更正"
+        assert row(result, "1-1-2", KJ).status is Status.PENDING
     else:
         assert drops == [] and row(result, "1-1-2", KJ).value == D("2.5")
         assert not [f for f in result.findings if f.code is Code.W303]
@@ -358,7 +364,7 @@ def test_changed_units_returning_the_new_template_are_no_longer_pending(ws):
     result = run_merge(ws, ROUND, now=MERGED_AT)
     assert {f.code for f in result.findings} & BLAME == set()
     got = row(result, "1-1-3", KJ)
-    assert (got.value, got.status) == (D(8), "序时推进")
+    assert (got.value, got.status) == (D(8), Status.ON_TRACK)
     assert result.registry_changes == []  # 市科技局 has the new template; the others' rows did not change
 
 
@@ -424,8 +430,9 @@ def test_a_rebuilt_return_is_checked_again_when_its_unit_gets_a_new_template(ws,
 def test_status_and_check_use_the_snapshot(ws, capsys):
     everyone_returns(ws)
     edit_master(ws, add_after("1-1-2", ADDED_KJ))
-    status = round_status(ws, ROUND, MERGED_AT.date())
-    assert [r["状态"] for r in status["rows"]] == ["按时报送"] * len(UNITS)
+    status = round_status(ws, ROUND, MERGED_AT)
+    assert [u.state for u in status.expected_units()] == [UnitState.ON_TIME] * len(UNITS)
+    assert status.registry_changes and row(status, "1-1-3", KJ).status is Status.TO_ADD
     path = ws.inbox(ROUND) / f"{KJ}报表.xlsx"
     code = main(["check", "--json", "-w", str(ws.root), "-r", ROUND, str(path)])
     doc = json.loads(capsys.readouterr().out)

@@ -224,8 +224,7 @@ def cmd_merge(args) -> int:
     ws = _workspace(args)
     result = run_merge(ws, args.round, now=_now(args), log=print)
     print(merge_summary(result))
-    bad = any(not s.accepted for s in result.submissions) or any(s.errors for s in result.submissions)
-    return 1 if bad else 0
+    return 1 if result.needs_attention else 0
 
 
 def cmd_status(args) -> int:
@@ -233,7 +232,7 @@ def cmd_status(args) -> int:
     from .render import status_table
 
     ws = _workspace(args)
-    status = round_status(ws, args.round, _now(args).date())
+    status = round_status(ws, args.round, _now(args))
     print(status_table(status))
     return 0
 

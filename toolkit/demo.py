@@ -24,7 +24,8 @@ import openpyxl
 from .errors import WorkspaceError
 from .intake import HEADER_KEYS
 from .merge import run_merge, set_received
-from .model import Registry, Round, RoundResult
+from .model import Registry, Round
+from .standing import Standing
 from .templates import GUIDE_SHEET, META_SHEET, write_templates
 from .workspace import CONFIG, MASTER, Workspace
 
@@ -86,7 +87,7 @@ def load_demo_returns(src: Path | None = None) -> dict[tuple[str, str, str], dic
 @dataclass
 class DemoSummary:
     folder: Path
-    result: RoundResult
+    result: Standing
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 

@@ -35,7 +35,8 @@ from docx.text.paragraph import Paragraph
 
 from .errors import DuchaError
 from .formatting import cn_date, cn_month_day
-from .model import LAGGING, Category, Indicator, ResultRow, RoundResult
+from .model import LAGGING, Category, Indicator, ResultRow, Status
+from .standing import Standing, UnitState
 from .store import atomic_path
 from .wording import (
     Passage,
@@ -503,7 +504,8 @@ def _tasks(cat: Category) -> list[list[Indicator]]:
 
 
 def _narrative(row: ResultRow) -> str:
-    if row.status == "未报送" or not row.progress:
+    """A unit's own words, when they may be printed as fact: never for a row held for correction."""
+    if row.status in (Status.MISSING, Status.PENDING) or not row.progress:
         return ""
     return row.progress.strip()
 
@@ -574,7 +576,7 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
         parts = [r for r in rows if not r.is_total] if head is not None and head.is_total else []
         texts = dict.fromkeys(_narrative(r) for r in rows if not r.is_total and r not in parts)
         mine = [add(t, _NARRATIVE) for t in texts if t]
-        if head is not None and head.status != "未报送":
+        if head is not None and (head.status is not Status.MISSING or head.undecided):
             # A milestone already told in the department's own words needs no generated
             # "…正在推进"; an overdue one is listed among the lagging items.
             clause = "" if ind.kind == "节点" and mine else describe(head)
@@ -582,8 +584,9 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
                 clause = "全市" + clause  # the seed: 全市完成人工造林19.83万亩，占造林总任务30.49万亩的65%
             if clause:
                 own[id(add(clause, _FIGURE, head))] = mine
-            elif head.status == "待更正" and not mine:
-                add(f"{ind.name}（数据待核实）", _NOTE)
+            elif head.status is Status.PENDING and not head.is_total:
+                what = "完成情况" if ind.kind == "节点" else "数据"
+                add(f"{ind.name}{what}待{head.unit}核实更正", _NOTE)
         for part in parts:
             lagging = part.status in LAGGING
             text = _narrative(part)
@@ -632,31 +635,41 @@ def _city(issuer: str) -> str:
     return match.group(1) if match else ""
 
 
-def _opening(result: RoundResult) -> str:
+def _status_sentence(result: Standing) -> str:
+    """「已完成5项，正常推进56项（序时推进29项、达标13项、推进中14项），…」: every status of the
+    summary, in named groups whose counts add up to the summary's."""
+    out = []
+    for group, n in result.group_counts():
+        members = [(s, result.counts[s]) for s in group.statuses if result.counts[s]]
+        detail = "、".join(f"{s}{c}项" for s, c in members)
+        out.append(f"{group.name}{n}项" + (f"（{detail}）" if len(group.statuses) > 1 else ""))
+    return "，".join(out)
+
+
+def _units_sentence(result: Standing) -> str:
+    expected = result.expected_units()
+    text = f"应报送单位{len(expected)}个，按时报送{len(result.units_in(UnitState.ON_TIME))}个"
+    for state in (UnitState.LATE, UnitState.EMPTY, UnitState.REJECTED, UnitState.MISSING):
+        n = len(result.units_in(state))
+        if n or state in (UnitState.LATE, UnitState.MISSING):
+            label = {UnitState.EMPTY: "报送空表", UnitState.REJECTED: "报表被退回"}.get(state, str(state))
+            text += f"，{label}{n}个"
+    return text
+
+
+def _opening(result: Standing) -> str:
     reg = result.registry
     settings = reg.settings
     year = settings.year or result.round.cutoff.year
     indicators = list(reg.indicators())
     tasks = {(ind.sheet, ind.task_no or ind.task or ind.code) for ind in indicators}
-    counts: dict[str, int] = {}
-    for row in result.headline():
-        counts[row.status] = counts.get(row.status, 0) + 1
-    done = counts.get("已完成", 0)
-    on_track = counts.get("序时推进", 0) + counts.get("达标", 0) + counts.get("推进中", 0)
-    lagging = counts.get("滞后", 0) + counts.get("未达标", 0)
-    overdue = counts.get("逾期", 0)
-    status = f"已完成{done}项，序时推进{on_track}项，进度滞后{lagging}项，逾期{overdue}项"
-    for label, key in (("尚未启动", "未启动"), ("数据待核实", "待更正"), ("未报送数据", "未报送")):
-        if counts.get(key):
-            status += f"，{label}{counts[key]}项"
-    headline = {r.indicator.code: r for r in result.headline()}
-    hidden = sum(1 for code in _lag_parts(result) if code in headline and headline[code].status not in LAGGING)
+    status = _status_sentence(result)
+    hidden = sum(1 for item in result.lagging if item.hidden and not item.row.undecided)
     if hidden:
         status += f"；另有{hidden}项指标虽总体正常，但部分单位进度滞后"
-    expected = len(result.expected_units) or (
-        len(result.on_time_units) + len(result.late_units) + len(result.missing_units))
-    units = (f"应报送单位{expected}个，按时报送{len(result.on_time_units)}个，"
-             f"逾期报送{len(result.late_units)}个，未报送{len(result.missing_units)}个")
+    undecided = sum(1 for r in result.headline if r.undecided)
+    if undecided:
+        status += f"；另有{undecided}项指标因部分单位未报送或数据待更正，暂不判断总体进度"
     cutoff = result.round.cutoff
     when = cn_month_day(cutoff) if cutoff.year == _as_date(result.now).year else cn_date(cutoff)
     basis = _basis(settings)
@@ -666,8 +679,8 @@ def _opening(result: RoundResult) -> str:
         city = ""  # 按照三门峡市政府工作部署要求，2021年…
     return tidy_punctuation(
         f"按照{requirement}，{city}{year}年《政府工作报告》重点工作共分{len(reg.categories)}大类、"
-        f"{len(tasks)}项任务、{len(indicators)}项指标。截至{when}，{len(indicators)}项指标中{status}；{units}。"
-        "现将各项工作任务进展情况报告如下：")
+        f"{len(tasks)}项任务、{len(indicators)}项指标。截至{when}，{len(result.headline)}项指标中{status}；"
+        f"{_units_sentence(result)}。现将各项工作任务进展情况报告如下：")
 
 
 def _basis(settings) -> str:
@@ -723,46 +736,43 @@ def _opens_with_name(name: str, text: str) -> bool:
     return name[:4] in text[:len(name) + 3]
 
 
-def _lag_parts(result: RoundResult) -> dict[str, list[ResultRow]]:
-    """Indicator code -> the units that lag within a 合计."""
-    totals = {r.indicator.code for r in result.rows if r.is_total}
-    out: dict[str, list[ResultRow]] = {}
-    for row in result.rows:
-        if row.indicator.code in totals and not row.is_total and row.status in LAGGING:
-            out.setdefault(row.indicator.code, []).append(row)
-    return out
-
-
-def _lagging_items(result: RoundResult) -> list[str]:
-    """One numbered item per indicator that lags, or whose 合计 hides units that lag.
+def _lagging_items(result: Standing) -> list[str]:
+    """One numbered item per indicator that lags, or whose 合计 hides units that lag, in the
+    standing's order (worst first).
 
     ``1.“三大改造”项目完成投资40.4亿元，占年度计划投资的28.2%，低于序时进度5.1个百分点（牵头单位：市工业和信息化局）。``
     The indicator's name leads as a label only when the clause does not already
     start with it; a 合计 on track is summed up (``总体序时推进``) before its units that lag.
     """
-    headline = {r.indicator.code: r for r in result.headline()}
-    parts = _lag_parts(result)
     citywide = _citywide_codes(result.registry)
     items: list[str] = []
-    for ind in result.registry.indicators():
-        head = headline.get(ind.code)
-        late = parts.get(ind.code, [])
-        if head is None or (head.status not in LAGGING and not late):
-            continue
-        if head.status in LAGGING:
+    for lag in result.lagging:
+        head, ind, late = lag.row, lag.row.indicator, lag.lagging_parts
+        if not lag.hidden:
             body = _lag_text(head)
             if head.is_total and ind.code in citywide and not body.startswith(("全", "完成时限")):
                 body = "全市" + body
+        elif head.undecided:
+            body = f"{'、'.join(short_unit_name(u) for u in head.missing_parts)}数据尚未纳入，总体进度暂不判断"
         else:
             body = _OVERALL.get(head.status, f"总体{head.status}")
         if late:
-            body += ("；其中" if head.status in LAGGING else "，其中") + "；".join(
-                _part_clause(r) or short_unit_name(r.unit) + r.status for r in late)
+            body += ("，其中" if lag.hidden else "；其中") + "；".join(
+                _part_clause(r) or short_unit_name(r.unit) + str(r.status) for r in late)
         label = "" if _opens_with_name(ind.name, body) else f"{ind.name}："
         lead = ind.lead or "、".join(ind.reporters)
         text = tidy_punctuation(f"{label}{body}")
         items.append(f"{len(items) + 1}.{text}" + (f"（牵头单位：{lead}）" if lead else "") + "。")
     return items
+
+
+def _pending_items(result: Standing) -> list[str]:
+    """Rows held for correction: said as awaiting verification, naming the unit, never as fact."""
+    by_unit: dict[str, list[str]] = {}
+    for row in result.pending:
+        by_unit.setdefault(row.unit, []).append(row.indicator.name)
+    return [f"{unit}报送的{'、'.join(names)}数据有误，已退回核实更正，本报告暂未采用。"
+            for unit, names in by_unit.items()]
 
 
 def _units_line(label: str, names: list[str]) -> str:
@@ -771,7 +781,7 @@ def _units_line(label: str, names: list[str]) -> str:
     return f"{label}：{'、'.join(names)}（{len(names)}个）。"
 
 
-def render(result: RoundResult, doc: DocumentObject) -> None:
+def render(result: Standing, doc: DocumentObject) -> None:
     """Write the report's content into ``doc`` (whose body is empty)."""
     reg = result.registry
     settings = reg.settings
@@ -791,7 +801,7 @@ def render(result: RoundResult, doc: DocumentObject) -> None:
     w.paragraph("")
     w.paragraph(_opening(result))
 
-    headline = {r.indicator.code: r for r in result.headline()}
+    headline = {r.indicator.code: r for r in result.headline}
     citywide = frozenset(_citywide_codes(reg))
     for index, cat in enumerate(reg.categories, 1):
         w.paragraph(_heading(index, cat.title or cat.sheet), STYLE_HEADING1)
@@ -802,10 +812,15 @@ def render(result: RoundResult, doc: DocumentObject) -> None:
     w.paragraph(f"{cn_numeral(n + 1)}、进度滞后和逾期事项", STYLE_HEADING1)
     for item in _lagging_items(result) or ["无。"]:
         w.paragraph(item)
+    for item in _pending_items(result):
+        w.paragraph(item)
     w.paragraph(f"{cn_numeral(n + 2)}、报送情况", STYLE_HEADING1)
-    w.paragraph(_units_line("按时报送单位", result.on_time_units))
-    w.paragraph(_units_line("逾期报送单位", result.late_units))
-    w.paragraph(_units_line("未报送单位", result.missing_units))
+    for state, label in ((UnitState.ON_TIME, "按时报送单位"), (UnitState.LATE, "逾期报送单位"),
+                         (UnitState.EMPTY, "报送空表单位"), (UnitState.REJECTED, "报表被退回单位"),
+                         (UnitState.MISSING, "未报送单位")):
+        names = [u.name for u in result.units_in(state)]
+        if names or state in (UnitState.ON_TIME, UnitState.LATE, UnitState.MISSING):
+            w.paragraph(_units_line(label, names))
 
     props = doc.core_properties
     props.title = settings.title
@@ -826,7 +841,7 @@ def _save_atomic(doc: DocumentObject, path: Path) -> None:
         doc.save(str(tmp))
 
 
-def write_report(result: RoundResult, path: Path, template: Path | None = None) -> Path:
+def write_report(result: Standing, path: Path, template: Path | None = None) -> Path:
     """Write ``进展情况报告_<轮次>.docx`` for ``result`` to ``path`` (atomically); returns ``path``."""
     path = Path(path)
     doc = _open(template)

@@ -204,6 +204,9 @@ class RegistryChange:
     units: tuple[str, ...]  # 单位名称; 合计 for the target of an indicator several units report
     since: datetime | None  # when the snapshot the change is measured from was issued
 
+    def __str__(self) -> str:
+        return render_change(self)
+
     @property
     def pending(self) -> bool:
         """Units' figures for this row cannot be used as returned: they are asked to report it (待补报)."""

@@ -21,7 +21,16 @@ import os.path
 import re
 from decimal import Decimal
 
-from .formatting import cn_date, decimal_or_none, format_count, format_pct
+from .formatting import (
+    TIME_PROGRESS_PLACES,
+    cn_date,
+    decimal_or_none,
+    format_count,
+    format_number,
+    format_pct,
+    places_of,
+)
+from .indicators import shown
 from .model import ResultRow
 
 #: Every placeholder a 表述模板 may use, with what it stands for (for help texts).
@@ -121,9 +130,10 @@ def _difference(row: ResultRow) -> tuple[Decimal, str, bool] | None:
             diff = row.value - target
         return None if diff is None else (diff, "目标", True)
     if kind == "比率":
-        if row.ratio is None or target is None:
+        ratio = row.ratio_exact if row.ratio_exact is not None else row.ratio
+        if ratio is None or target is None:
             return None
-        return (row.ratio - target, "目标", True)
+        return (ratio - target, "目标", True)
     if kind in ("上限", "下限"):
         if row.value is None or target is None:
             return None
@@ -131,8 +141,14 @@ def _difference(row: ResultRow) -> tuple[Decimal, str, bool] | None:
     return None
 
 
+def _shown_pct(value: Decimal, decimals: int) -> str:
+    """A percentage as shown: the row's places, or the more places the figure carries (99.5 for a
+    row not done whose 小数位数 is 0: see toolkit.indicators.shown)."""
+    return format_pct(value, max(decimals, places_of(value)))
+
+
 def _yoy_phrase(yoy: Decimal, decimals: int) -> str:
-    text = format_pct(abs(yoy), decimals)
+    text = _shown_pct(abs(yoy), decimals)
     if Decimal(text) == 0:
         return "与上年同期持平"
     return f"同比{'上升' if yoy > 0 else '下降'}{text}%"
@@ -151,16 +167,22 @@ def placeholders(row: ResultRow) -> dict[str, str]:
     for key, value in counts.items():
         if _dec(value) is not None:
             out[key] = format_count(value)
-    pcts = {"完成率": row.completion, "比率": row.ratio, "序时进度": row.time_progress, "同比": row.yoy}
+    pcts = {"完成率": row.completion, "比率": row.ratio, "同比": row.yoy}
     for key, value in pcts.items():
-        if _dec(value) is not None:
-            out[key] = format_pct(value, dec)
+        if value is not None and _dec(value) is not None:
+            out[key] = _shown_pct(value, dec)
+    if row.time_progress is not None:  # one quantity for the round: always two places
+        out["序时进度"] = _shown_pct(row.time_progress, TIME_PROGRESS_PLACES)
     if row.yoy is not None and _dec(row.yoy) is not None:
         out["同比表述"] = _yoy_phrase(row.yoy, dec)
     diff = _difference(row)
     if diff is not None:
         value, against, points = diff
-        magnitude = format_pct(abs(value), dec) if points else format_count(abs(value))
+        if points:
+            nonzero = Decimal(0) if value != 0 else None  # never "低于目标0.00个百分点" when it is not equal
+            magnitude = format_number(shown(abs(value), max(dec, places_of(value)), above=nonzero))
+        else:
+            magnitude = format_count(abs(value))
         if Decimal(magnitude) == 0:
             out["比较"] = "等于"
             out["差距表述"] = "达到目标" if against == "目标" else "与序时进度持平"
@@ -223,7 +245,7 @@ def describe(row: ResultRow, *, default: bool = False) -> str:
     ones. A 同比 the wording does not mention is appended; a 合计 that misses some
     units' parts says so.
     """
-    if row.status in _NO_FIGURE:
+    if row.status in _NO_FIGURE and not row.undecided:
         return ""
     ind = row.indicator
     values = placeholders(row)
