@@ -54,12 +54,11 @@ def results(demo):
     return read_results(demo.result.outputs["csv"])
 
 
-def test_demo_writes_every_output_quickly(demo):
+def test_demo_writes_every_output(demo):
     names = output_names("2021-04")
     for key, name in names.items():
         path = demo.result.outputs[key]
         assert path.name == name and path.stat().st_size > 0
-    assert demo.seconds < 30
 
 
 @pytest.mark.parametrize("code,unit,column,expected", SEED, ids=[f"{c}-{u}" for c, u, _, _ in SEED])

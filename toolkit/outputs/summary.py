@@ -175,6 +175,12 @@ def _key_points(result: Standing) -> list[tuple[str, str]]:
     if result.pending:
         units = list(dict.fromkeys(r.unit for r in result.pending))
         points.append(("数据待更正", f"{len(result.pending)}项数据有误未计入，已反馈相关单位更正：{_names(units)}。"))
+    added = [r for r in result.rows if not r.is_total and r.status is Status.TO_ADD]
+    if result.registry_changes:
+        text = f"任务台账在模板下发后修改了{len(result.registry_changes)}处，本表已按修改后的目标和名称计算"
+        if added:
+            text += f"；{len(added)}项新增指标待相关单位补报"
+        points.append(("台账变更", text + "，明细见校验报告“任务台账”工作表。"))
     return points
 
 

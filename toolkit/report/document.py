@@ -505,9 +505,10 @@ class _Writer:
     def __init__(self, doc: DocumentObject):
         self.doc = doc
         self.fonts = {name: _style_font(doc, name) for name in _STYLE_FONTS}
+        self._styles = {name: doc.styles[name] for name in _STYLE_FONTS}  # python-docx finds names linearly
 
     def paragraph(self, text: str, style: str = STYLE_BODY) -> Paragraph:
-        par = self.doc.add_paragraph(style=style)
+        par = self.doc.add_paragraph(style=self._styles.get(style, style))
         _no_auto_space(par)
         if text:
             add_text(par, text, self.fonts.get(style, FONT_BODY))
@@ -516,7 +517,7 @@ class _Writer:
     def flush_left(self, text: str, style: str = STYLE_BODY, *, font: str | None = None,
                    page_break: bool = False) -> Paragraph:
         """A paragraph without the first-line indent (附件 labels, 附件说明 lines)."""
-        par = self.doc.add_paragraph(style=style)
+        par = self.doc.add_paragraph(style=self._styles.get(style, style))
         _no_auto_space(par)
         _no_indent(par)
         par.paragraph_format.page_break_before = page_break
@@ -565,12 +566,13 @@ class _Writer:
         header = table.rows[0]
         _set_child(header._tr.get_or_add_trPr(), "w:tblHeader", {})
         font_body, font_head = self.fonts.get(STYLE_TABLE, FONT_BODY), FONT_HEADING1
+        style_id = self.doc.styles[STYLE_TABLE].style_id  # looked up once: by name it is a linear search
         for r, values in enumerate([columns, *rows]):
             for cell, width, value in zip(table.rows[r].cells, widths_mm, values, strict=True):
                 cell.width = Mm(width)
                 cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
                 par = cell.paragraphs[0]
-                par.style = self.doc.styles[STYLE_TABLE]
+                par._p.get_or_add_pPr().get_or_add_pStyle().val = style_id
                 _no_auto_space(par)
                 if r and len(value) > 8:  # long text reads from the left; short figures centred
                     par.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
