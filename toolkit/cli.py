@@ -303,9 +303,13 @@ def cmd_schedule(args) -> int:
 
     from .timetable import run_due, run_forever
 
+    class Brief(logging.Formatter):  # the terminal gets one line; tracebacks go to the log file only
+        def format(self, record: logging.LogRecord) -> str:
+            return super().format(logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None}))
+
     ws = _workspace(args)
     ws.registry()  # a broken master stops here with its own message
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
+    logging.getLogger("ducha").setLevel(logging.INFO)
     (ws.root / ".ducha").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(ws.root / ".ducha" / "schedule.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -319,8 +323,13 @@ def cmd_schedule(args) -> int:
             print(line)
         for key, reason in result.failed:
             print(f"未完成：{key}：{reason}（下次检查时重试）", file=sys.stderr)
-        print(f"{now:%Y-%m-%d %H:%M} 检查完毕：完成 {len(result.ran)} 项，未完成 {len(result.failed)} 项。")
-        return 1 if result.failed else 0
+        for key, reason, after in result.waiting:
+            print(f"等待重试：{key}（上次失败：{reason}），{after[:16].replace('T', ' ')} 后重试", file=sys.stderr)
+        print(f"{now:%Y-%m-%d %H:%M} 检查完毕：完成 {len(result.ran)} 项，未完成 {len(result.failed) + len(result.waiting)} 项。")
+        return 1 if result.failed or result.waiting else 0
+    console = logging.StreamHandler()
+    console.setFormatter(Brief("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    logging.getLogger("ducha").addHandler(console)
     print(f"ducha 时间表已启动（工作区 {ws.root}，北京时间），每分钟检查一次；日志写入 .ducha/schedule.log。按 Ctrl+C 停止。")
     try:
         run_forever(ws)
