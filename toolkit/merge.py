@@ -10,8 +10,9 @@ atomically. Rerunning on the same inbox gives the same results.
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,12 +27,14 @@ from .formatting import TIME_PROGRESS_PLACES
 from .intake import ReturnFile, expand_zip, read_return, zip_members
 from .model import Entry, Registry, Round, Submission
 from .reader import Limits, is_skippable
-from .standing import Fate, Standing, build_standing
+from .snapshot import Basis, Pick, RegistryChange, RoundContext
+from .standing import CategoryRound, Fate, History, Standing, build_standing
 from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name, sha256_file
 from .values import half_up
 from .workspace import Workspace
 
 Log = Callable[[str], None]
+log = logging.getLogger(__name__)
 #: Files that are no spreadsheet at all get a reply text but no marked-up copy.
 UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
@@ -51,6 +54,7 @@ class _Seen:
     submission: Submission
     outcome: Outcome
     ret: ReturnFile | None  # None when unreadable, or taken from the cache
+    pick: Pick | None = None  # the registry it was checked against
 
 
 def inbox_files(folder: Path) -> list[Path]:
@@ -75,9 +79,13 @@ def received_at(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime)
 
 
-def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None
+def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: str | None = None
             ) -> tuple[Outcome, ReturnFile | None]:
-    """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
+    """Read and check one file; a file that cannot be read becomes a 拒收 finding.
+
+    With a :class:`RoundContext` the file is checked against the registry its template was
+    issued with (:meth:`RoundContext.pick`).
+    """
     label = name or path.name
     try:
         ret = read_return(path, limits, name=label)
@@ -85,7 +93,21 @@ def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = No
         out = Outcome(file=label)
         out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
         return out, None
-    return check_return(ret, ctx), ret
+    return check_return(ret, ctx.for_return(ret) if isinstance(ctx, RoundContext) else ctx), ret
+
+
+def checked(path: Path, label: str, digest: str, ctx: RoundContext, cache: OutcomeCache, limits: Limits, *,
+            remember: bool = True) -> tuple[Outcome, ReturnFile | None, Pick]:
+    """One file's outcome: from the cache when it was checked against the registry the round would
+    use now, else read and checked (and remembered)."""
+    hit = cache.get(digest, label)
+    if hit is not None:
+        return hit[0], None, hit[1]
+    outcome, ret = examine(path, ctx, limits, name=label)
+    pick = ctx.pick(ret)
+    if remember:
+        cache.put(digest, outcome, pick)
+    return outcome, ret, pick
 
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
@@ -103,19 +125,17 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
         return _merge_locked(ws, registry, rnd, now, limits, log)
 
 
-def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
-    prev = ws.previous_round(registry, rnd)
-    previous = ws.load_entries(prev.name) if prev else None
-    return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None)
+def _context(ws: Workspace, registry: Registry, rnd: Round) -> RoundContext:
+    """Which registry each return is checked against (its snapshot), and the previous round's figures."""
+    return RoundContext(ws, registry, rnd)
 
 
-def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> OutcomeCache:
-    prev = ws.previous_round(registry, rnd)
-    history = ws.state(prev.name) / "entries.json" if prev else None
-    return OutcomeCache(ws.state(rnd.name) / "cache", context_key(registry, rnd.name, history, limits), registry)
+def _cache(ws: Workspace, ctx: RoundContext, limits: Limits) -> OutcomeCache:
+    return OutcomeCache(ws.state(ctx.round.name) / "cache", context_key(ctx.round, ctx.history, limits),
+                        ctx.current, valid=ctx.valid)
 
 
-def _read_all(ws: Workspace, rnd: Round, ctx: CheckContext, cache: OutcomeCache, limits: Limits, log: Log,
+def _read_all(ws: Workspace, rnd: Round, ctx: RoundContext, cache: OutcomeCache, limits: Limits, log: Log,
               *, remember: bool = True) -> list[_Seen]:
     """Every file of the round's inbox, read and checked once (or taken from the cache)."""
     files = unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits)
@@ -139,46 +159,41 @@ def _read_all(ws: Workspace, rnd: Round, ctx: CheckContext, cache: OutcomeCache,
             log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
             continue
         by_hash[digest] = sub
-        cached, ret = cache.get(digest, label), None
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
-            if remember:
-                cache.put(digest, outcome)
+        outcome, ret, pick = checked(path, label, digest, ctx, cache, limits, remember=remember)
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
+        seen.append(_Seen(sub, outcome, ret, pick))
         verdict = "接受" if sub.accepted else "拒收"
         log(f"  [{i}/{len(files)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
     return seen
 
 
-def _judge_round(registry: Registry, rnd: Round, now: datetime, seen: list[_Seen]
+def _judge_round(registry: Registry, rnd: Round, now: datetime, seen: list[_Seen], ctx: RoundContext
                  ) -> tuple[Standing, dict[tuple[str, str], Entry]]:
-    """The round's standing from the files read, and the accepted entries it is built on."""
+    """The round's standing from the files read, and the accepted entries it is built on
+    (in the current registry's terms: units converted, rows the office removed left out)."""
     winners = _pick_winners(seen, rnd)
-    entries: dict[tuple[str, str], Entry] = {}
-    for item in winners.values():
-        for entry in item.outcome.entries:
-            entries[(entry.code, entry.unit)] = entry
+    settled = ctx.settle({u: (item.outcome, item.pick or Pick("", Basis.NONE)) for u, item in winners.items()})
     findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
-    return build_result(registry, rnd, now, entries, [item.submission for item in seen], findings), entries
+    standing = build_result(registry, rnd, now, settled.entries, [item.submission for item in seen], findings,
+                            pending=settled.pending, registry_changes=settled.changes)
+    return standing, settled.entries
 
 
 def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
                   log: Log) -> Standing:
     ctx = _context(ws, registry, rnd)
-    cache = _cache(ws, registry, rnd, limits)
+    cache = _cache(ws, ctx, limits)
     seen = _read_all(ws, rnd, ctx, cache, limits, log)
-    standing, entries = _judge_round(registry, rnd, now, seen)
+    standing, entries = _judge_round(registry, rnd, now, seen, ctx)
+    standing.history = year_history(ws, standing)
     _archive(ws, rnd, seen)
     _feedback(ws, rnd, seen, standing, log, now)
-    ws.save_entries(rnd.name, [e for e in entries.values()])
+    ws.save_entries(rnd.name, list(entries.values()), registry)
     _record_intake(ws, rnd, seen)
     write_outputs(ws, standing, log)
     return standing
@@ -290,16 +305,22 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
 
 
 def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tuple[str, str], Entry],
-                 submissions: list[Submission], findings: list[Finding]) -> Standing:
-    """The maths on the accepted entries, then the round's standing (:mod:`toolkit.standing`)."""
+                 submissions: list[Submission], findings: list[Finding], *,
+                 pending: frozenset[tuple[str, str]] = frozenset(),
+                 registry_changes: Sequence[RegistryChange] = ()) -> Standing:
+    """The maths on the accepted entries, then the round's standing (:mod:`toolkit.standing`).
+
+    ``pending``: (指标编号, 单位名称) that are 待补报; ``registry_changes``: edits of the master
+    since the templates went out (:mod:`toolkit.snapshot`).
+    """
     settings = registry.settings
     titles = {cat.sheet: cat.title for cat in registry.categories}
     tp, rows = indicators.compute(registry.indicators(), entries, round_name=rnd.name, titles=titles,
                                   cutoff=rnd.cutoff, year=settings.year, basis=settings.basis,
-                                  tolerance=settings.tolerance)
+                                  tolerance=settings.tolerance, pending=pending)
     return build_standing(registry, rnd, now, time_progress=tp,
                           time_progress_shown=half_up(tp, TIME_PROGRESS_PLACES) or Decimal(0), rows=rows,
-                          submissions=submissions, findings=findings)
+                          submissions=submissions, findings=findings, registry_changes=registry_changes)
 
 
 def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None) -> dict[str, Path]:
@@ -332,6 +353,31 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
                       str(sub.archived.name) if sub.archived else "", sub.reason)
 
 
+def year_history(ws: Workspace, standing: Standing) -> History | None:
+    """This round among the workspace's merged rounds: category progress by round, each item's
+    change since the last round and its run of lagging rounds (toolkit.year); None when pandas
+    cannot read the earlier rounds (the outputs are then written without the comparisons)."""
+    from . import year
+    from .errors import DuchaError
+    from .outputs import csv_rows
+
+    registry, name = standing.registry, standing.round.name
+    try:
+        current = year.results_frame(csv_rows(standing), registry.rounds)
+        frame = year.year_results(ws, current=current)
+        found = year.trends(frame, name)
+        progress = year.category_progress(frame)
+    except DuchaError as exc:
+        log.warning("无法读取往期结果，本轮输出不含跨轮次比较：%s", exc)
+        return None
+    categories = [CategoryRound(round=str(r["轮次"]), category=str(r["类别"]), indicators=int(r["指标数"]),
+                                average=r["平均完成率"], time_progress=r["序时进度"], lagging=int(r["滞后数"]),
+                                change=r["变化"], word=str(r["较"] or ""))
+                  for r in progress.to_dict("records")]
+    return History(word=found.word, categories=categories, changes=dict(found.indicators),
+                   streaks=dict(found.streaks))
+
+
 def round_status(ws: Workspace, round_name: str | None = None, now: datetime | None = None) -> Standing:
     """The round's standing as of ``now`` — who has reported, late, missing, rejected — writing no output.
 
@@ -342,9 +388,9 @@ def round_status(ws: Workspace, round_name: str | None = None, now: datetime | N
     now = now or datetime.now()
     rnd = ws.pick_round(registry, round_name, now.date())
     limits = ws.limits()
-    seen = _read_all(ws, rnd, _context(ws, registry, rnd), _cache(ws, registry, rnd, limits), limits,
-                     lambda _msg: None, remember=False)
-    return _judge_round(registry, rnd, now, seen)[0]
+    ctx = _context(ws, registry, rnd)
+    seen = _read_all(ws, rnd, ctx, _cache(ws, ctx, limits), limits, lambda _msg: None, remember=False)
+    return _judge_round(registry, rnd, now, seen, ctx)[0]
 
 
 def accepted_units(ws: Workspace, round_name: str, now: datetime | None = None) -> set[str]:
