@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from factories import make_return, make_workspace
-from mailservers import PASSWORD, imap_server, mail_config, smtp_server
+from mailbuild import foxmail_mail, outlook_mail
+from mailservers import PASSWORD, imap_append, imap_server, mail_config, smtp_server
 
 from toolkit.cli import main
 from toolkit.errors import WorkspaceError
+from toolkit.mail.parse import CHINA
 from toolkit.mail.record import MailRecord
 from toolkit.timetable import ScheduleSettings, load_schedule_settings, plan, run_due, run_forever
 from toolkit.workspace import Workspace
@@ -139,8 +141,9 @@ def _received(server) -> list[tuple[str, tuple[str, ...]]]:
 def test_a_simulated_fortnight(tmp_path, monkeypatch):
     """Sixteen days in three steps a day: each mail once, at its step; the leaders' mail after the deadline.
 
-    Returns reach the round through the inbox folder here; collecting them from the mailbox is
-    tested in test_mail_fetch.py (into the round's receipts, which the merge reads).
+    Each return reaches the round twice, as in an office where the clerk also saves attachments by
+    hand: fetched from the mailbox (a receipt dated by the mail) and dropped into the inbox folder.
+    It must count once; the reminders show it.
     """
     monkeypatch.setenv(ENV, PASSWORD)
     ws = make_workspace(tmp_path, settings={"联系人": "王芳", "联系电话": "0398-2818001", "邮箱": "dcs@example.gov.cn"})
@@ -163,8 +166,12 @@ def test_a_simulated_fortnight(tmp_path, monkeypatch):
 
         down = mail_config(smtp_port=free_port(), imap_port=imap)
         for step in STEPS:
-            if step in arrivals:  # the clerk saves the return into the inbox, stamped with the mail's time
-                code, _sender, when = arrivals[step]
+            if step in arrivals:  # the unit's mail arrives, and the clerk also saves its attachment by hand
+                code, sender, when = arrivals[step]
+                build = outlook_mail if code != "D02" else foxmail_mail
+                raw = build(sender=sender, sender_name=code, subject=f"{code}报表",
+                            attachments=[(f"{code}报表.xlsx", returns[code])], message_id=f"<{code}@example.gov.cn>")
+                imap_append(imap, [(raw, when.replace(tzinfo=CHINA))])
                 path = ws.inbox("2021-04") / f"{code}报表.xlsx"
                 path.write_bytes(returns[code])
                 os.utime(path, (when.timestamp(), when.timestamp()))
