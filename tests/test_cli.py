@@ -15,7 +15,7 @@ import pytest
 from toolkit.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "init", "templates", "check", "merge", "status", "log"]
+COMMANDS = ["demo", "init", "templates", "check", "merge", "status", "log", "mail", "schedule"]
 
 
 def run(*args: str, env: dict | None = None, cwd: Path | None = None, stdin=subprocess.DEVNULL):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ import pytest
 
 from toolkit.demo import fill_template, load_demo_returns
 from toolkit.merge import run_merge, set_received
-from toolkit.store import WorkspaceLock, safe_name
+from toolkit.store import WorkspaceLock, process_start, safe_name
 from toolkit.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +97,12 @@ def test_a_second_merge_is_kept_off_with_a_clear_message(workspace):
 
 
 def test_stale_lock_of_a_dead_merge_is_recovered(workspace):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (workspace / ".ducha.lock").write_text(
-        f'{{"pid": {dead.pid}, "host": "{os.uname().nodename}", "user": "x", "started": "2021-05-13T09:00:00",'
-        ' "purpose": "合并"}', encoding="utf-8")
+    dead = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    start = process_start(dead.pid)  # recorded while it runs: a reused pid cannot pass for it
+    dead.communicate()
+    (workspace / ".ducha.lock").write_text(json.dumps(
+        {"pid": dead.pid, "pid_start": start, "host": socket.gethostname(), "user": "x",
+         "started": "2021-05-13T09:00:00", "purpose": "合并"}, ensure_ascii=False), encoding="utf-8")
     proc = subprocess.run(merge_cmd(workspace), capture_output=True, timeout=300)
     assert proc.returncode == 1, proc.stderr.decode("utf-8", "replace")
     assert not (workspace / ".ducha.lock").exists()
@@ -309,3 +312,58 @@ def test_zip_member_names_cannot_escape(workspace):
         assert sub.path.resolve().is_relative_to((workspace / "rounds" / "2021-04").resolve())
         assert sub.path.name == safe_name(sub.path.name)  # valid on Windows, no device names
     assert not list(workspace.parent.glob("逃逸*")) and not list(workspace.glob("逃逸*"))
+
+
+# ---------------------------------------------------------------------------------------
+# receiving is kill-safe: a receipt is never without its bytes, an acknowledged one is never lost
+# ---------------------------------------------------------------------------------------
+
+RECEIVER = """
+import sys
+from pathlib import Path
+from toolkit.model import Source
+from toolkit.receipts import receive_bytes
+from toolkit.workspace import Workspace
+
+ws = Workspace(Path(sys.argv[1]))
+for i in range(int(sys.argv[2])):
+    data = (b"%06d" % i) * 40000
+    r = receive_bytes(ws, "2021-04", data, f"{i}.xlsx", source=Source.INBOX)
+    print(i, r.id, flush=True)
+"""
+
+
+def _payload(i: int) -> bytes:
+    return (b"%06d" % i) * 40000
+
+
+def test_receive_killed_at_random_moments_loses_nothing(tmp_path):
+    from toolkit.model import Source
+    from toolkit.receipts import receipt_list, receive_bytes
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    ws = Workspace(root)
+    n = 40
+    rng = random.Random(20210507)
+    acked: set[int] = set()
+    for _ in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", RECEIVER, str(root), str(n)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        acked |= {int(line.split()[0]) for line in out.decode().splitlines() if line.strip()}
+        receipts = receipt_list(ws, "2021-04")
+        by_name = {r.original_name: r for r in receipts}
+        assert len(by_name) == len(receipts), "one content, one receipt"
+        for r in receipts:  # the bytes were kept before the receipt was written
+            assert r.stored is not None and r.stored.read_bytes() == _payload(int(r.original_name[:-5]))
+        assert {f"{i}.xlsx" for i in acked} <= set(by_name), "an acknowledged receipt was lost"
+    for i in range(n):  # receiving everything again completes the round, doubling nothing
+        receive_bytes(ws, "2021-04", _payload(i), f"{i}.xlsx", source=Source.INBOX)
+    receipts = receipt_list(ws, "2021-04")
+    assert sorted(r.original_name for r in receipts) == sorted(f"{i}.xlsx" for i in range(n))
+    stored = [p for p in (root / "rounds" / "2021-04" / ".ducha" / "originals").rglob("*") if p.is_file()]
+    assert all(p.name.startswith(".") for p in stored if p.name.endswith(".tmp")), "a temp file took a real name"
+    assert len([p for p in stored if not p.name.startswith(".")]) == n

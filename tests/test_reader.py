@@ -57,6 +57,68 @@ def cells(book: Workbook, sheet: int = 0) -> dict[tuple[int, int], object]:
 
 
 # ---------------------------------------------------------------------------
+# formats by content, never by name: a workbook named otherwise is read as what it is
+
+
+@pytest.mark.parametrize("rel", ["calamine/tests/issues.xls", "calamine/tests/issue127.ods"])
+@pytest.mark.parametrize("name", ["报表.xlsx", "报表", "报表.xls.pdf"])
+def test_workbook_under_another_name_is_read(tmp_path, rel, name):
+    src = corpus_file(rel)
+    target = shutil.copy(src, tmp_path / name)
+    assert cells(read_workbook(target)) == cells(read_workbook(src))
+    assert reader.classify(target)[0] is reader.Content.WORKBOOK
+
+
+def test_encrypted_xls_named_xlsx_is_still_f103(tmp_path):
+    target = shutil.copy(corpus_file("python-calamine/tests/data/password.xls"), tmp_path / "报表.xlsx")
+    assert read_error(target).code is Code.F103
+
+
+@pytest.mark.parametrize("build, content, words", [
+    (hostile.docx, reader.Content.DOCUMENT, "Word"),
+    (hostile.pdf, reader.Content.DOCUMENT, "PDF"),
+    (hostile.png, reader.Content.DOCUMENT, "图片"),
+    (hostile.word_doc, reader.Content.DOCUMENT, "Word"),
+    (hostile.real_xlsx, reader.Content.WORKBOOK, ""),
+    (hostile.encrypted_ooxml, reader.Content.WORKBOOK, ""),
+    (hostile.garbage_xls, reader.Content.WORKBOOK, ""),
+], ids=["docx", "pdf", "png", "word-doc-ole", "xlsx", "encrypted", "damaged-xls"])
+def test_classify_by_content(tmp_path, build, content, words):
+    path = build(tmp_path / "报表.xlsx")  # the name always says spreadsheet: only the bytes count
+    kind, what = reader.classify(path)
+    assert kind is content and words in what
+
+
+@pytest.mark.parametrize("text, content", [
+    ("关于报送4月份重点工作进展情况的说明\n请审阅。", reader.Content.DOCUMENT),  # a cover note
+    ("指标编号,本期完成\n1-1-1,59\n", reader.Content.WORKBOOK),  # CSV: a failed return, refused with advice
+    ("<html><body><table><tr><td>1</td></tr></table></body></html>", reader.Content.WORKBOOK),
+    ("From: 科技局 <kj@smx.gov.cn>\nTo: dcs@smx.gov.cn\nSubject: 报表\nDate: Fri, 07 May 2021 10:05:00 +0800\n\n见附件",
+     reader.Content.MAIL),
+    ("Received: from mx.smx.gov.cn\n\tby mail; Fri, 07 May 2021 10:05:00 +0800\nSubject: x\n\nbody",
+     reader.Content.MAIL),
+    ("MIME-Version: 1.0\nX-Document-Type: Workbook\nContent-Type: multipart/related; boundary=x\n\n--x",
+     reader.Content.WORKBOOK),  # an Excel "single file web page" (.mht) is no mail
+])
+def test_classify_text(tmp_path, text, content):
+    path = tmp_path / "收到的文件"
+    path.write_text(text, encoding="utf-8")
+    assert reader.classify(path)[0] is content
+
+
+def test_classify_archives_and_unknown_bytes(tmp_path):
+    plain = hostile.write_zip(tmp_path / "报表.zip", {"a.xlsx": hostile.real_xlsx(tmp_path / "a.xlsx").read_bytes()})
+    assert reader.classify(plain) == (reader.Content.ARCHIVE, "压缩包")
+    (tmp_path / "r.rar").write_bytes(b"Rar!\x1a\x07\x00" + b"\x00" * 64)
+    assert reader.classify(tmp_path / "r.rar")[0] is reader.Content.DOCUMENT
+    noise = bytes(range(256)) * 8
+    (tmp_path / "照片.heic").write_bytes(noise)
+    (tmp_path / "报表.xlsx").write_bytes(noise)
+    assert reader.classify(tmp_path / "照片.heic")[0] is reader.Content.DOCUMENT  # unknown: the name decides
+    assert reader.classify(tmp_path / "报表.xlsx")[0] is reader.Content.WORKBOOK  # ... refused by the reader
+
+
+# ---------------------------------------------------------------------------
 # not a spreadsheet: F102 names what it is
 
 

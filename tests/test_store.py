@@ -35,6 +35,7 @@ from toolkit.store import (
     format_log,
     inside,
     pad,
+    process_start,
     safe_name,
     sha256_file,
 )
@@ -345,10 +346,17 @@ def test_inside_rejects_symlink_out(tmp_path: Path) -> None:
 # workspace lock
 # ---------------------------------------------------------------------------------------
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+def _dead_process() -> tuple[int, str | None]:
+    """The pid of a process that has ended, and its start as recorded while it ran.
+
+    Even if the pid is handed to a new process meanwhile (a busy machine), the lock
+    names the dead one: the new process has another start."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    start = process_start(proc.pid)
+    assert proc.stdin is not None
+    proc.stdin.close()
     proc.wait()
-    return proc.pid
+    return proc.pid, start
 
 
 def _write_lock(ws: Path, info: dict | bytes, age: float = 0.0) -> Path:
@@ -360,10 +368,13 @@ def _write_lock(ws: Path, info: dict | bytes, age: float = 0.0) -> Path:
     return path
 
 
-def _info(pid: int, host: str | None = None, hours_ago: float = 0.0) -> dict:
+def _info(pid: int | tuple[int, str | None], host: str | None = None, hours_ago: float = 0.0) -> dict:
     started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - hours_ago * 3600))
     host = host or socket.gethostname()
-    return {"pid": pid, "host": host, "user": "clerk", "started": started, "purpose": "合并"}
+    info = {"pid": pid, "host": host, "user": "clerk", "started": started, "purpose": "合并"}
+    if isinstance(pid, tuple):
+        info["pid"], info["pid_start"] = pid
+    return info
 
 
 def test_lock_second_holder_in_same_process_is_refused(tmp_path: Path) -> None:
@@ -392,9 +403,10 @@ def test_lock_released_on_exception(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda: _info(_dead_pid()), id="dead-pid"),
-        pytest.param(lambda: _info(_dead_pid(), hours_ago=0.01), id="dead-pid-recent"),
+        pytest.param(lambda: _info(_dead_process()), id="dead-pid"),
+        pytest.param(lambda: _info(_dead_process(), hours_ago=0.01), id="dead-pid-recent"),
         pytest.param(lambda: _info(os.getppid(), host="other-pc", hours_ago=13), id="other-host-13h"),
+        pytest.param(lambda: _info((os.getppid(), "linux:another-boot:12345")), id="pid-reused"),
     ],
 )
 def test_lock_stale_is_recovered(tmp_path: Path, make) -> None:
@@ -453,7 +465,7 @@ def test_lock_message_format(tmp_path: Path) -> None:
 
 def test_lock_stale_snapshot_does_not_steal_a_recovered_lock(tmp_path: Path, monkeypatch) -> None:
     """B judged the lock stale, but A recovered it before B got to replace it: B must back off."""
-    _write_lock(tmp_path, _info(_dead_pid()))
+    _write_lock(tmp_path, _info(_dead_process()))
     late = WorkspaceLock(tmp_path)
     snapshot = late._read()  # B reads the stale lock ...
     with WorkspaceLock(tmp_path) as first:  # ... A recovers it ...
@@ -472,29 +484,56 @@ def test_lock_missing_workspace(tmp_path: Path) -> None:
         pass
 
 
-def _race_for_lock(ws: str, start, results) -> None:
+def test_lock_pid_reuse_is_not_a_live_holder(tmp_path: Path) -> None:
+    """The recorded pid runs, but it is another process than the one that wrote the lock."""
+    me = process_start(os.getpid())
+    if me is None:
+        pytest.skip("process start times cannot be told on this system")
+    _write_lock(tmp_path, _info((os.getppid(), me + "0")))  # the runner's pid, another process's start
+    with WorkspaceLock(tmp_path):
+        pass
+    _write_lock(tmp_path, _info((os.getppid(), process_start(os.getppid()))))  # the runner itself
+    with pytest.raises(LockHeldError, match=f"进程 {os.getppid()}"), WorkspaceLock(tmp_path):
+        pass
+
+
+def test_process_start_tells_processes_apart() -> None:
+    me = process_start(os.getpid())
+    if me is None:
+        pytest.skip("process start times cannot be told on this system")
+    assert process_start(os.getpid()) == me
+    pid, start = _dead_process()  # started after this process: another start, and gone now
+    assert start not in (None, me) and process_start(pid) != start
+
+
+def _race_for_lock(ws: str, start, results, done) -> None:
     start.wait()
     try:
         with WorkspaceLock(Path(ws)):
             results.put("got")
-            time.sleep(0.5)
+            done.wait(60)  # hold the lock until every contender has answered
     except LockHeldError:
         results.put("refused")
 
 
 def test_lock_stale_recovery_race_has_one_winner(tmp_path: Path) -> None:
-    _write_lock(tmp_path, _info(_dead_pid()))
+    """Deterministic however slow the machine: the winner holds until all have answered,
+    and the stale lock names its dead process by pid *and* start, so pid reuse cannot
+    make it look alive."""
+    _write_lock(tmp_path, _info(_dead_process()))
     ctx = multiprocessing.get_context("spawn")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_race_for_lock, args=(str(tmp_path), start, results)) for _ in range(4)]
+    start, done, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_race_for_lock, args=(str(tmp_path), start, results, done)) for _ in range(4)]
     for p in procs:
         p.start()
-    time.sleep(0.5)
     start.set()
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    outcome = sorted(results.get(timeout=5) for _ in procs)
+    try:
+        outcome = sorted(results.get(timeout=120) for _ in procs)
+    finally:
+        done.set()
+        for p in procs:
+            p.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert outcome == ["got", "refused", "refused", "refused"]
 
 

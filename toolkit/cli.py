@@ -113,6 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("log", help="查看收件记录", description="列出本轮收到过的每个文件及其处理结论。")
     _workspace_arg(p)
     _round_arg(p)
+    p.add_argument("--mail", action="store_true", help="改为列出本轮发出和从邮箱收取的邮件")
+
+    p = sub.add_parser("mail", help="发送模板、催报、反馈和汇总邮件，收取报表邮件",
+                       description="按 ducha.toml [mail] 的设置收发邮件；每封邮件只发一次，全部记录在案（ducha log --mail）。")
+    mail_sub = p.add_subparsers(dest="mail_command", metavar="操作", parser_class=_Parser)
+    mail_sub.required = True
+    for name, text in (("templates", "把本轮模板发给各单位（含报送截止日期和联系人）"),
+                       ("remind", "催报：提醒还没有报送合格报表的单位（先收取邮箱）"),
+                       ("feedback", "把校验反馈（标注文件和回复）发回各单位"),
+                       ("summary", "把汇总表和进展情况报告发给领导（[mail.leaders]）"),
+                       ("fetch", "从邮箱收取各单位报送的表格附件")):
+        q = mail_sub.add_parser(name, help=text, description=text + "。")
+        _workspace_arg(q)
+        _round_arg(q)
+        _now_arg(q)
+        if name != "fetch":
+            q.add_argument("--dry-run", action="store_true",
+                           help="不发送，只把邮件写成 .eml 文件放到 rounds/<轮次>/outbox/ 供检查")
+
+    p = sub.add_parser("schedule", help="按时间表自动下发、收取、催报、合并和报送",
+                       description="每分钟检查一次时间表（北京时间），做完已到时间、尚未做过的事；"
+                       "电脑休眠或重启后会补做。按 Ctrl+C 停止。")
+    _workspace_arg(p)
+    p.add_argument("--once", action="store_true", help="只检查一次：做完此刻该做的事后退出（供任务计划程序或 cron 使用）")
+    _now_arg(p)
     return parser
 
 
@@ -243,6 +268,13 @@ def cmd_log(args) -> int:
     ws = _workspace(args)
     registry = ws.registry()
     rnd = ws.pick_round(registry, args.round)
+    if args.mail:
+        from .mail.record import MailRecord
+        from .mail.render import mail_log_text
+
+        with MailRecord(ws.root) as record:
+            print(mail_log_text(record.sent_mails(rnd.name), record.fetched_mails(), rnd.name))
+        return 0
     if not ws.intake_db.exists():
         print(f"轮次 {rnd.name} 还没有收件记录（尚未运行过 ducha merge）。")
         return 0
@@ -253,9 +285,71 @@ def cmd_log(args) -> int:
     return 0
 
 
+_MAIL_WHAT = {"templates": "下发模板", "remind": "催报", "feedback": "反馈", "summary": "汇总表和报告"}
+
+
+def cmd_mail(args) -> int:
+    from .mail import jobs
+    from .mail.render import fetch_text, send_text
+
+    ws = _workspace(args)
+    now = _now(args) if args.now else None
+    if args.mail_command == "fetch":
+        from .mail.fetch import fetch_returns
+
+        fetched = fetch_returns(ws, args.round, now=now)
+        print(fetch_text(fetched))
+        return 2 if fetched.fatal else 0
+    send = {"templates": jobs.send_templates, "remind": jobs.send_reminders, "feedback": jobs.send_feedback,
+            "summary": jobs.send_summary}[args.mail_command]
+    report = send(ws, args.round, now=now, dry_run=args.dry_run, log=print)
+    print(send_text(report, _MAIL_WHAT[args.mail_command], args.dry_run))
+    return 2 if report.fatal else (0 if report.ok and not report.problems else 1)
+
+
+def cmd_schedule(args) -> int:
+    import logging
+
+    from .timetable import run_due, run_forever
+
+    class Brief(logging.Formatter):  # the terminal gets one line; tracebacks go to the log file only
+        def format(self, record: logging.LogRecord) -> str:
+            return super().format(logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None}))
+
+    ws = _workspace(args)
+    ws.registry()  # a broken master stops here with its own message
+    logging.getLogger("ducha").setLevel(logging.INFO)
+    (ws.root / ".ducha").mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(ws.root / ".ducha" / "schedule.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("ducha").addHandler(handler)
+    if args.once or args.now:
+        from .mail.jobs import china_now
+
+        now = _now(args) if args.now else china_now()
+        result = run_due(ws, now)
+        for line in result.lines:
+            print(line)
+        for key, reason in result.failed:
+            print(f"未完成：{key}：{reason}（下次检查时重试）", file=sys.stderr)
+        for key, reason, after in result.waiting:
+            print(f"等待重试：{key}（上次失败：{reason}），{after[:16].replace('T', ' ')} 后重试", file=sys.stderr)
+        print(f"{now:%Y-%m-%d %H:%M} 检查完毕：完成 {len(result.ran)} 项，未完成 {len(result.failed) + len(result.waiting)} 项。")
+        return 1 if result.failed or result.waiting else 0
+    console = logging.StreamHandler()
+    console.setFormatter(Brief("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    logging.getLogger("ducha").addHandler(console)
+    print(f"ducha 时间表已启动（工作区 {ws.root}，北京时间），每分钟检查一次；日志写入 .ducha/schedule.log。按 Ctrl+C 停止。")
+    try:
+        run_forever(ws)
+    except KeyboardInterrupt:
+        print("时间表已停止。")
+    return 0
+
+
 COMMANDS = {
     "demo": cmd_demo, "init": cmd_init, "templates": cmd_templates, "check": cmd_check,
-    "merge": cmd_merge, "status": cmd_status, "log": cmd_log,
+    "merge": cmd_merge, "status": cmd_status, "log": cmd_log, "mail": cmd_mail, "schedule": cmd_schedule,
 }
 
 

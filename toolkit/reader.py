@@ -25,14 +25,19 @@ a findings code (F1xx) with a specific Chinese reason; no other exception leaves
 from __future__ import annotations
 
 import codecs
+import contextlib
+import enum
 import math
 import os
 import re
+import shutil
 import signal
 import stat
 import struct
+import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -469,6 +474,149 @@ def _sniff_ole(path: Path, size: int) -> str:
     if names is not None:
         raise ReadError(Code.F102, "这是 Office 复合文档，但其中没有工作簿")
     return "xls"
+
+
+# -- what a file that is no workbook is: a mail, an archive, a document -----
+
+class Content(str, enum.Enum):
+    """What a received file is, by its bytes (never its name)."""
+
+    WORKBOOK = "表格"  # a workbook, or what only the reader can judge (damaged, encrypted, CSV, web page)
+    ARCHIVE = "压缩包"  # a plain zip holding other files
+    MAIL = "邮件"  # a saved mail: .eml (RFC 822 text) or Outlook .msg
+    DOCUMENT = "文档"  # PDF, Word, PowerPoint, images, plain text, RAR/7z: never a return
+
+
+_MAIL_HEADERS = frozenset(["received", "message-id", "return-path", "delivered-to", "x-mailer", "in-reply-to"])
+_HEADER = re.compile(rb"^([A-Za-z][A-Za-z0-9-]{0,40}):[ \t]?(.*)$")
+_SPREADSHEET_NAMES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods", ".et", ".ett", ".csv")
+
+
+def looks_like_mail(head: bytes) -> bool:
+    """A saved mail's header block (RFC 822): a mail header, or a From with an address.
+
+    A web page saved by a browser or Excel (MHT) is MIME too, but names no mail
+    server and no sender address."""
+    lines = head.lstrip(b"\xef\xbb\xbf\r\n").split(b"\n")
+    if lines and lines[0].startswith(b"From "):  # mbox separator line
+        lines = lines[1:]
+    names: dict[str, bytes] = {}
+    for line in lines[:200]:
+        line = line.rstrip(b"\r")
+        if not line:
+            break
+        if line[:1] in (b" ", b"\t"):
+            continue  # folded continuation
+        match = _HEADER.match(line)
+        if match is None:
+            return False
+        names.setdefault(match.group(1).decode("ascii").lower(), match.group(2))
+    if not names:
+        return False
+    if _MAIL_HEADERS & names.keys():
+        return True
+    return b"@" in names.get("from", b"") and bool({"date", "subject", "to"} & names.keys())
+
+
+def _document(head: bytes) -> str | None:
+    """Say what a document or image is from its first bytes; None if it is none of those."""
+    if head.startswith(b"%PDF"):
+        return "PDF 文件"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")):
+        return "图片"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "图片"
+    if head.startswith(b"{\\rtf"):
+        return "RTF 文档"
+    if head.startswith((b"Rar!", b"7z\xbc\xaf")):
+        return "RAR/7z 压缩包，无法读取其中的文件"
+    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ")):
+        return "压缩文件，无法读取其中的内容"
+    return None
+
+
+def classify(path: Path | str, limits: Limits = Limits()) -> tuple[Content, str]:
+    """What a received file is, by its content, and for a document a Chinese description.
+
+    Only the first bytes, a zip's member names or a compound file's stream names
+    are looked at. A file that is neither a workbook nor plainly something else
+    (damaged, encrypted, CSV, a web page) is :attr:`Content.WORKBOOK`: the reader
+    then reads it or refuses it with its reason. The file name is consulted only
+    for content nobody can recognise: a spreadsheet name makes it a (damaged)
+    workbook, any other name a document.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return Content.WORKBOOK, ""
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return _classify_zip(path, size, limits)
+    if head.startswith(OLE_MAGIC):
+        return _classify_ole(path, size, limits)
+    if looks_like_mail(head):
+        return Content.MAIL, "邮件"
+    what = _document(head)
+    if what is not None:
+        return Content.DOCUMENT, what
+    try:
+        _describe = _describe_foreign(head) if head else ""
+    except Exception:  # noqa: BLE001 - a description is a courtesy
+        _describe = ""
+    if _describe == "这是文本文件，不是电子表格":
+        return Content.DOCUMENT, "文本文件"
+    if _describe == "文件内容不是电子表格" or not head:
+        if not path.name.lower().endswith(_SPREADSHEET_NAMES):
+            return Content.DOCUMENT, "无法识别的文件" if head else "空文件"
+    return Content.WORKBOOK, ""
+
+
+def _classify_zip(path: Path, size: int, limits: Limits) -> tuple[Content, str]:
+    try:
+        with open(path, "rb") as fh:
+            _check_zip_directory(fh, size, limits)
+        with zipfile.ZipFile(path) as zf:
+            names = _zip_names(zf.infolist())
+            mime = b""
+            if "mimetype" in names and names["mimetype"].file_size < 200:
+                mime = zf.read(names["mimetype"])
+    except (ReadError, OSError, zipfile.BadZipFile, EOFError, ValueError, struct.error, NotImplementedError):
+        return Content.WORKBOOK, ""  # damaged: the reader says how
+    if mime:
+        for kind, what in ((b"spreadsheet", ""), (b"text", "ODT 文字文档"), (b"presentation", "ODP 演示文稿"),
+                           (b"graphics", "ODG 图形文件")):
+            if kind in mime:
+                return (Content.WORKBOOK, "") if not what else (Content.DOCUMENT, what)
+        return Content.WORKBOOK, ""
+    if any(n.startswith("xl/") for n in names) or _find_workbook_part(names) is not None:
+        return Content.WORKBOOK, ""
+    if any(n.startswith("word/") for n in names):
+        return Content.DOCUMENT, "Word 文档"
+    if any(n.startswith("ppt/") for n in names):
+        return Content.DOCUMENT, "PowerPoint 演示文稿"
+    if "[content_types].xml" in names:
+        return Content.DOCUMENT, "Office 文档（不是表格）"
+    return Content.ARCHIVE, "压缩包"
+
+
+def _classify_ole(path: Path, size: int, limits: Limits) -> tuple[Content, str]:
+    if size > limits.max_file_bytes:
+        return Content.WORKBOOK, ""  # too large to look inside: the reader refuses it by size
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(size)
+    except OSError:
+        return Content.WORKBOOK, ""
+    names = {n.lower() for n in _ole_stream_names(data) or []}
+    if any(n.startswith("__substg1.0_") for n in names):
+        return Content.MAIL, "Outlook 邮件"
+    if "worddocument" in names:
+        return Content.DOCUMENT, "Word 文档"
+    if "powerpoint document" in names:
+        return Content.DOCUMENT, "PowerPoint 演示文稿"
+    return Content.WORKBOOK, ""
 
 
 # ---------------------------------------------------------------------------
@@ -1079,7 +1227,8 @@ def _read_with_calamine(path: Path, kind: str, limits: Limits, wanted: set[str] 
                         deadline: float) -> Workbook:
     import python_calamine  # noqa: F401  (loaded before the fork: the child's memory cap is for reading)
 
-    status, payload = _isolated(_calamine_extract, (str(path), limits, wanted), limits, deadline)
+    with _named_for(path, kind) as named:
+        status, payload = _isolated(_calamine_extract, (str(named), limits, wanted), limits, deadline)
     if status == "error":
         assert isinstance(payload, tuple)
         code, detail, sheet, technical = payload
@@ -1091,6 +1240,22 @@ def _read_with_calamine(path: Path, kind: str, limits: Limits, wanted: set[str] 
         sheet.cells = {(r, c): _calamine_cell(v) for r, c, v in values}
         result.sheets.append(sheet)
     return result
+
+
+@contextlib.contextmanager
+def _named_for(path: Path, kind: str) -> Iterator[Path]:
+    """``path``, or a link to it named ``book.<kind>``: calamine picks its parser by the extension,
+    and an .xls or .ods that carries an .xlsx name must still be read as what it is."""
+    if path.suffix.lower().lstrip(".") == kind:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ducha-") as folder:
+        named = Path(folder) / f"book.{kind}"
+        try:
+            os.link(path, named)
+        except OSError:  # another drive, or no hard links: a copy (at most max_file_bytes)
+            shutil.copyfile(path, named)
+        yield named
 
 
 def _calamine_error(exc: BaseException, sheet: str = "") -> tuple[Code, str]:

@@ -27,7 +27,7 @@ import stat
 import sys
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -47,11 +47,15 @@ __all__ = [
     "atomic_write",
     "cleanup_temp",
     "clip",
+    "content_path",
     "display_width",
+    "find_content",
     "format_log",
     "format_table",
     "inside",
     "pad",
+    "process_start",
+    "put_content",
     "safe_name",
     "sha256_file",
 ]
@@ -430,6 +434,118 @@ def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
         _unlink_quietly(tmp)
 
 
+def _mkdirs_durable(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, fsyncing each new entry's parent."""
+    missing = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for new in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            new.mkdir()
+        _fsync_dir(new.parent)
+
+
+def content_path(store: Path | str, digest: str, name: str) -> Path:
+    """Where :func:`put_content` keeps content ``digest``: ``<store>/<ab>/<cdef…>/<safe name>``."""
+    return Path(store) / digest[:2] / digest[2:] / safe_name(name, max_len=60)
+
+
+def find_content(store: Path | str, digest: str, size: int | None = None) -> Path | None:
+    """The stored copy of ``digest`` (whatever name it was stored under), or None.
+
+    Only the size is compared here; the copy was verified when it was stored."""
+    folder = Path(store) / digest[:2] / digest[2:]
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        if _TEMP_RE.match(entry.name):
+            continue
+        try:
+            if entry.is_file() and (size is None or entry.stat().st_size == size):
+                return entry
+        except OSError:
+            continue
+    return None
+
+
+def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | None = None) -> tuple[Path, str]:
+    """Keep ``data`` (bytes, or a file's content) in the content-addressed ``store``; (path, sha256).
+
+    The copy lands at :func:`content_path` and is durable on return: written to a
+    temp file, fsynced, verified against the hash, linked into place (never over
+    an existing file) and its folders fsynced. Content already stored is reused
+    under the name it was first stored with. A file that changes while it is
+    copied raises :class:`WorkspaceError`.
+    """
+    store = Path(store)
+    if digest is None:
+        digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else _hash_source(data)
+    size = len(data) if isinstance(data, bytes) else _source_size(data)
+    found = find_content(store, digest, size)
+    if found is not None:
+        return found, digest
+    target = content_path(store, digest, name)
+    try:
+        _mkdirs_durable(store)
+    except OSError as exc:
+        raise WorkspaceError(f"无法创建文件夹 {store}（{exc.strerror or exc}）。请确认工作区可写。") from exc
+    tmp, fd = _create_temp(store / target.name)
+    try:
+        check = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(data, bytes):
+                check.update(data)
+                out.write(data)
+            else:
+                with open(data, "rb") as inp:
+                    while chunk := inp.read(_CHUNK):
+                        check.update(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if check.hexdigest() != digest:
+            raise WorkspaceError(f"文件 {name} 在登记过程中被修改。请等待文件保存完毕后重新运行。")
+        _mkdirs_durable(target.parent)
+        try:
+            os.link(tmp, target)  # never overwrites
+        except FileExistsError:
+            pass  # stored meanwhile by another process: same name, so same content
+        except OSError:  # no hard links (FAT, some shares)
+            if not target.exists():
+                _replace(tmp, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"无法保存收到的文件 {name}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。"
+        ) from exc
+    finally:
+        _unlink_quietly(tmp)
+    found = find_content(store, digest, size)
+    if found is None:
+        raise WorkspaceError(f"保存收到的文件 {name} 后找不到其副本，请重新运行。")
+    return found, digest
+
+
+def _hash_source(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise WorkspaceError(f"无法读取文件 {path}（{exc.strerror or exc}）。请确认文件存在且未被占用。") from exc
+
+
+def _source_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise WorkspaceError(f"无法读取文件 {path}（{exc.strerror or exc}）。请确认文件存在且未被占用。") from exc
+
+
 # ---------------------------------------------------------------------------------------
 # workspace lock
 # ---------------------------------------------------------------------------------------
@@ -474,6 +590,88 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+def _linux_start(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # Field 2 (the command name) may hold spaces and parentheses: count from the last ')'.
+    fields = data[data.rfind(b")") + 2:].split()
+    if len(fields) < 20 or not fields[19].isdigit():
+        return None
+    try:
+        with open(_BOOT_ID, encoding="ascii") as fh:
+            boot = fh.read().strip()
+    except OSError:
+        boot = ""
+    return f"linux:{boot}:{int(fields[19])}"  # field 22: start time in clock ticks since boot
+
+
+def _windows_start(pid: int) -> str | None:
+    if sys.platform != "win32":
+        return None
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return None
+        try:
+            times = [wintypes.FILETIME() for _ in range(4)]
+            if not kernel32.GetProcessTimes(handle, *(ctypes.byref(t) for t in times)):
+                return None
+            created = times[0]
+            return f"win:{(created.dwHighDateTime << 32) | created.dwLowDateTime}"
+        finally:
+            kernel32.CloseHandle(handle)
+    except (OSError, AttributeError, ValueError, ImportError):
+        return None
+
+
+def _ps_start(pid: int) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, timeout=5,
+                              check=False, env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = done.stdout.decode("ascii", "replace").strip()
+    return f"ps:{text}" if done.returncode == 0 and text else None
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as an opaque text; None when it is gone or cannot be told.
+
+    With the pid it names one process for good: a pid reused by a later process
+    comes with another start. Linux: ``/proc/<pid>/stat`` field 22 and the boot id;
+    Windows: the process creation time; other systems: ``ps -o lstart``.
+    """
+    if pid <= 0:
+        return None
+    if sys.platform.startswith("linux"):
+        return _linux_start(pid)
+    if sys.platform == "win32":
+        return _windows_start(pid)
+    return _ps_start(pid)
+
+
+def _same_process(pid: int, start: object) -> bool:
+    """Whether ``pid`` is still the process that recorded ``start``; when unsure, say yes."""
+    if not _pid_alive(pid):
+        return False
+    if not isinstance(start, str) or not start:
+        return True  # written by an older version, or the start could not be told then
+    now = process_start(pid)
+    return now is None or now == start
+
+
 def _current_user() -> str:
     try:
         return getpass.getuser()
@@ -494,11 +692,21 @@ def _local_time(iso: str) -> str:
 class WorkspaceLock:
     """Exclusive use of a workspace: ``<workspace>/.ducha.lock``, created with O_EXCL.
 
-    The file holds JSON ``{pid, host, user, started, purpose, token}``. A lock whose
-    process is gone (same host), that comes from another host and is older than 12
-    hours, or that is unreadable and older than 60 seconds is stale and is replaced
-    atomically; any other existing lock raises :class:`LockHeldError` naming its holder.
-    The lock is released on exit, also after an exception.
+    The file holds JSON ``{pid, pid_start, host, user, started, purpose, token}``.
+    ``pid_start`` (:func:`process_start`) makes the holder's identity survive pid
+    reuse: a lock of the same host is stale when its pid is gone *or* now belongs
+    to a process that started at another time. A lock from another host is stale
+    after 12 hours, an unreadable one after 60 seconds. A stale lock is replaced
+    atomically; any other existing lock raises :class:`LockHeldError` naming its
+    holder. The lock is released on exit, also after an exception.
+
+    Why not an OS file lock (``fcntl.flock``/``msvcrt.locking``): workspaces often sit
+    on a shared network folder, where such locks are advisory, emulated or silently
+    local depending on client and server (SMB, NFS); and a lock file that must stay
+    behind while unlocked brings its own unlink races. An O_EXCL create behaves the
+    same on every file system, and the file says who holds the workspace, since
+    when and for what, which the clerk is told. Its one weakness, a pid reused by
+    another process, is closed by recording the process start time with the pid.
     """
 
     def __init__(self, workspace: Path | str, purpose: str = "合并"):
@@ -559,6 +767,7 @@ class WorkspaceLock:
     def _payload(self) -> bytes:
         info = {
             "pid": os.getpid(),
+            "pid_start": process_start(os.getpid()),
             "host": socket.gethostname(),
             "user": _current_user(),
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -613,7 +822,7 @@ class WorkspaceLock:
         if info is None:
             return now - mtime > _GARBAGE_STALE
         if info["host"] == socket.gethostname():
-            return not _pid_alive(info["pid"])
+            return not _same_process(info["pid"], info.get("pid_start"))
         started = mtime
         with contextlib.suppress(TypeError, ValueError, OverflowError, OSError):
             started = max(started, datetime.fromisoformat(str(info.get("started"))).timestamp())
@@ -632,8 +841,9 @@ class WorkspaceLock:
             # A recoverer killed half-way leaves its breaker behind: stale once its
             # process is gone, or after _BREAKER_STALE seconds whatever it says.
             with contextlib.suppress(OSError, ValueError):
-                text = breaker.read_text(encoding="ascii").strip()  # empty while being written
-                dead = bool(text) and not _pid_alive(int(text))
+                text = breaker.read_text(encoding="utf-8").strip()  # empty while being written
+                pid, _, start = text.partition(" ")
+                dead = bool(text) and not _same_process(int(pid), start)
                 if dead or time.time() - os.stat(breaker).st_mtime > _BREAKER_STALE:
                     os.unlink(breaker)
             return False
@@ -642,8 +852,8 @@ class WorkspaceLock:
                 f"无法在工作区 {self.workspace} 中处理过期的锁文件（{exc.strerror or exc}）。"
                 "请确认该文件夹可写。"
             ) from exc
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(str(os.getpid()))
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {process_start(os.getpid()) or ''}".strip())
         try:
             try:
                 if self.path.read_bytes() != stale:
@@ -674,12 +884,44 @@ class WorkspaceLock:
 # intake log
 # ---------------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _COLUMNS = (
     "id", "round", "original_name", "sha256", "size", "received", "seen",
-    "unit", "verdict", "errors", "notices", "archived", "reason",
+    "unit", "verdict", "errors", "notices", "archived", "reason", "receipt",
 )
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
+RECEIPT_COLUMNS = (
+    "id", "round", "sha256", "original_name", "size", "source", "sender", "arrived", "basis",
+    "origin", "parent", "first_seen", "stored",
+)
+
+
+def _backfill_receipts(conn: sqlite3.Connection) -> None:
+    """v1 → v2: every file a v1 merge saw becomes a receipt, arrival as v1 judged it.
+
+    v1 judged a file by its modification time (``received``); that judgement is kept
+    (never later than when v1 first saw the file), so upgrading changes no unit
+    from 按时 to 逾期. The bytes of accepted files are in the round's archive; the
+    others are taken into the store when the inbox still holds them.
+    """
+    rows = conn.execute(
+        "SELECT round, original_name, sha256, size, received, seen, archived FROM intake ORDER BY id"
+    ).fetchall()
+    for round_name, name, sha, size, received, seen, archived in rows:
+        seen_at = _parse_iso(seen) or datetime.now().astimezone()
+        arrived = _parse_iso(received)
+        if arrived is None or arrived > seen_at:
+            arrived = seen_at
+        stored = f"rounds/{round_name}/archive/{Path(str(archived)).name}" if archived else ""
+        conn.execute(
+            "INSERT OR IGNORE INTO receipt (round, sha256, original_name, size, source, sender, arrived, basis,"
+            " origin, parent, first_seen, stored) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (round_name, sha, name, int(size or 0), "INBOX", "", arrived.isoformat(timespec="seconds"),
+             "FIRST_SEEN", name, None, seen_at.isoformat(timespec="seconds"), stored),
+        )
+
+
+_Step = str | Callable[[sqlite3.Connection], None]
+_MIGRATIONS: dict[int, tuple[_Step, ...]] = {
     1: (
         """CREATE TABLE IF NOT EXISTS intake (
             id INTEGER PRIMARY KEY,
@@ -698,7 +940,58 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX IF NOT EXISTS intake_round_sha ON intake(round, sha256)",
     ),
+    2: (
+        # One receipt per content per round: what arrived, from where and whom, and when.
+        """CREATE TABLE IF NOT EXISTS receipt (
+            id INTEGER PRIMARY KEY,
+            round TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            original_name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            sender TEXT NOT NULL DEFAULT '',
+            arrived TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            origin TEXT NOT NULL DEFAULT '',
+            parent INTEGER,
+            first_seen TEXT NOT NULL,
+            stored TEXT NOT NULL DEFAULT '',
+            UNIQUE (round, sha256)
+        )""",
+        # Further names and places the same content was found under (never a second receipt).
+        """CREATE TABLE IF NOT EXISTS receipt_name (
+            id INTEGER PRIMARY KEY,
+            receipt INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            parent INTEGER,
+            seen TEXT NOT NULL,
+            UNIQUE (receipt, name, origin)
+        )""",
+        # What was done to a receipt afterwards: withdrawn, restored, arrival amended.
+        """CREATE TABLE IF NOT EXISTS receipt_event (
+            id INTEGER PRIMARY KEY,
+            receipt INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            by TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX IF NOT EXISTS receipt_event_receipt ON receipt_event(receipt)",
+        "CREATE INDEX IF NOT EXISTS receipt_parent ON receipt(parent)",
+        "ALTER TABLE intake ADD COLUMN receipt INTEGER",
+        _backfill_receipts,
+    ),
 }
+
+
+def _parse_iso(value: object) -> datetime | None:
+    """An ISO time from the log, made aware (a naive one is local time, as v1 wrote it)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def _iso(value: datetime | float | str | None) -> str:
@@ -712,10 +1005,13 @@ def _iso(value: datetime | float | str | None) -> str:
 
 
 class IntakeLog:
-    """Every file seen in the inbox, in SQLite (WAL, busy timeout 10 s).
+    """The round's record in SQLite (WAL, busy timeout 10 s, every commit synced to disk).
 
-    Two processes may write at once. ``PRAGMA user_version`` holds the schema
-    version; a missing or older schema is created/migrated on open.
+    Tables: ``receipt`` (one per content and round, see :mod:`toolkit.receipts`),
+    ``receipt_name`` (other names the same content arrived under), ``receipt_event``
+    (withdrawals and amendments) and ``intake`` (each merge's verdict on a file).
+    Several processes may write at once. ``PRAGMA user_version`` holds the schema
+    version; a missing or older schema is created/migrated on open, in one transaction.
     """
 
     def __init__(self, db_path: Path | str):
@@ -726,10 +1022,11 @@ class IntakeLog:
         except (OSError, sqlite3.Error) as exc:
             raise WorkspaceError(f"无法打开收件记录 {self.path}（{exc}）。请确认工作区可写。") from exc
         self._conn.row_factory = sqlite3.Row
+        self._depth = 0
         try:
             self._conn.execute("PRAGMA busy_timeout = 10000")
             self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA synchronous = FULL")  # a receipt is on disk when receive returns
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -753,13 +1050,38 @@ class IntakeLog:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for sql in _MIGRATIONS[step]:
-                    self._conn.execute(sql)
+                    if callable(sql):
+                        sql(self._conn)
+                    else:
+                        self._conn.execute(sql)
             self._conn.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one transaction (``BEGIN IMMEDIATE``); nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._conn.execute("COMMIT")
+
+    # -- merge verdicts ----------------------------------------------------------------
     def record(
         self,
         round: str,
@@ -773,22 +1095,23 @@ class IntakeLog:
         notices: int,
         archived: Path | str | None,
         reason: str = "",
+        receipt: int | None = None,
     ) -> int:
-        """Append one record; return its id."""
+        """Append one verdict; return its id."""
         now = datetime.now().astimezone().isoformat(timespec="seconds")
         cur = self._conn.execute(
             "INSERT INTO intake (round, original_name, sha256, size, received, seen, unit, verdict,"
-            " errors, notices, archived, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " errors, notices, archived, reason, receipt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 str(round), str(original_name), str(sha256), int(size), _iso(received), now,
                 str(unit or ""), str(verdict or ""), int(errors), int(notices),
-                "" if archived is None else str(archived), str(reason or ""),
+                "" if archived is None else str(archived), str(reason or ""), receipt,
             ),
         )
         return int(cur.lastrowid or 0)
 
     def seen(self, round: str, sha256: str) -> dict[str, Any] | None:
-        """The latest record of this content in this round, or None."""
+        """The latest verdict on this content in this round, or None."""
         row = self._conn.execute(
             "SELECT * FROM intake WHERE round = ? AND sha256 = ? ORDER BY id DESC LIMIT 1",
             (str(round), str(sha256)),
@@ -796,13 +1119,85 @@ class IntakeLog:
         return dict(row) if row is not None else None
 
     def entries(self, round: str | None = None) -> list[dict[str, Any]]:
-        """All records (of one round if given), oldest first."""
+        """All verdicts (of one round if given), oldest first."""
         if round is None:
             rows = self._conn.execute("SELECT * FROM intake ORDER BY id").fetchall()
         else:
             rows = self._conn.execute(
                 "SELECT * FROM intake WHERE round = ? ORDER BY id", (str(round),)
             ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- receipts ----------------------------------------------------------------------
+    def add_receipt(self, fields: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Insert a receipt unless this round already has one for this content.
+
+        Returns (the receipt row, whether it was inserted now). Committed on return.
+        """
+        cols = [c for c in RECEIPT_COLUMNS if c != "id"]
+        with self.transaction():
+            row = self.receipt(fields["round"], fields["sha256"])
+            if row is not None:
+                return row, False
+            cur = self._conn.execute(
+                f"INSERT INTO receipt ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [fields.get(c) for c in cols],
+            )
+            row = self.receipt_by_id(int(cur.lastrowid or 0))
+        assert row is not None
+        return row, True
+
+    def receipt(self, round: str, sha256: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT * FROM receipt WHERE round = ? AND sha256 = ?", (str(round), str(sha256))
+        ).fetchone()
+        return dict(row) if row is not None else None
+
+    def receipt_by_id(self, receipt_id: int) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM receipt WHERE id = ?", (int(receipt_id),)).fetchone()
+        return dict(row) if row is not None else None
+
+    def receipts(self, round: str | None = None) -> list[dict[str, Any]]:
+        """All receipts (of one round if given), in receipt order."""
+        if round is None:
+            rows = self._conn.execute("SELECT * FROM receipt ORDER BY id").fetchall()
+        else:
+            rows = self._conn.execute("SELECT * FROM receipt WHERE round = ? ORDER BY id", (str(round),)).fetchall()
+        return [dict(r) for r in rows]
+
+    def update_receipt(self, receipt_id: int, **fields: Any) -> None:
+        unknown = set(fields) - set(RECEIPT_COLUMNS[4:])
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self._conn.execute(f"UPDATE receipt SET {sets} WHERE id = ?", [*fields.values(), int(receipt_id)])
+
+    def add_name(self, receipt_id: int, name: str, origin: str, parent: int | None) -> None:
+        """Remember another name/place the receipt's content arrived under (once)."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO receipt_name (receipt, name, origin, parent, seen) VALUES (?,?,?,?,?)",
+            (int(receipt_id), str(name), str(origin), parent, datetime.now().astimezone().isoformat(timespec="seconds")),
+        )
+
+    def names(self, round: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT n.* FROM receipt_name n JOIN receipt r ON r.id = n.receipt WHERE r.round = ? ORDER BY n.id",
+            (str(round),),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def add_event(self, receipt_id: int, action: str, detail: str = "", by: str = "") -> None:
+        self._conn.execute(
+            "INSERT INTO receipt_event (receipt, at, action, detail, by) VALUES (?,?,?,?,?)",
+            (int(receipt_id), datetime.now().astimezone().isoformat(timespec="seconds"), action, detail, by),
+        )
+
+    def events(self, round: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT e.* FROM receipt_event e JOIN receipt r ON r.id = e.receipt WHERE r.round = ? ORDER BY e.id",
+            (str(round),),
+        ).fetchall()
         return [dict(r) for r in rows]
 
     def close(self) -> None:
