@@ -204,3 +204,24 @@ def test_registry_warnings_reach_the_check_report_and_the_terminal(tmp_path):
     texts = [sheet.cell(r, 2).value or "" for r in range(3, sheet.max_row + 1)]
     assert any("2-3-1" in t and "不一致" in t for t in texts)
     assert "任务台账提示" in merge_summary(standing) and "2-3-1" in merge_summary(standing)
+
+
+def test_the_year_at_a_glance_on_the_demo(demo):
+    standing = demo.result
+    history = standing.history
+    assert history is not None and history.rounds() == ["2021-03", "2021-04"] and history.word == "上月"
+    wb = openpyxl.load_workbook(standing.outputs["summary"])
+    ws = wb["趋势"]
+    assert [ws.cell(2, c).value for c in range(1, 4)] == ["类别", "2021-03", "2021-04"]
+    now = {c.category: c for c in history.of("2021-04")}
+    for r in range(3, 3 + len(now)):
+        cat = ws.cell(r, 1).value
+        assert Decimal(str(ws.cell(r, 3).value)) == now[cat].average
+    assert ws.cell(3 + len(now), 1).value == "序时进度"
+    assert ws._charts and ws._charts[0].tagname == "lineChart"
+    doc = Document(str(standing.outputs["report"]))
+    body = "\n".join(p.text for p in doc.paragraphs)
+    first = now[standing.registry.categories[0].sheet]
+    assert f"本类别累计类指标平均完成率{first.average}%，较上月提高{first.change}个百分点" in body
+    gaps = [row.cells[5].text for row in doc.tables[0].rows[1:]]
+    assert any("连续2月滞后" in g for g in gaps)

@@ -100,6 +100,7 @@ def write_summary(result: Standing, path: Path) -> Path:
         _lagging_sheet(book, result)
         _submission_sheet(book, result)
         _ranking_sheet(book, result)
+        _trend_sheet(book, result)
         for sheet, cat_title in _category_order(result):
             _summary_category_sheet(book, result, sheet, cat_title)
 
@@ -500,3 +501,51 @@ def _ranking_sheet(book: _Book, result: Standing) -> None:
     sh.set_height(last + 1, 30)
     sh.fit_columns()
     sh.finish_list(1, last, len(cols) - 1, 2, "单位排名")
+
+
+def _trend_sheet(book: _Book, result: Standing) -> None:
+    """趋势: each category's average completion (累计 indicators) round by round against 序时进度,
+    with a native line chart; the year at a glance."""
+    sh = book.sheet("趋势")
+    history = result.history
+    rounds = history.rounds() if history is not None else []
+    cats = [sheet for sheet, _ in _category_order(result)]
+    cols = [_Col("类别", min_width=12, max_width=30)] + [_Col(r, "pct", 9, 11) for r in rounds]
+    sh.title(0, 0, max(len(cols) - 1, 1), f"各类别累计类指标平均完成率（%）逐轮变化（截至{result.round.name}）")
+    if history is None or not rounds:
+        sh.text(2, 0, "暂无往期合并结果，无法显示逐轮变化。", _NOTE)
+        _print_setup(sh.ws, book, None, one_page=True)
+        return
+    value = {(c.round, c.category): c for c in history.categories}
+    rows = []
+    for cat in cats:
+        rows.append(_Row([cat, *(value[(r, cat)].average if (r, cat) in value else None for r in rounds)], places=2))
+    progress = [next((c.time_progress for c in history.of(r) if c.time_progress is not None), None) for r in rounds]
+    rows.append(_Row(["序时进度", *progress], places=2, bold=True, shade=True))
+    last = sh.table(1, cols, rows)
+    sh.fit_columns()
+    note = last + 1
+    sh.ws.merge_range(note, 0, note, max(len(cols) - 1, 1), "", book.fmt(_NOTE, text_wrap=True))
+    sh.text(note, 0, "说明：平均完成率为本类别累计类指标完成率的平均数（每项最多计100%）；"
+                     "序时进度为各轮统计截止日期的时间进度。", _NOTE, text_wrap=True)
+    sh.set_height(note, 30)
+    if len(rounds) > 1:
+        chart = book.wb.add_chart({"type": "line"})
+        name = sh.name
+        for i, cat in enumerate(cats + ["序时进度"]):
+            r = 2 + i
+            series = {"name": [name, r, 0], "categories": [name, 1, 1, 1, len(rounds)],
+                      "values": [name, r, 1, r, len(rounds)], "marker": {"type": "circle", "size": 5}}
+            if cat == "序时进度":
+                series["line"] = {"color": "#404040", "dash_type": "dash", "width": 2}
+            chart.add_series(series)
+        font = {"name": FONT, "size": 9}
+        chart.set_title({"name": "各类别平均完成率逐轮变化", "name_font": {"name": FONT, "size": 12, "bold": True}})
+        chart.set_y_axis({"name": "%", "num_font": font, "min": 0, "max": 100, "major_unit": 20,
+                          "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+        chart.set_x_axis({"num_font": font})
+        chart.set_legend({"position": "right", "font": font})
+        chart.set_size({"width": 860, "height": 340})
+        sh.ws.insert_chart(note + 2, 0, chart, {"object_position": 3})
+    sh.ws.freeze_panes(2, 1)
+    _print_setup(sh.ws, book, 1, "趋势", one_page=True)

@@ -436,7 +436,7 @@ class Table:
 
 #: 附件1 滞后和逾期事项: the columns the office circulates, in the 156 mm type area.
 LAG_COLUMNS = ["序号", "重点工作", "指标", "完成率", "序时进度", "差距", "牵头单位"]
-LAG_WIDTHS = [10.0, 34.0, 30.0, 18.0, 18.0, 26.0, 20.0]
+LAG_WIDTHS = [10.0, 30.0, 28.0, 16.0, 16.0, 36.0, 20.0]
 
 
 def _completion_cell(row: ResultRow) -> str:
@@ -472,8 +472,8 @@ def _gap_cell(result: Standing, row: ResultRow) -> str:
         text = "已逾期"
     else:
         text = values.get("差距表述", str(row.status))
-    streak = result.streak_text(row)
-    return f"{text}（{streak}）" if streak else text
+    said = "，".join(x for x in (result.change_text(row), result.streak_text(row)) if x)
+    return f"{text}（{said}）" if said else text
 
 
 def lag_table(result: Standing) -> Table:
