@@ -411,7 +411,8 @@ def test_injection_texts_neutralised_in_csv(evil_written):
 
 def test_summary_sheets(written):
     wb = load(written["summary"])
-    assert wb.sheetnames == ["总览", "滞后事项", "报送情况", "单位排名", "一、创新驱动", "二、供需协同", "四、生态保护"]
+    assert wb.sheetnames == ["总览", "滞后事项", "报送情况", "单位排名", "趋势", "一、创新驱动", "二、供需协同",
+                             "四、生态保护"]
     assert wb.active.title == "总览"
 
 
@@ -519,7 +520,7 @@ def test_summary_one_decimal_row_keeps_its_places(written):
 ])
 def test_status_cells_coloured(written, status, fill):
     wb = load(written["summary"])
-    for ws in wb.worksheets[4:]:
+    for ws in wb.worksheets[5:]:
         for r in range(3, ws.max_row + 1):
             c = cell(ws, 2, r, "状态")
             if c.value == status:
