@@ -3,7 +3,8 @@
 A merge reads and checks each inbox file once; the outcome (findings and entries)
 is stored under ``rounds/<轮次>/.ducha/cache/`` keyed by the file's sha256 *and*
 by everything the check depended on: the master workbook, the previous round's
-accepted figures, the limits and the toolkit version. Change any of these and the
+accepted figures, the limits, the check settings (ducha.toml ``[checks]``) and the
+toolkit version. Change any of these and the
 file is checked afresh; change nothing and a rerun reuses what it read.
 """
 
@@ -16,16 +17,17 @@ from decimal import Decimal
 from pathlib import Path
 
 from . import __version__
-from .check import Outcome
+from .check import CheckSettings, Outcome
 from .findings import Code, Finding
 from .model import Entry, Registry
 from .reader import Limits
 from .store import atomic_write
 
 
-def context_key(registry: Registry, round_name: str, history: Path | None, limits: Limits) -> str:
+def context_key(registry: Registry, round_name: str, history: Path | None, limits: Limits,
+                settings: CheckSettings | None = None) -> str:
     digest = hashlib.sha256()
-    for part in (__version__, round_name, repr(limits)):
+    for part in (__version__, round_name, repr(limits), (settings or CheckSettings()).cache_key()):
         digest.update(part.encode("utf-8") + b"\x1f")
     digest.update(registry.path.read_bytes())
     if history is not None and history.exists():
@@ -82,7 +84,7 @@ def _load(data: dict, file_name: str, registry: Registry) -> Outcome:
         item["message"] = item["message"].replace(f"文件“{old}”", f"文件“{file_name}”", 1)
         out.findings.append(Finding(**item))
     for item in data["entries"]:
-        for key in ("value", "base", "last_year"):
+        for key in ("value", "rate", "base", "last_year"):
             if item.get(key) is not None:
                 item[key] = Decimal(item[key])
         item["file"] = file_name

@@ -178,7 +178,7 @@ def cmd_check(args) -> int:
         ws = _workspace(args)
         registry = ws.registry()
         rnd = ws.pick_round(registry, args.round) if args.round else None
-        ctx = CheckContext(registry=registry, round=rnd)
+        ctx = CheckContext(registry=registry, round=rnd, settings=ws.check_settings())
         if rnd is not None:
             prev = ws.previous_round(registry, rnd)
             previous = ws.load_entries(prev.name) if prev else None

@@ -102,13 +102,15 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
 def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
     prev = ws.previous_round(registry, rnd)
     previous = ws.load_entries(prev.name) if prev else None
-    return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None)
+    return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None,
+                        settings=ws.check_settings())
 
 
 def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> OutcomeCache:
     prev = ws.previous_round(registry, rnd)
     history = ws.state(prev.name) / "entries.json" if prev else None
-    return OutcomeCache(ws.state(rnd.name) / "cache", context_key(registry, rnd.name, history, limits), registry)
+    key = context_key(registry, rnd.name, history, limits, ws.check_settings())
+    return OutcomeCache(ws.state(rnd.name) / "cache", key, registry)
 
 
 def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
