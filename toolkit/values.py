@@ -340,8 +340,8 @@ def _from_text(raw: str, row_unit: str, negative_ok: bool) -> Parsed:
                    detail=f"{_text(converted)}{row_unit}", typed_unit=suffix)
 
 
-#: Suffixes that make a number in a 比率 row a percentage (the rate), not a count.
-_RATE_SUFFIXES = ("%", "百分点", "百分比", "百分率")
+#: Words that make a number in a 比率 row a percentage (the rate), not a count (also a leading %).
+_RATE_SUFFIXES = ("百分点", "百分比", "百分率")
 
 
 def parse_count(raw: object, *, percent_format: bool = False, rate_ok: bool = True) -> Parsed:
@@ -378,7 +378,7 @@ def parse_count(raw: object, *, percent_format: bool = False, rate_ok: bool = Tr
         return _error(Code.E203, original, text)
     if suffix and not _UNIT_LIKE.fullmatch(suffix):
         return _error(Code.E202, original, text)
-    if suffix.startswith(_RATE_SUFFIXES):
+    if suffix.startswith("%") or any(word in suffix for word in _RATE_SUFFIXES):
         return _rate(value, original, rate_ok)
     return _accept(value, original, False, typed_unit=suffix)
 
