@@ -850,6 +850,7 @@ def test_ratio_row_refuses_what_cannot_be_a_count(mag_registry, tmp_path, typed,
     ("3-1-9", 1300, "4月新发展连翘种植2200亩。", False),  # one month only, not the cumulative figure
     ("3-1-9", 1300, "截至4月底新发展连翘种植3500亩。", True),
     ("3-1-9", 1300, "计划新发展连翘种植（全年10000亩）。", False),  # in brackets
+    ("3-1-9", 1300, "全年计划新发展连翘种植10000亩，已完成1300亩。", False),  # the plan, not what is done
     ("3-1-1", "1.4255", "全市城镇新增就业14255人。", False),
     ("3-1-1", "1.4255", "全市城镇新增就业1.43万人。", False),  # rounded in the text
     ("3-1-1", "1.4255", "全市城镇新增就业15255人。", True),

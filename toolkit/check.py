@@ -473,6 +473,8 @@ _NAME_ENDINGS = ("总数", "数量", "人数", "面积", "规模", "金额", "�
 _PERIOD = re.compile(r"本月|当月|上月|单月|本周|上年|去年|同期|上一年"
                      r"|(?<![—\-~～至到0-9])(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})月份?(?![底末0-9一二三四五六七八九十])")
 _CUMULATIVE = re.compile(r"截[至止]|以来|累计|年初")
+#: Words before the name that make the number a target or a plan (全年计划…, 目标…, 拟…).
+_PLANNED = re.compile(r"计划|目标|任务|全年|拟|预计|力争|争取|需求|申报")
 _CLAUSE = re.compile(r"[，,。；;！？!?\n]")
 
 
@@ -491,7 +493,9 @@ def _speaks_of(before: str, name: str) -> bool:
             if text.endswith(link):
                 text = text[: -len(link)]
                 break
-    return any(text.endswith(tail) for tail in _name_tails(name))
+    tail = next((t for t in _name_tails(name) if text.endswith(t)), None)
+    # 「全年计划新发展连翘种植10000亩」 speaks of the target, not of what is done
+    return tail is not None and not _PLANNED.search(text[: -len(tail)])
 
 
 def _contradiction(row: ReturnRow, ind: Indicator, entry: Entry, add) -> bool:
