@@ -452,7 +452,7 @@ def _slip_text(value: Decimal, reference: Decimal, unit: str, percent: bool) -> 
             continue
         shown = format_count(corrected)
         if percent and up:
-            return f"，可能漏了小数点或多填了位数（应为{shown}左右）"
+            return f"，可能漏了小数点或多填了位数（如应为{shown}）"
         if percent:
             return f"，可能把百分数填成了小数（{_fmt(value)}应填为{shown}）"
         typed = slip_unit(unit, places)
