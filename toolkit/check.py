@@ -56,8 +56,8 @@ class CheckSettings:
 
 #: Each setting's meaning, for messages and docs (Chinese).
 SETTING_HELP: dict[str, str] = {
-    "magnitude_vs_target": "本期完成达到年度目标多少倍时判为数量级异常（E213）",
-    "magnitude_vs_last": "本期完成达到上一轮已报送数多少倍时判为数量级异常（E214）",
+    "magnitude_vs_target": "本期完成达到年度目标的多少倍时按数量级异常处理",
+    "magnitude_vs_last": "本期完成达到上一轮已报送数的多少倍时按数量级异常处理",
 }
 
 

@@ -107,7 +107,7 @@ class Workspace:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 1 \
                     or value != value or value == float("inf"):
                 raise WorkspaceError(f"ducha.toml 的 [checks] {key}（{SETTING_HELP[key]}）应为大于 1 的数字，"
-                                     f"现为 {value!r}。请修改后重新运行。")
+                                     f"现为“{value}”。请修改后重新运行。")
             kwargs[key] = Decimal(str(value))
         return CheckSettings(**kwargs)
 
