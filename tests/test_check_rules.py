@@ -47,6 +47,7 @@ from toolkit.merge import examine, run_merge, set_received
 from toolkit.model import Entry
 from toolkit.reader import Limits
 from toolkit.registry import load_registry
+from toolkit.standing import Fate, UnitState
 from toolkit.templates import GUIDE_SHEET, INPUT_COLUMNS, META_SHEET, file_fingerprint
 
 D = Decimal
@@ -580,14 +581,17 @@ def test_superseded_and_duplicate_files_are_kept(merged):
     assert first.superseded and first.accepted and first.archived is not None
     assert not second.superseded and second.archived is not None
     assert copy.archived is None and copy.unit == KJ  # identical content: not processed twice
-    assert copy.accepted and copy.superseded  # shares the first file's verdict and never wins
+    assert copy.accepted and copy.duplicate_of == files["second"]  # shares its twin's verdict, never wins
+    fates = {f.submission.file: f.fate for f in result.files}
+    assert (fates[files["first"]], fates[files["second"]], fates[files["copy"]]) == (
+        Fate.SUPERSEDED, Fate.ACCEPTED, Fate.DUPLICATE)
     archived = sorted(p.name for p in ws.archive(ROUND).iterdir() if p.is_file())
     assert len([n for n in archived if "_D01_" in n]) == 2, archived  # both 市科技局 files, not the copy
     assert len(archived) == 4, archived
     assert first.archived.read_bytes() != second.archived.read_bytes()
-    assert subs[files["late"]].late and result.late_units == [FG]
-    assert result.missing_units == [LS]
-    assert KJ in result.on_time_units and LB in result.on_time_units
+    assert subs[files["late"]].late and result.names_in(UnitState.LATE) == [FG]
+    assert result.names_in(UnitState.MISSING) == [LS]
+    assert KJ in result.names_in(UnitState.ON_TIME) and LB in result.names_in(UnitState.ON_TIME)
 
 
 def _row(result, code: str, unit: str):
@@ -775,8 +779,8 @@ def test_merge_uses_the_settings_and_the_cache_key_follows_them(tmp_path):
     (ws.root / "ducha.toml").write_text("[checks]\nmagnitude_vs_target = 8\n", encoding="utf-8")
     second = run_merge(ws, ROUND, now=NOW)  # the cached outcome must not be reused
     assert [f.cell for f in second.findings if f.code is Code.E213] == [cell(4, H)]
-    registry = ws.registry()
-    keys = {context_key(registry, ROUND, None, Limits(), s)
+    rnd = ws.registry().round(ROUND)
+    keys = {context_key(rnd, None, Limits(), s)
             for s in (CheckSettings(), CheckSettings(magnitude_vs_target=D(8)), CheckSettings(magnitude_vs_last=D(8)))}
     assert len(keys) == 3
 

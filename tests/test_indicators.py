@@ -20,14 +20,16 @@ from toolkit.values import half_up
 
 D = Decimal
 CUTOFF = date(2021, 4, 30)
-TP = D("33.33")  # 序时进度 at 2021-04-30, 按月
+TP_EXACT = D(100) / 3  # 序时进度 at 2021-04-30, 按月: four months of twelve
+TP = D("33.33")  # …as shown
 
 
 def make_ind(kind: str = "累计", target: object = 140, *, code: str = "X-01", reporters: tuple[str, ...] = ("甲",),
-             decimals: int = 2, due: date | None = None, splits: dict[str, object] | None = None) -> Indicator:
+             decimals: int = 2, due: date | None = None, splits: dict[str, object] | None = None,
+             unit: str = "个") -> Indicator:
     return Indicator(
         sheet="类别", row=3, task_no="1", task="任务", lead=reporters[0], co="", code=code, name="指标",
-        kind=kind, unit="个", target=None if target is None else D(str(target)), due=due,
+        kind=kind, unit=unit, target=None if target is None else D(str(target)), due=due,
         due_text=due.isoformat() if due else "", reporters=reporters, decimals=decimals,
         targets_by_unit=tuple((u, D(str(v))) for u, v in (splits or {}).items()),
     )
@@ -41,15 +43,15 @@ def entry(value: object = None, *, unit: str = "甲", base: object = None, last_
                  invalid=invalid, progress="进展")
 
 
-def row_for(ind: Indicator, ent: Entry | None, *, unit: str = "甲", tp: Decimal = TP, tolerance: object = 0,
+def row_for(ind: Indicator, ent: Entry | None, *, unit: str = "甲", tp: Decimal = TP_EXACT, tolerance: object = 0,
             cutoff: date = CUTOFF):
-    return unit_row(ind, unit, ent, round_name="2021-04", category_title="一、类别", tp_rounded=tp,
+    return unit_row(ind, unit, ent, round_name="2021-04", category_title="一、类别", tp=tp,
                     tolerance=D(str(tolerance)), cutoff=cutoff)
 
 
 def total_for(ind: Indicator, ents: dict[str, Entry | None], *, tolerance: object = 0, cutoff: date = CUTOFF):
     parts = [row_for(ind, ents.get(u), unit=u, tolerance=tolerance, cutoff=cutoff) for u in ind.reporters]
-    return parts, total_row(ind, parts, tp_rounded=TP, tolerance=D(str(tolerance)), cutoff=cutoff)
+    return parts, total_row(ind, parts, tp=TP_EXACT, tolerance=D(str(tolerance)), cutoff=cutoff)
 
 
 # -- 序时进度 -------------------------------------------------------------------------------------
@@ -146,10 +148,31 @@ def test_cumulative(value, tolerance, completion, gap, status):
     assert row.status == status
 
 
-@pytest.mark.parametrize("value, status", [("33.33", "序时推进"), ("33.32", "滞后"), ("99.999", "已完成")])
-def test_cumulative_boundaries_judged_on_rounded_figures(value, status):
+@pytest.mark.parametrize("value, status, shown, gap", [
+    ("33.34", "序时推进", "33.34", "0.01"),
+    ("33.333333", "滞后", "33.33", "-0.0000"),  # a hair behind 4/12: judged behind, and the gap says so
+    ("33.33", "滞后", "33.33", "-0.003"),
+    ("99.999", "序时推进", "99.999", "66.67"),  # not done: never shown as 100.00
+    ("100", "已完成", "100.00", "66.67"),
+])
+def test_cumulative_judged_on_exact_figures(value, status, shown, gap):
     row = row_for(make_ind("累计", 100), entry(value))
     assert row.status == status
+    assert str(row.completion) == shown
+    assert str(row.gap) == gap
+
+
+def test_a_row_not_done_never_shows_100():
+    # 27.47 of 27.6 at 小数位数 0 rounds to 100: the row is not done, so it shows 99.5
+    row = row_for(make_ind("累计", "27.6", decimals=0), entry("27.47"))
+    assert row.status == "序时推进"
+    assert str(row.completion) == "99.5"
+
+
+def test_a_rate_short_of_its_target_never_shows_the_target():
+    row = row_for(make_ind("比率", 90, decimals=0, unit="%"), entry(8995, base=10000))
+    assert row.status == "未达标"
+    assert str(row.ratio) == "89.95"
 
 
 def test_cumulative_none_counts_as_zero():
@@ -279,6 +302,13 @@ def test_year_on_year_on_a_row():
     assert row.yoy == D("55.26")
     row = row_for(make_ind("上限", 5), entry("3.4", last_year=0))
     assert row.yoy is None
+    # rates: 同比 in percentage points, never a relative change
+    row = row_for(make_ind("上限", "4.5", unit="%"), entry("3.42", last_year="3.71"))
+    assert row.yoy == D("-0.29")
+    row = row_for(make_ind("增速", "10", unit="%"), entry("12.6", last_year="8.5"))
+    assert row.yoy == D("4.10")
+    row = row_for(make_ind("比率", "90", unit="%"), entry(1816, base=2124, last_year="80"))
+    assert row.yoy == D("5.50")
 
 
 # -- missing, invalid ------------------------------------------------------------------------------
@@ -394,7 +424,7 @@ def test_compute_adds_a_total_only_for_several_units():
                ("B", "乙"): entry(3, code="B", unit="乙", base=4)}
     tp, rows = compute([single, multi], entries, round_name="2021-04", titles={"类别": "一、类别"}, cutoff=CUTOFF,
                        year=2021, basis="按月", tolerance=D(0))
-    assert tp == TP
+    assert tp == TP_EXACT and half_up(tp, 2) == TP
     assert [(r.indicator.code, r.unit) for r in rows] == [("A", "甲"), ("B", "甲"), ("B", "乙"), ("B", TOTAL)]
     assert rows[0].completion == D("42.14")
     assert rows[-1].ratio == D("66.67")
@@ -404,7 +434,7 @@ def test_compute_adds_a_total_only_for_several_units():
 def test_compute_by_day():
     tp, rows = compute([make_ind("累计", 365)], {("X-01", "甲"): entry(120)}, round_name="2021-04", titles={},
                        cutoff=CUTOFF, year=2021, basis="按日", tolerance=D(0))
-    assert tp == D("32.88")
+    assert half_up(tp, 2) == D("32.88")
     assert rows[0].completion == D("32.88")
     assert rows[0].status == "序时推进"
 

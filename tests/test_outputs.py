@@ -17,7 +17,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from toolkit import outputs
 from toolkit.findings import Code, Finding, catalogue, make
 from toolkit.formatting import format_number
 from toolkit.model import (
@@ -28,7 +27,6 @@ from toolkit.model import (
     Registry,
     ResultRow,
     Round,
-    RoundResult,
     Settings,
     Submission,
     Unit,
@@ -36,6 +34,9 @@ from toolkit.model import (
 from toolkit.outputs import (
     CSV_COLUMNS,
     LEDGER_COLUMNS,
+    book,
+    check_report,
+    results_csv,
     sheet_name,
     text_width,
     write_check_report,
@@ -43,6 +44,7 @@ from toolkit.outputs import (
     write_results_csv,
     write_summary,
 )
+from toolkit.standing import Standing, build_standing
 
 D = Decimal
 GAP = "差距\n（百分点）"  # the 差距 header of the summary's sheets, with its unit
@@ -59,7 +61,7 @@ XLSX = ("summary", "ledger", "check")
 # -- a realistic round, built in code ---------------------------------------------------
 
 
-def build_result(evil: bool = False) -> RoundResult:
+def build_result(evil: bool = False) -> Standing:
     """Three categories, every indicator kind, a 合计 with a missing part, late/rejected files.
 
     With ``evil`` every free text, unit, indicator, category and file name is replaced by
@@ -190,19 +192,36 @@ def build_result(evil: bool = False) -> RoundResult:
     if evil:
         findings.append(Finding(code=Code.W311, file=EVIL[2], unit=u("湖滨区"), sheet=EVIL[3], cell=EVIL[4],
                                 message=EVIL[0]))
-    return RoundResult(
-        registry=registry, round=registry.rounds[0], now=datetime(2021, 5, 13, 9, 0), time_progress=tp,
-        rows=rows, submissions=submissions, findings=findings,
-        expected_units=[u("市科技局"), u("市发展改革委"), u("市人社局"), u("湖滨区"), u("陕州区"), "市统计局",
-                        "市生态环境局", "市住建局"],
-        on_time_units=[u("市科技局"), u("市发展改革委"), u("市人社局"), u("湖滨区"), "市住建局"],
-        late_units=["市统计局"],
-        missing_units=[u("陕州区"), "市生态环境局"],
-    )
+    return build_standing(registry, registry.rounds[0], datetime(2021, 5, 13, 9, 0), time_progress=D(100) / 3,
+                          time_progress_shown=tp, rows=rows, submissions=submissions, findings=findings)
+
+
+def light(ws, c) -> str:
+    """The fill colour (RRGGBB) a cell shows through the sheet's conditional formats on text, or ''.
+
+    The status colours are conditional formats (not fixed fills), so a clerk who corrects a
+    status by hand sees its colour follow; here the "equal to" rules are evaluated."""
+    for cf in ws.conditional_formatting:
+        if c.coordinate not in cf.sqref:
+            continue
+        for rule in cf.rules:
+            if rule.type == "cellIs" and rule.operator == "equal" and rule.formula == [f'"{c.value}"']:
+                fill = rule.dxf.fill
+                return (fill.bgColor.rgb or fill.fgColor.rgb or "")[-6:]
+    return ""
+
+
+def restand(result: Standing, **changes) -> Standing:
+    """The standing rebuilt from changed inputs (registry, rows, submissions, findings)."""
+    return build_standing(changes.get("registry", result.registry), result.round, result.now,
+                          time_progress=result.time_progress, time_progress_shown=result.time_progress_shown,
+                          rows=list(changes.get("rows", result.rows)),
+                          submissions=changes.get("submissions", result.submissions),
+                          findings=changes.get("findings", result.findings))
 
 
 @pytest.fixture(scope="module")
-def result() -> RoundResult:
+def result() -> Standing:
     return build_result()
 
 
@@ -331,8 +350,7 @@ def test_failed_write_keeps_old_file_and_removes_temp(key, result, tmp_path):
 
 @pytest.mark.parametrize("key", WRITERS)
 def test_empty_round_still_writes(key, result, tmp_path):
-    empty = replace(result, rows=[], submissions=[], findings=[], expected_units=[], on_time_units=[],
-                    late_units=[], missing_units=[])
+    empty = restand(result, rows=[], submissions=[], findings=[])
     path = WRITERS[key][0](empty, tmp_path)
     if key == "csv":
         assert path.read_text(encoding="utf-8-sig").splitlines() == [",".join(CSV_COLUMNS)]
@@ -345,7 +363,7 @@ def test_control_characters_and_ampersands_are_harmless(key, result, tmp_path):
     registry = replace(result.registry, settings=replace(result.registry.settings,
                                                          title="A&B\x07报告", issuer="督查室&\x01"))
     rows = [replace(r, progress="进展\x02情况&<b>") for r in result.rows]
-    wb = load(WRITERS[key][0](replace(result, registry=registry, rows=rows), tmp_path))
+    wb = load(WRITERS[key][0](restand(result, registry=registry, rows=rows), tmp_path))
     assert wb.sheetnames
 
 
@@ -393,7 +411,7 @@ def test_injection_texts_neutralised_in_csv(evil_written):
 
 def test_summary_sheets(written):
     wb = load(written["summary"])
-    assert wb.sheetnames == ["总览", "滞后事项", "报送情况", "一、创新驱动", "二、供需协同", "四、生态保护"]
+    assert wb.sheetnames == ["总览", "滞后事项", "报送情况", "单位排名", "一、创新驱动", "二、供需协同", "四、生态保护"]
     assert wb.active.title == "总览"
 
 
@@ -404,11 +422,11 @@ def test_summary_overview_counts(written, result):
     assert labels["统计截止日期"].value == datetime(2021, 4, 30)
     assert labels["序时进度"].value == 33.33 and labels["序时进度"].number_format.startswith("0.00")
     facts = {ws.cell(r, 6).value: ws.cell(r, 9).value for r in range(4, 8)}
-    assert facts == {"应报单位数": 8, "按时报送": 5, "逾期报送": 1, "未报送（含被拒收）": 2}
+    assert facts == {"应报单位数": 8, "按时报送": 5, "逾期报送": 1, "未报送（含空表、被拒收）": 2}
 
     rows = {r["类别"]: r for r in table(ws, row_of(ws, "类别"))[:4]}
     assert list(rows) == ["一、创新驱动", "二、供需协同", "四、生态保护", "合计"]
-    headline = result.headline()
+    headline = result.headline
     for cat in ("一、创新驱动", "二、供需协同", "四、生态保护"):
         expected = Counter(r.status for r in headline if r.category == cat)
         got = {k: v for k, v in rows[cat].items() if k not in ("类别", "指标数") and v}
@@ -438,8 +456,9 @@ def test_summary_lagging_sheet(written):
     assert all(r["状态"] in LAGGING for r in rows)
     assert list(rows[0])[:4] == ["类别", "任务编号", "指标名称", "牵头单位"]
     r = find_row(ws, 2, 指标名称="审批事项办结率")
-    rate = cell(ws, 2, r, "完成率/比率")
-    assert rate.value == 85.5 and rate.number_format.startswith("0.00")
+    rate = cell(ws, 2, r, "本期完成")  # a rate row shows its rate, not its count
+    assert rate.value == 85.5 and rate.number_format.startswith("#,##0.00")
+    assert cell(ws, 2, r, "完成率").value is None
     r = find_row(ws, 2, 指标名称="出台协同创新中心实施意见")
     assert cell(ws, 2, r, "本期完成").value == "推进中"
     assert cell(ws, 2, r, "完成时限").value == "3月底"
@@ -480,7 +499,7 @@ def test_summary_category_sheet_total_then_indented_units(written):
     for r in (total + 1, total + 2):
         assert cell(ws, 2, r, "单位名称").alignment.indent == 1
         assert ws.row_dimensions[r].outlineLevel == 1
-    part = cell(ws, 2, total + 1, "完成率/比率")
+    part = cell(ws, 2, total + 1, "完成率")
     assert part.value == 31.67 and part.number_format.startswith("0.00")
     assert cell(ws, 2, total + 1, "存在问题").value == "人才公寓建设滞后"
 
@@ -488,7 +507,7 @@ def test_summary_category_sheet_total_then_indented_units(written):
 def test_summary_one_decimal_row_keeps_its_places(written):
     ws = load(written["summary"])["二、供需协同"]
     r = find_row(ws, 2, 指标名称="新开工项目")
-    rate = cell(ws, 2, r, "完成率/比率")
+    rate = cell(ws, 2, r, "完成率")
     assert rate.value == 272.3
     assert rate.number_format.startswith("0.0") and not rate.number_format.startswith("0.00")
     assert cell(ws, 2, r, "本期完成").value == 1089
@@ -500,11 +519,12 @@ def test_summary_one_decimal_row_keeps_its_places(written):
 ])
 def test_status_cells_coloured(written, status, fill):
     wb = load(written["summary"])
-    for ws in wb.worksheets[3:]:
+    for ws in wb.worksheets[4:]:
         for r in range(3, ws.max_row + 1):
             c = cell(ws, 2, r, "状态")
             if c.value == status:
-                assert c.fill.fgColor.rgb.endswith(fill)
+                assert light(ws, c) == fill
+                assert c.fill.patternType is None  # no fixed fill: the colour follows the value
                 return
     raise AssertionError(f"no {status} cell")
 
@@ -517,8 +537,8 @@ def test_summary_list_sheets_print_well(written, sheet, header_row):
     assert ws.page_setup.orientation == "landscape"
     assert int(ws.page_setup.paperSize) == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    # one page wide; these short lists also one page tall (see test_long_list_prints_on_many_pages)
-    assert int(ws.page_setup.fitToWidth or 1) == 1 and ws.page_setup.fitToHeight in (None, 1)
+    # one page wide and as many pages tall as it takes: never squeezed onto one page (5 pt print)
+    assert int(ws.page_setup.fitToWidth or 1) == 1 and int(ws.page_setup.fitToHeight) == 0
     assert ws.print_title_rows == f"1:{header_row}" or ws.print_title_rows == f"$1:${header_row}"
     assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
     assert ws.freeze_panes.endswith(str(header_row + 1))
@@ -526,45 +546,33 @@ def test_summary_list_sheets_print_well(written, sheet, header_row):
     assert ws.column_dimensions["A"].width > 0
 
 
-def test_overview_prints_on_landscape_a4(written):
+def test_overview_prints_on_one_landscape_a4_page(written):
     ws = load(written["summary"])["总览"]
     assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
-    # The overview fits a page's width at 100%; it is not "fit to page" so that a manual
-    # page break can keep the charts whole (Excel ignores manual breaks when fitting).
-    assert int(ws.page_setup.scale or 100) == 100
-    assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
-    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
-    assert ws.print_area
-
-
-def test_overview_breaks_page_before_charts_when_table_is_long(result, tmp_path):
-    cats = [Category(f"类别{i}", f"类别{i}", ()) for i in range(14)]
-    big = replace(result, registry=replace(result.registry, categories=result.registry.categories + cats))
-    ws = load(write_summary(big, tmp_path))["总览"]
-    chart_row = ws._charts[0].anchor._from.row
-    # the break sits right under the table, so the spacer row and the charts start page 2
-    assert [b.id for b in ws.row_breaks.brk] == [chart_row - 1]
-    assert ws.cell(chart_row - 1, 1).value == "合计"
-    # a short table: the words and table on page 1 at full size, the charts whole on page 2
-    ws = load(write_summary(result, tmp_path))["总览"]
-    chart_row = ws._charts[0].anchor._from.row
-    assert [b.id for b in ws.row_breaks.brk] == [chart_row - 1]
-    assert int(ws.page_setup.scale or 100) == 100
-
-
-def test_overview_shrinks_a_little_rather_than_break(result, tmp_path, monkeypatch):
-    # When everything fits one page with modest shrinking, the sheet prints as one page.
-    monkeypatch.setattr(outputs, "_MIN_ONE_PAGE_SCALE", 50)
-    ws = load(write_summary(result, tmp_path))["总览"]
+    # the words, the table and the charts on one page: fit to one page wide and tall
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.fitToWidth or 1) == 1 and int(ws.page_setup.fitToHeight or 1) == 1
     assert not ws.row_breaks.brk
-    assert 50 <= int(ws.page_setup.scale) < 100
-    assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
+    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
+    # the print area reaches down to the charts' bottom
+    last_row = int(re.search(r"\$(\d+)$", ws.print_area.split(",")[0]).group(1))
+    chart_rows = [c.anchor._from.row for c in ws._charts]
+    assert chart_rows and max(chart_rows) < last_row
+
+
+def test_overview_charts_stay_readable_with_many_categories(result, tmp_path):
+    cats = [Category(f"类别{i}", f"类别{i}", ()) for i in range(14)]
+    big = restand(result, registry=replace(result.registry, categories=result.registry.categories + cats))
+    ws = load(write_summary(big, tmp_path))["总览"]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and not ws.row_breaks.brk
+    table_rows = [r for r in range(1, ws.max_row + 1) if str(ws.cell(r, 1).value or "").startswith("类别")]
+    assert len(table_rows) == 15  # the header and one row per category, all on the page
 
 
 def test_wrapped_text_rows_are_tall_enough(result, tmp_path):
     long = "；".join(["项目前期手续办理进度慢，资金到位率低"] * 4)
     rows = [replace(r, progress=long) if r.indicator.code == "1-1" else r for r in result.rows]
-    ws = load(write_summary(replace(result, rows=rows), tmp_path))["一、创新驱动"]
+    ws = load(write_summary(restand(result, rows=rows), tmp_path))["一、创新驱动"]
     r = find_row(ws, 2, 指标名称="科技型中小企业备案数")
     assert cell(ws, 2, r, "进展情况").value == long
     assert cell(ws, 2, r, "进展情况").alignment.wrap_text
@@ -598,17 +606,16 @@ def test_overview_first_page_names_what_needs_attention(written):
     assert ws.cell(r, 2).data_type == "s" and ws.cell(r, 2).alignment.wrap_text
     assert ws.row_dimensions[r].height >= 3 * 13.5
     assert f"B{r}:" in " ".join(str(m) for m in ws.merged_cells.ranges)
-    # all of it inside the first printed page: above the break under the table
-    brk = ws.row_breaks.brk[0].id
-    assert header < brk
+    # all of it on the one printed page
+    assert not ws.row_breaks.brk
 
 
 def test_overview_says_when_nothing_lags(result, tmp_path):
     calm = [replace(r, status="序时推进") if r.status in LAGGING else r for r in result.rows]
-    everyone = replace(result, rows=calm, on_time_units=result.expected_units, late_units=[],
-                       missing_units=[], submissions=[
-                           Submission(file=f"{u}.xlsx", path=Path(f"{u}.xlsx"), unit=u, accepted=True,
-                                      received=datetime(2021, 5, 7, 9)) for u in result.expected_units])
+    names = [u.name for u in result.expected_units()]
+    everyone = restand(result, rows=calm, findings=[], submissions=[
+        Submission(file=f"{u}.xlsx", path=Path(f"{u}.xlsx"), unit=u, accepted=True,
+                   received=datetime(2021, 5, 7, 9)) for u in names])
     ws = load(write_summary(everyone, tmp_path))["总览"]
     points = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(9, row_of(ws, "类别"))
               if ws.cell(r, 1).value}
@@ -638,10 +645,9 @@ def test_lagging_rows_worst_first(result):
         _lag(result, "2-2", status="未达标", gap=D("-0.50")),
         _lag(result, "1-1", status="序时推进"),  # not lagging at all
     ]
-    order = [(r.indicator.code, r.status) for r in outputs._lagging_rows(replace(result, rows=rows))]
+    order = [(item.row.indicator.code, item.row.status) for item in restand(result, rows=rows).lagging]
     assert order == [("1-3a", "逾期"), ("1-3", "逾期"), ("2-4", "滞后"), ("1-1", "滞后"),
                      ("2-3", "未达标"), ("2-2", "未达标"), ("2-1", "未达标")]
-    assert "worst" in outputs._lagging_rows.__doc__
 
 
 def test_lagging_sheet_title_note_and_remarks(written):
@@ -666,8 +672,8 @@ def test_gap_header_names_its_unit_and_fits(written, sheet):
 
 
 def test_header_broken_by_hand_asks_for_its_longest_line():
-    assert outputs._header_width("差距\n（百分点）") == 10
-    assert outputs._header_width("完成率/比率") == 6
+    assert book._header_width("差距\n（百分点）") == 10
+    assert book._header_width("完成率/比率") == 6
 
 
 def test_words_in_number_columns_are_centred(written):
@@ -688,7 +694,7 @@ def _uneven(result):
             target, value = values[r.unit]
             r = replace(r, target=target, value=value, status="滞后" if r.is_total else r.status)
         rows.append(r)
-    return replace(result, rows=rows)
+    return restand(result, rows=rows)
 
 
 def test_figures_of_one_indicator_line_up(result, tmp_path):
@@ -712,8 +718,8 @@ def test_figures_of_one_indicator_line_up(result, tmp_path):
 def test_ratio_row_names_its_base(written):
     ws = load(written["summary"])["二、供需协同"]
     r = find_row(ws, 2, 指标名称="审批事项办结率")
-    assert cell(ws, 2, r, "本期完成").value == 1816
-    assert cell(ws, 2, r, "备注").value == "基数2,124"
+    assert cell(ws, 2, r, "本期完成").value == 85.5  # the rate, under 计量单位 %
+    assert cell(ws, 2, r, "备注").value == "1,816/2,124"  # with the count and its base beside it
 
 
 def _chart_xml(path: Path) -> list[str]:
@@ -735,7 +741,7 @@ def test_overview_charts_readable(written):
     fills = re.findall(r'<c:spPr><a:solidFill><a:srgbClr val="([0-9A-F]{6})"/>', bar)
     assert names and len(fills) >= len(names)
     for name, fill in zip(names, fills, strict=False):
-        assert "#" + fill == outputs._CHART_COLOURS[name].upper()
+        assert "#" + fill == book._CHART_COLOURS[name].upper()
     # the doughnut's legend names every status with its count and share; small slices carry
     # no label on the ring, where labels would overlap
     assert re.search(r"<c:cat><c:strRef><c:f>总览!\$D\$\d+:\$D\$\d+</c:f>", doughnut)
@@ -746,7 +752,7 @@ def test_overview_charts_readable(written):
 def test_overview_small_slices_lose_their_ring_label(result, tmp_path):
     many = [replace(r, indicator=replace(r.indicator, code=f"{r.indicator.code}-{i}"))
             for i in range(5) for r in result.rows if r.status == "序时推进"]
-    ws_path = write_summary(replace(result, rows=[*result.rows, *many * 4]), tmp_path)
+    ws_path = write_summary(restand(result, rows=[*result.rows, *many * 4]), tmp_path)
     _, doughnut = _chart_xml(ws_path)
     deleted = re.findall(r'<c:dLbl><c:idx val="(\d+)"/><c:delete val="1"/></c:dLbl>', doughnut)
     ws = load(ws_path)["总览"]
@@ -762,7 +768,10 @@ def test_not_reported_unit_says_since_when(written):
 
 def test_long_list_prints_on_many_pages(result, tmp_path):
     units = [f"单位{i:03d}" for i in range(120)]
-    big = replace(result, expected_units=units, on_time_units=[], late_units=[], missing_units=units)
+    registry = replace(result.registry, units={n: Unit(f"X{i}", n) for i, n in enumerate(units)},
+                       categories=[replace(result.registry.categories[0], indicators=tuple(
+                           replace(ind, reporters=tuple(units)) for ind in result.registry.categories[0].indicators))])
+    big = restand(result, registry=registry, submissions=[], findings=[])
     ws = load(write_summary(big, tmp_path))["报送情况"]
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert int(ws.page_setup.fitToHeight) == 0  # as many pages as it takes, one page wide
@@ -822,7 +831,7 @@ def test_ledger_values_and_texts(written):
 
 def test_check_report_summary(written):
     wb = load(written["check"])
-    assert wb.sheetnames == ["汇总", "问题清单", "代码说明"]
+    assert wb.sheetnames == ["汇总", "问题清单", "任务台账", "代码说明"]
     ws = wb["汇总"]
     assert ws["A1"].value == "校验报告（2021-04）：收到文件9个，接受7个，拒收2个；错误1处，提示3处"
     rows = {r["单位"]: r for r in table(ws, 2)}
@@ -853,7 +862,7 @@ def test_check_report_findings(written, result):
     colours = {}
     for r in range(3, ws.max_row + 1):
         c = cell(ws, 2, r, "级别")
-        colours[c.value] = c.fill.fgColor.rgb[-6:]
+        colours[c.value] = light(ws, c)
     assert colours == {"拒收": "FFC7CE", "错误": "FFEB9C", "提示": "DDEBF7"}
 
 
@@ -869,14 +878,14 @@ def test_check_report_tells_the_clerk_what_to_do(written):
     actions = {name: r["需办理"] for name, r in rows.items() if name != "合计"}
     assert actions == {
         "市科技局": "核对提示", "市发展改革委": "无", "市人社局": "无", "湖滨区": "无", "陕州区": "催报",
-        "市统计局": "核对提示", "市生态环境局": "通知重报", "市住建局": "通知更正", "（未能识别单位）": "通知重报",
+        "市统计局": "无", "市生态环境局": "通知重报", "市住建局": "通知更正", "（未能识别单位）": "通知重报",
     }
     # every file as received, in the order received, and which one counts
     assert rows["市科技局"]["收到的文件"] == "01_市科技局_2021-04.xlsx（已被替代）\n01_市科技局_2021-04(1).xlsx"
     assert rows["市科技局"]["说明"] == "以“01_市科技局_2021-04(1).xlsx”为准"
     assert rows["市生态环境局"]["收到的文件"] == "07_市生态环境局_2021-04.xlsx（拒收）"
     r = find_row(ws, 2, 单位="市住建局")
-    assert cell(ws, 2, r, "需办理").fill.fgColor.rgb.endswith("FFEB9C")
+    assert light(ws, cell(ws, 2, r, "需办理")) == "FFEB9C"
     assert cell(ws, 2, r, "收到的文件").alignment.wrap_text
     assert ws.freeze_panes == "B3" and ws.auto_filter.ref.startswith("A2")
 
@@ -887,7 +896,7 @@ def test_findings_grouped_by_unit_then_level(result, tmp_path):
              make(Code.W311, file="04_湖滨区.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H3")]
     # shuffled: a notice before an error, units out of registry order
     findings = [result.findings[5], extra[1], result.findings[4], *result.findings[:4], extra[0]]
-    ws = load(write_check_report(replace(result, findings=findings), tmp_path))["问题清单"]
+    ws = load(write_check_report(restand(result, findings=findings), tmp_path))["问题清单"]
     got = [(r["单位"], r["级别"], r["代码"]) for r in table(ws, 2)]
     assert got == [
         ("市科技局", "提示", "W309"), ("市科技局", "提示", "W313"),
@@ -901,10 +910,10 @@ def test_finding_text_drops_the_location_the_columns_show():
     f = make(Code.E202, file="a.xlsx", unit="湖滨区", sheet="一、创新驱动", cell="H4", column="本期完成",
              value="约95")
     assert f.message.startswith("文件“a.xlsx”工作表“一、创新驱动”单元格 H4：")
-    assert outputs._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
-    assert outputs._finding_text(make(Code.F103)) == make(Code.F103).message
+    assert check_report._finding_text(f) == "“本期完成”不是数字：约95。请只填写数字，例如 59 或 42.5。"
+    assert check_report._finding_text(make(Code.F103)) == make(Code.F103).message
     odd = Finding(code=Code.W311, file="=1+1", message="=HYPERLINK(1)")
-    assert outputs._finding_text(odd) == "=HYPERLINK(1)"
+    assert check_report._finding_text(odd) == "=HYPERLINK(1)"
 
 
 # -- results.csv ------------------------------------------------------------------------
@@ -954,7 +963,7 @@ def test_csv_negative_numbers_not_quoted(written):
     ("\tx", "'\tx"), ("\rx", "'\rx"), ("-8", "-8"), ("-0.83", "-0.83"), ("市科技局", "市科技局"), ("", ""),
 ])
 def test_csv_text_neutralised(text, safe):
-    assert outputs._csv_text(text) == safe
+    assert results_csv._csv_text(text) == safe
 
 
 # -- LibreOffice opens every workbook ---------------------------------------------------
@@ -991,3 +1000,54 @@ def test_libreoffice_opens_workbook(converted, key, expected):
     rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     assert rows and any(expected in value for row in rows for value in row)
     assert "Error" not in stderr
+
+
+# -- 单位排名, status lights, one printed page -------------------------------------------------
+
+
+def test_ranking_sheet_orders_units_as_an_office_circulates_it(written, result):
+    ws = load(written["summary"])["单位排名"]
+    assert "排名" in ws["A1"].value
+    rows = table(ws, 2)
+    got = [(r["名次"], r["单位名称"], r["报送情况"], r["滞后未达标\n逾期项数"], r["待更正\n数据项数"])
+           for r in rows if r["单位名称"]]
+    assert got == [
+        # on time: fewest lagging items, then fewest rows held for correction; ties share a 名次,
+        # listed in the order their returns arrived
+        (1, "市人社局", "按时报送", 0, 0),
+        (2, "市住建局", "按时报送", 0, 1),
+        (3, "湖滨区", "按时报送", 1, 0),
+        (3, "市科技局", "按时报送", 1, 0),
+        (3, "市发展改革委", "按时报送", 1, 0),
+        (6, "市统计局", "逾期报送", 1, 0),
+        (7, "市生态环境局", "被拒收", 0, 0),
+        (8, "陕州区", "未报送", 0, 0),
+    ]
+    assert [(rank, u.name) for rank, u in result.ranking()] == [(g[0], g[1]) for g in got]
+    assert ws.cell(2 + len(got) + 1, 1).value.startswith("说明：按报送情况")
+    assert light(ws, cell(ws, 2, find_row(ws, 2, 单位名称="陕州区"), "报送情况")) == "D9D9D9"
+
+
+def test_rates_and_gaps_carry_traffic_lights(written):
+    ws = load(written["summary"])["一、创新驱动"]
+    rules = [(str(cf.sqref), rule) for cf in ws.conditional_formatting for rule in cf.rules]
+    letters = {c.value: c.column_letter for c in ws[2]}
+    icons = [rule for ref, rule in rules if rule.type == "iconSet" and ref.startswith(letters["完成率"])]
+    assert icons and icons[0].iconSet.iconSet in (None, "3TrafficLights1")  # None: the default, traffic lights
+    assert sorted(float(v.val) for v in icons[0].iconSet.cfvo[1:]) == [28.33, 33.33]  # 序时进度, 5 points below
+    gap = letters[GAP]
+    formulas = [rule.formula[0] for ref, rule in rules if rule.type == "expression" and ref.startswith(gap)]
+    assert any("<-5" in f for f in formulas) and any("<0" in f for f in formulas) and any(">=0" in f for f in formulas)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftotext") is None,
+                    reason="LibreOffice and poppler are not installed")
+def test_overview_renders_on_one_pdf_page(written, tmp_path):
+    from tests.office import convert
+
+    pdf = convert([written["summary"]], "pdf", tmp_path / "pdf", tmp_path / "profile")[0]
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    assert "需关注事项" in pages[0] and "最需关注" in pages[0] and "合计" in pages[0]
+    assert "滞后事项（截至" in pages[1] and "滞后事项（截至" not in pages[0]  # the next sheet starts page 2

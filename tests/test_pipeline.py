@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from tests.office import SOFFICE, convert
 from toolkit.merge import output_names, run_merge
+from toolkit.standing import UnitState
 from toolkit.workspace import Workspace
 
 # Percentages the seed report (三门峡, May 2021) prints, and where the demo must reproduce them.
@@ -80,8 +82,8 @@ def test_results_csv_contract(results, demo):
 
 def test_demo_round_story(demo):
     result = demo.result
-    assert result.late_units == ["市交通运输局", "市商务局"]
-    assert result.missing_units == ["市城市管理局"]
+    assert result.names_in(UnitState.LATE) == ["市交通运输局", "市商务局"]
+    assert result.names_in(UnitState.MISSING) == ["市城市管理局"]
     with_errors = {s.unit for s in result.submissions if s.accepted and s.errors and not s.superseded}
     assert with_errors == {"市住房城乡建设局", "市文化广电和旅游局", "市农业农村局"}
     superseded = [s for s in result.submissions if s.superseded]
@@ -111,9 +113,11 @@ def test_report_reads_like_the_seed(demo):
     assert "科技型中小企业已备案59家，完成全年目标任务的42.14%" in body
     assert "办结率85.50%" in body
     assert "共分10大类" in body and "未报送1个" in body
-    assert "逾期报送单位：市交通运输局、市商务局" in body
-    assert "未报送单位：市城市管理局" in body
-    assert "（牵头单位：市交通运输局）" in body
+    # who reported when is 附件2; what lags is 附件1, each with its lead unit
+    units = {row.cells[1].text: row.cells[2].text for row in doc.tables[1].rows[1:]}
+    assert [u for u, state in units.items() if state == "逾期报送"] == ["市交通运输局", "市商务局"]
+    assert [u for u, state in units.items() if state == "未报送"] == ["市城市管理局"]
+    assert "市交通运输局" in [row.cells[6].text for row in doc.tables[0].rows[1:]]
 
 
 def test_rerun_gives_the_same_results(demo, tmp_path):
@@ -136,7 +140,18 @@ def test_feedback_for_faulty_returns(demo):
         assert wb.sheetnames[0] == "问题清单"
         comments = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.comment]
         assert comments, path.name
-        assert (folder / path.name.replace("_问题反馈.xlsx", "_回复.txt")).exists()
+    # a reply goes out for what the departments must still act on; the draft 市科技局 replaced
+    # with its corrected file leaves nothing pending (no reply, pending false in the index)
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    pending = {e["unit"] for e in index if e["pending"]}
+    assert pending == units
+    for e in index:
+        reply = folder / f"{Path(e['file']).stem}_回复.txt"
+        assert reply.exists() == e["pending"], e
+        if e["pending"]:
+            assert reply.read_text(encoding="utf-8").startswith("主题：【待更正】") and e["reply"] == reply.name
+    draft = next(e for e in index if e["unit"] == "市科技局")
+    assert draft["fate"] == "已被替代" and not draft["pending"]
 
 
 @pytest.mark.skipif(not SOFFICE, reason="LibreOffice is not installed")

@@ -16,7 +16,7 @@ import docx
 import pytest
 
 from toolkit.model import Indicator, ResultRow
-from toolkit.report import _task_parts
+from toolkit.report.compose import _task_parts
 
 D = Decimal
 

@@ -456,11 +456,11 @@ def test_yoy_help_texts_speak_of_points():
      "线上入驻金融机构20家，低于25家的目标5家"),
     (make("增速", name="规模以上工业增加值增速", unit="%", target="7.5", decimals=1, value="6.1", gap="-1.4",
           status="未达标"), "规模以上工业增加值增速6.1%，低于目标1.4个百分点"),
-    # judged on the exact value: 89.996% shows as 90.00% but is below the target
+    # judged and said on the exact value: a shortfall too small for the row's places still shows
     (make("比率", name="审批事项办结率", unit="%", target="90", ratio="89.996", status="未达标"),
-     "审批事项办结率90.00%，略低于90%的目标"),
+     "审批事项办结率89.996%，低于90%的目标0.004个百分点"),
     (make("上限", name="城镇登记失业率", unit="%", target="4.5", value="4.501", status="未达标"),
-     "城镇登记失业率4.501%，略超出4.5%的控制目标"),
+     "城镇登记失业率4.501%，超出4.5%的控制目标0.001个百分点"),
 ])
 def test_wording_follows_meaning(row, expected):
     assert describe(row) == expected

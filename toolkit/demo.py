@@ -24,7 +24,8 @@ import openpyxl
 from .errors import WorkspaceError
 from .intake import HEADER_KEYS
 from .merge import run_merge, set_received
-from .model import Registry, Round, RoundResult
+from .model import Registry, Round
+from .standing import Standing
 from .templates import GUIDE_SHEET, META_SHEET, write_templates
 from .workspace import CONFIG, MASTER, Workspace
 
@@ -86,7 +87,7 @@ def load_demo_returns(src: Path | None = None) -> dict[tuple[str, str, str], dic
 @dataclass
 class DemoSummary:
     folder: Path
-    result: RoundResult
+    result: Standing
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -202,7 +203,7 @@ def fill_template(template: Path, target: Path, unit: str, round_name: str,
             kind = ws.cell(row, cols["指标类型"]).value
             for column in ("本期完成", "基数", "上年同期", "完成状态", "进展情况", "存在问题", "下步打算"):
                 typed = values.get(column, "")
-                if (unit, str(code), column) in TYPED:
+                if round_name == DEMO_ROUND and (unit, str(code), column) in TYPED:  # 2021-04's figures
                     typed = TYPED[(unit, str(code), column)]
                 if code in blank_codes and column == "本期完成":
                     typed = ""

@@ -1,25 +1,36 @@
 """The maths of a round: time progress, ratios, gaps, year on year, statuses, totals.
 
-All arithmetic is Decimal; every percentage is rounded *half up* to the row's
-小数位数 (``values.half_up``), and statuses are judged on the rounded figures so
-that what a leader reads and the status beside it never disagree.
+All arithmetic is Decimal. Statuses, gaps and comparisons are judged on the *exact*
+values; rounding (half up, :mod:`toolkit.formatting`) is only for what is shown. When
+the rounded figure would say something the status does not (100% for a row not done,
+a 差距 of 0.00 for a row behind), the figure is shown with more places (99.5%) so that
+what a leader reads and the status beside it never disagree.
 
 What blanks mean (see docs/rules.md):
 
 * no accepted return from a unit → 未报送; an 错误 on the row → 待更正;
+* a row the unit's accepted return did not carry because the office added it (or
+  changed it beyond conversion) after the template was issued → 待补报;
 * 累计 with "无/暂无" → nothing done yet, counted as 0;
 * other numeric types with "无/暂无" → no figure this round, status 推进中;
-* 比率 with a 基数 of 0 → no ratio (never a division by zero), status 推进中;
-* 同比 only when 上年同期 is given and not 0.
+* 比率 with a 基数 of 0 → no ratio (never a division by zero), status 推进中; a rate
+  typed as a percentage (``Entry.rate``) is the ratio itself;
+* 同比 only when 上年同期 is given (and, for a relative change, not 0): a relative
+  change in % for counts, a difference in percentage points for rates
+  (:attr:`~toolkit.model.Indicator.rate_like`);
+* a 合计 with parts missing or held for correction is never judged lagging on the
+  partial sum: it says which parts are missing instead.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 
-from .model import TOTAL, Entry, Indicator, ResultRow
+from .formatting import TIME_PROGRESS_PLACES
+from .model import LAGGING, NODE_STATES, TOTAL, Entry, Indicator, ResultRow, Status
 from .values import half_up
 
 HUNDRED = Decimal(100)
@@ -44,85 +55,130 @@ def time_progress(cutoff: date, year: int, basis: str = "按月") -> Decimal:
     return Decimal(months) * HUNDRED / Decimal(12)
 
 
-def percent(numerator: Decimal | None, denominator: Decimal | None, places: int) -> Decimal | None:
+def exact_percent(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
+    """numerator / denominator in percent, unrounded; None for a missing figure or a zero denominator."""
     if numerator is None or denominator is None or denominator == 0:
         return None
-    return half_up(numerator * HUNDRED / denominator, places)
+    return numerator * HUNDRED / denominator
 
 
-def year_on_year(value: Decimal | None, last_year: Decimal | None, places: int) -> Decimal | None:
-    if value is None or last_year is None or last_year == 0:
+def percent(numerator: Decimal | None, denominator: Decimal | None, places: int) -> Decimal | None:
+    """numerator / denominator in percent, rounded half up to ``places``."""
+    return half_up(exact_percent(numerator, denominator), places)
+
+
+def year_on_year(value: Decimal | None, last_year: Decimal | None, places: int,
+                 points: bool = False) -> Decimal | None:
+    """同比: the relative change in %, or for rates (``points``) the difference in percentage points."""
+    if value is None or last_year is None:
+        return None
+    if points:
+        return half_up(value - last_year, places)
+    if last_year == 0:
         return None
     return half_up((value / last_year - 1) * HUNDRED, places)
 
 
-def _judge(row: ResultRow, ind: Indicator, tp: Decimal, tolerance: Decimal, cutoff: date) -> str:
-    """The status of a reported row (value fields already filled)."""
+#: Never show more than this many decimals to keep a figure apart from its threshold.
+MAX_PLACES = 4
+
+
+def shown(exact: Decimal | None, places: int, *, below: Decimal | None = None,
+          above: Decimal | None = None) -> Decimal | None:
+    """``exact`` rounded half up for display, with extra places when needed to stay ``< below``
+    (or ``> above``) as the exact value is: 99.53 of a 100 not reached shows 99.5, not 100."""
+    if exact is None:
+        return None
+    for p in range(places, max(places, MAX_PLACES) + 1):
+        value = half_up(exact, p)
+        assert value is not None
+        if (below is None or value < below) and (above is None or value > above):
+            return value
+    value = half_up(exact, max(places, MAX_PLACES))
+    assert value is not None
+    # Still equal to the threshold: keep the sign of a shortfall too small to show (-0.0000).
+    return value.copy_negate() if exact < 0 and value.is_zero() else value
+
+
+def _judge(row: ResultRow, ind: Indicator, tp: Decimal, tolerance: Decimal, cutoff: date) -> Status:
+    """The status of a reported row (exact figures already filled)."""
     kind = ind.kind
     if kind == "节点":
         if row.state == "已完成":
-            return "已完成"
+            return Status.DONE
         if ind.due is not None and cutoff > ind.due:
-            return "逾期"
-        return row.state or "未启动"
+            return Status.OVERDUE
+        return Status(row.state) if row.state in NODE_STATES else Status.NOT_STARTED
     if kind == "累计":
-        if row.completion is None:
-            return "推进中"
-        if row.completion >= HUNDRED:
-            return "已完成"
-        return "序时推进" if row.completion >= tp - tolerance else "滞后"
+        if row.completion_exact is None:
+            return Status.IN_PROGRESS
+        if row.completion_exact >= HUNDRED:
+            return Status.DONE
+        return Status.ON_TRACK if row.completion_exact >= tp - tolerance else Status.LAGGING
     if kind == "比率":
-        if row.ratio is None or row.target is None:
-            return "推进中"
-        return "达标" if row.ratio >= row.target else "未达标"
+        if row.ratio_exact is None or row.target is None:
+            return Status.IN_PROGRESS
+        return Status.MET if row.ratio_exact >= row.target else Status.NOT_MET
     if row.value is None or row.target is None:
-        return "推进中"
+        return Status.IN_PROGRESS
     if kind == "上限":
-        return "达标" if row.value <= row.target else "未达标"
-    if kind == "下限":
-        return "达标" if row.value >= row.target else "未达标"
-    # 增速
-    return "达标" if row.value >= row.target else "未达标"
+        return Status.MET if row.value <= row.target else Status.NOT_MET
+    # 下限, 增速: at least the target
+    return Status.MET if row.value >= row.target else Status.NOT_MET
 
 
-def fill(row: ResultRow, tp_rounded: Decimal, tolerance: Decimal, cutoff: date) -> ResultRow:
-    """Compute a row's ratios and status from its value fields, in place."""
+def fill(row: ResultRow, tp: Decimal, tolerance: Decimal, cutoff: date) -> ResultRow:
+    """Compute a row's figures (exact, then as shown) and its status, in place."""
     ind = row.indicator
     places = ind.decimals
     if ind.kind == "累计":
-        row.completion = percent(row.value, row.target, places)
-        row.time_progress = tp_rounded
-        if row.completion is not None:
-            row.gap = half_up(row.completion - tp_rounded, places)
+        row.completion_exact = exact_percent(row.value, row.target)
+        row.time_progress = half_up(tp, TIME_PROGRESS_PLACES)
+        if row.completion_exact is not None:
+            row.gap_exact = row.completion_exact - tp
     elif ind.kind == "比率":
-        row.ratio = percent(row.value, row.base, places)
+        row.ratio_exact = row.rate if row.rate is not None else exact_percent(row.value, row.base)
     elif ind.kind == "增速" and row.value is not None and row.target is not None:
-        row.gap = half_up(row.value - row.target, places)
+        row.gap_exact = row.value - row.target
     if ind.numeric:
-        row.yoy = year_on_year(row.value, row.last_year, places)
-    row.status = _judge(row, ind, tp_rounded, tolerance, cutoff)
+        current = row.ratio_exact if ind.kind == "比率" else row.value
+        row.yoy = year_on_year(current, row.last_year, places, points=ind.rate_like)
+    row.status = _judge(row, ind, tp, tolerance, cutoff)
+    # What is shown never contradicts the status: 99.5 (not 100) for a row not done, a gap
+    # that is not 0.00 for a row behind.
+    done = row.status is Status.DONE
+    if row.completion_exact is not None:
+        row.completion = shown(row.completion_exact, places, below=None if done else HUNDRED)
+    if row.ratio_exact is not None:
+        met = row.status is Status.MET or row.target is None
+        row.ratio = shown(row.ratio_exact, places, below=None if met else row.target)
+    if row.gap_exact is not None:
+        behind = row.gap_exact < 0
+        row.gap = shown(row.gap_exact, places, below=Decimal(0) if behind else None)
     return row
 
 
 def unit_row(ind: Indicator, unit: str, entry: Entry | None, *, round_name: str, category_title: str,
-             tp_rounded: Decimal, tolerance: Decimal, cutoff: date) -> ResultRow:
-    """One unit's row for one indicator."""
+             tp: Decimal, tolerance: Decimal, cutoff: date, pending: bool = False) -> ResultRow:
+    """One unit's row for one indicator; ``pending``: the row is 待补报 when no entry is given."""
     row = ResultRow(round=round_name, category=ind.sheet, category_title=category_title, indicator=ind,
                     unit=unit, target=ind.target_for(unit))
     if entry is None:
-        row.status = "未报送"
+        row.status = Status.TO_ADD if pending else Status.MISSING
         if ind.kind == "累计":
-            row.time_progress = tp_rounded
+            row.time_progress = half_up(tp, TIME_PROGRESS_PLACES)
         return row
     row.state = entry.state
     row.progress, row.problems, row.next_steps = entry.progress, entry.problems, entry.next_steps
     if entry.invalid:
-        row.status = "待更正"
+        row.status = Status.PENDING
+        if ind.kind == "累计":
+            row.time_progress = half_up(tp, TIME_PROGRESS_PLACES)
         return row
-    row.value, row.base, row.last_year = entry.value, entry.base, entry.last_year
+    row.value, row.base, row.last_year, row.rate = entry.value, entry.base, entry.last_year, entry.rate
     if ind.kind == "累计" and row.value is None:
         row.value = Decimal(0)  # "无/暂无" on a cumulative row: nothing done yet
-    return fill(row, tp_rounded, tolerance, cutoff)
+    return fill(row, tp, tolerance, cutoff)
 
 
 def _sum(values: list[Decimal | None]) -> Decimal | None:
@@ -130,51 +186,77 @@ def _sum(values: list[Decimal | None]) -> Decimal | None:
     return sum(present, Decimal(0)) if present else None
 
 
-NODE_ORDER = ("逾期", "未启动", "推进中", "已完成")
-RATE_ORDER = ("未达标", "推进中", "达标")
+NODE_ORDER = (Status.OVERDUE, Status.NOT_STARTED, Status.IN_PROGRESS, Status.DONE)
+RATE_ORDER = (Status.NOT_MET, Status.IN_PROGRESS, Status.MET)
+_ABSENT = (Status.MISSING, Status.PENDING, Status.TO_ADD)
 
 
-def total_row(ind: Indicator, parts: list[ResultRow], *, tp_rounded: Decimal, tolerance: Decimal,
+def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance: Decimal,
               cutoff: date) -> ResultRow:
     """The 合计 over several units: numerators and denominators summed separately.
 
-    Parts that are 未报送 or 待更正 are left out and named in ``missing_parts``.
+    Parts that are 未报送, 待更正 or 待补报 are left out and named in ``missing_parts``. A
+    total with parts missing is not judged lagging on the partial sum (the missing
+    parts may well make it up): it takes the status of what is missing (待更正 when a
+    part is held for correction, else 待补报 when a part is to be reported, else 未报送)
+    and ``undecided`` says so. Reaching 100% or 序时进度 is already certain on a partial
+    sum and is said as such.
     """
     first = parts[0]
     row = ResultRow(round=first.round, category=ind.sheet, category_title=first.category_title, indicator=ind,
                     unit=TOTAL, target=ind.target, is_total=True)
-    good = [p for p in parts if p.status not in ("未报送", "待更正")]
+    good = [p for p in parts if p.status not in _ABSENT]
     row.missing_parts = tuple(p.unit for p in parts if p not in good)
+    absent = next((s for s in (Status.PENDING, Status.TO_ADD) if any(p.status is s for p in parts)), Status.MISSING)
     if not good:
-        row.status = "未报送" if all(p.status == "未报送" for p in parts) else "待更正"
+        row.status = absent
         if ind.kind == "累计":
-            row.time_progress = tp_rounded
+            row.time_progress = half_up(tp, TIME_PROGRESS_PLACES)
         return row
     if ind.kind in ("累计", "比率"):
         row.value = _sum([p.value for p in good])
-        row.base = _sum([p.base for p in good]) if ind.kind == "比率" else None
-        row.last_year = _sum([p.last_year for p in good]) if all(p.last_year is not None for p in good) else None
-        return fill(row, tp_rounded, tolerance, cutoff)
+        if ind.kind == "比率":
+            counted = [p for p in good if p.rate is None]
+            row.value = _sum([p.value for p in counted])
+            row.base = _sum([p.base for p in counted])
+            if len(counted) < len(good):  # a part gave only its rate: no summed ratio
+                row.value = row.base = None
+        row.last_year = _sum([p.last_year for p in good]) if all(p.last_year is not None for p in good) \
+            and not ind.rate_like else None
+        fill(row, tp, tolerance, cutoff)
+        if row.missing_parts and row.status in LAGGING:
+            row.status, row.undecided = absent, True
+        return row
     # Levels and growth rates do not add up: the total reports the worst part.
     order = NODE_ORDER if ind.kind == "节点" else RATE_ORDER
     statuses = [p.status for p in good]
-    row.status = next((s for s in order if s in statuses), statuses[0])
-    if ind.kind == "节点" and all(s == "已完成" for s in statuses):
+    status = next((s for s in order if s in statuses), statuses[0])
+    if row.missing_parts and status not in LAGGING:
+        # the worst part seen is fine, but a missing part may not be
+        status, row.undecided = absent, True
+    row.status = status
+    if ind.kind == "节点" and all(s is Status.DONE for s in statuses) and not row.missing_parts:
         row.state = "已完成"
     return row
 
 
 def compute(indicators, entries: dict[tuple[str, str], Entry], *, round_name: str, titles: dict[str, str],
-            cutoff: date, year: int, basis: str, tolerance: Decimal) -> tuple[Decimal, list[ResultRow]]:
-    """All result rows of a round, in registry order: each unit's row, then the 合计 where several report."""
-    tp_rounded = half_up(time_progress(cutoff, year, basis), 2)
-    assert tp_rounded is not None
+            cutoff: date, year: int, basis: str, tolerance: Decimal,
+            pending: Collection[tuple[str, str]] = frozenset()) -> tuple[Decimal, list[ResultRow]]:
+    """(exact 序时进度, all result rows of a round in registry order: each unit's row, then the
+    合计 where several units report).
+
+    ``pending``: (指标编号, 单位名称) pairs without an entry that are 待补报 rather than 未报送
+    (rows added to a unit after its template was issued).
+    """
+    tp = time_progress(cutoff, year, basis)
     rows: list[ResultRow] = []
     for ind in indicators:
         parts = [unit_row(ind, unit, entries.get((ind.code, unit)), round_name=round_name,
-                          category_title=titles.get(ind.sheet, ind.sheet), tp_rounded=tp_rounded,
-                          tolerance=tolerance, cutoff=cutoff) for unit in ind.reporters]
+                          category_title=titles.get(ind.sheet, ind.sheet), tp=tp,
+                          tolerance=tolerance, cutoff=cutoff, pending=(ind.code, unit) in pending)
+                 for unit in ind.reporters]
         rows.extend(parts)
         if len(parts) > 1:
-            rows.append(total_row(ind, parts, tp_rounded=tp_rounded, tolerance=tolerance, cutoff=cutoff))
-    return tp_rounded, rows
+            rows.append(total_row(ind, parts, tp=tp, tolerance=tolerance, cutoff=cutoff))
+    return tp, rows

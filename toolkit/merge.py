@@ -9,10 +9,13 @@ atomically. Rerunning on the same inbox gives the same results.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from . import indicators
@@ -20,14 +23,18 @@ from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
+from .formatting import TIME_PROGRESS_PLACES
 from .intake import ReturnFile, expand_zip, read_return, zip_members
-from .model import Entry, Registry, Round, RoundResult, Submission
+from .model import Entry, Registry, Round, Submission
 from .reader import Limits, is_skippable
-from .store import IntakeLog, WorkspaceLock, archive_file, cleanup_temp, safe_name, sha256_file
+from .snapshot import Basis, Pick, RegistryChange, RoundContext
+from .standing import CategoryRound, Fate, History, Standing, build_standing
+from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name, sha256_file
+from .values import half_up
 from .workspace import Workspace
 
 Log = Callable[[str], None]
-MERGE_NOTICES = (Code.W308, Code.W309, Code.W312)
+log = logging.getLogger(__name__)
 #: Files that are no spreadsheet at all get a reply text but no marked-up copy.
 UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
@@ -47,6 +54,7 @@ class _Seen:
     submission: Submission
     outcome: Outcome
     ret: ReturnFile | None  # None when unreadable, or taken from the cache
+    pick: Pick | None = None  # the registry it was checked against
 
 
 def inbox_files(folder: Path) -> list[Path]:
@@ -71,9 +79,13 @@ def received_at(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime)
 
 
-def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None
+def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: str | None = None
             ) -> tuple[Outcome, ReturnFile | None]:
-    """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
+    """Read and check one file; a file that cannot be read becomes a 拒收 finding.
+
+    With a :class:`RoundContext` the file is checked against the registry its template was
+    issued with (:meth:`RoundContext.pick`).
+    """
     label = name or path.name
     try:
         ret = read_return(path, limits, name=label)
@@ -81,11 +93,25 @@ def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = No
         out = Outcome(file=label)
         out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
         return out, None
-    return check_return(ret, ctx), ret
+    return check_return(ret, ctx.for_return(ret) if isinstance(ctx, RoundContext) else ctx), ret
+
+
+def checked(path: Path, label: str, digest: str, ctx: RoundContext, cache: OutcomeCache, limits: Limits, *,
+            remember: bool = True) -> tuple[Outcome, ReturnFile | None, Pick]:
+    """One file's outcome: from the cache when it was checked against the registry the round would
+    use now, else read and checked (and remembered)."""
+    hit = cache.get(digest, label)
+    if hit is not None:
+        return hit[0], None, hit[1]
+    outcome, ret = examine(path, ctx, limits, name=label)
+    pick = ctx.pick(ret)
+    if remember:
+        cache.put(digest, outcome, pick)
+    return outcome, ret, pick
 
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
-              log: Log = lambda _msg: None) -> RoundResult:
+              log: Log = lambda _msg: None) -> Standing:
     """Merge a round; returns the result with the paths of everything written."""
     registry = ws.registry()
     now = now or datetime.now()
@@ -99,24 +125,19 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
         return _merge_locked(ws, registry, rnd, now, limits, log)
 
 
-def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
-    prev = ws.previous_round(registry, rnd)
-    previous = ws.load_entries(prev.name) if prev else None
-    return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None,
-                        settings=ws.check_settings())
+def _context(ws: Workspace, registry: Registry, rnd: Round) -> RoundContext:
+    """Which registry each return is checked against (its snapshot), and the previous round's figures."""
+    return RoundContext(ws, registry, rnd)
 
 
-def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> OutcomeCache:
-    prev = ws.previous_round(registry, rnd)
-    history = ws.state(prev.name) / "entries.json" if prev else None
-    key = context_key(registry, rnd.name, history, limits, ws.check_settings())
-    return OutcomeCache(ws.state(rnd.name) / "cache", key, registry)
+def _cache(ws: Workspace, ctx: RoundContext, limits: Limits) -> OutcomeCache:
+    key = context_key(ctx.round, ctx.history, limits, ctx.settings)
+    return OutcomeCache(ws.state(ctx.round.name) / "cache", key, ctx.current, valid=ctx.valid)
 
 
-def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
-                  log: Log) -> RoundResult:
-    ctx = _context(ws, registry, rnd)
-    cache = _cache(ws, registry, rnd, limits)
+def _read_all(ws: Workspace, rnd: Round, ctx: RoundContext, cache: OutcomeCache, limits: Limits, log: Log,
+              *, remember: bool = True) -> list[_Seen]:
+    """Every file of the round's inbox, read and checked once (or taken from the cache)."""
     files = unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits)
     if files:
         log(f"轮次 {rnd.name}：收件箱中有 {len(files)} 个文件")
@@ -127,69 +148,82 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     by_hash: dict[str, Submission] = {}
     for i, (path, label) in enumerate(files, start=1):
         digest = sha256_file(path)
-        sub = Submission(file=label, path=path, sha256=digest, received=received_at(path))
+        sub = Submission(file=label, path=path, sha256=digest, received=received_at(path), order=i)
         if digest in by_hash:
             first = by_hash[digest]
             out = Outcome(file=label, unit_name=first.unit)
             out.findings.append(make(Code.W312, file=label, unit=first.unit, detail=first.file))
             # the same content as a file already taken: it shares that file's verdict, never wins
-            sub.unit, sub.reason = first.unit, f"与 {first.file} 相同"
-            sub.accepted, sub.superseded = first.accepted, True
+            sub.unit, sub.duplicate_of, sub.accepted = first.unit, first.file, first.accepted
             seen.append(_Seen(sub, out, None))
             log(f"  [{i}/{len(files)}] {label}：与 {first.file} 内容相同，跳过")
             continue
         by_hash[digest] = sub
-        cached, ret = cache.get(digest, label), None
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
-            cache.put(digest, outcome)
+        outcome, ret, pick = checked(path, label, digest, ctx, cache, limits, remember=remember)
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
+        sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
+        seen.append(_Seen(sub, outcome, ret, pick))
         verdict = "接受" if sub.accepted else "拒收"
         log(f"  [{i}/{len(files)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
+    return seen
+
+
+def _judge_round(registry: Registry, rnd: Round, now: datetime, seen: list[_Seen], ctx: RoundContext
+                 ) -> tuple[Standing, dict[tuple[str, str], Entry]]:
+    """The round's standing from the files read, and the accepted entries it is built on
+    (in the current registry's terms: units converted, rows the office removed left out)."""
     winners = _pick_winners(seen, rnd)
-    entries: dict[tuple[str, str], Entry] = {}
-    for item in winners.values():
-        for entry in item.outcome.entries:
-            entries[(entry.code, entry.unit)] = entry
-    _archive_and_feedback(ws, rnd, seen, log, now, registry.settings.issuer)
+    settled = ctx.settle({u: (item.outcome, item.pick or Pick("", Basis.NONE)) for u, item in winners.items()})
     findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
-    for item in seen:
-        s = item.submission
-        s.errors, s.notices = item.outcome.errors, item.outcome.notices
-    result = build_result(registry, rnd, now, entries, [item.submission for item in seen], findings, winners)
-    ws.save_entries(rnd.name, [e for e in entries.values()])
+    standing = build_result(registry, rnd, now, settled.entries, [item.submission for item in seen], findings,
+                            pending=settled.pending, registry_changes=settled.changes)
+    return standing, settled.entries
+
+
+def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
+                  log: Log) -> Standing:
+    ctx = _context(ws, registry, rnd)
+    cache = _cache(ws, ctx, limits)
+    seen = _read_all(ws, rnd, ctx, cache, limits, log)
+    standing, entries = _judge_round(registry, rnd, now, seen, ctx)
+    standing.history = year_history(ws, standing)
+    _archive(ws, rnd, seen)
+    _feedback(ws, rnd, seen, standing, log, now)
+    ws.save_entries(rnd.name, list(entries.values()), registry)
     _record_intake(ws, rnd, seen)
-    write_outputs(ws, result, log)
-    return result
+    write_outputs(ws, standing, log)
+    return standing
 
 
 def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:
-    """The latest accepted return of each unit wins; earlier ones are kept but superseded."""
+    """The latest accepted return of each unit wins; earlier ones are kept but superseded.
+
+    A unit is late when its first accepted return arrived after the deadline (a correction
+    sent later does not make a unit that reported on time late): W308 goes on the winner.
+    """
     by_unit: dict[str, list[_Seen]] = {}
     for item in seen:
-        if item.submission.accepted and item.outcome.unit_name and not item.submission.reason:
+        if item.submission.accepted and item.outcome.unit_name and not item.submission.duplicate_of:
             by_unit.setdefault(item.outcome.unit_name, []).append(item)
     winners: dict[str, _Seen] = {}
     for unit, items in by_unit.items():
-        items.sort(key=lambda it: (it.submission.received, it.submission.sha256))
+        items.sort(key=lambda it: (it.submission.received or datetime.min, it.submission.order))
         winner = items[-1]
         winners[unit] = winner
         for older in items[:-1]:
             older.submission.superseded = True
             older.outcome.findings.append(make(Code.W309, file=older.submission.file, unit=unit,
                                                detail=winner.submission.file))
-        sub = winner.submission
-        if sub.received and sub.received.date() > rnd.deadline:
+        first = items[0].submission
+        if first.received and first.received.date() > rnd.deadline:
+            sub = winner.submission
             sub.late = True
             winner.outcome.findings.append(make(
-                Code.W308, file=sub.file, unit=unit, value=sub.received.strftime("%Y-%m-%d %H:%M"),
+                Code.W308, file=sub.file, unit=unit, value=first.received.strftime("%Y-%m-%d %H:%M"),
                 detail=f"{rnd.deadline.isoformat()} 24:00"))
     return winners
 
@@ -207,58 +241,89 @@ def correction_deadline(rnd: Round, now: datetime) -> date:
     return day
 
 
-def _archive_and_feedback(ws: Workspace, rnd: Round, seen: list[_Seen], log: Log, now: datetime,
-                          office: str) -> None:
-    from .feedback import feedback_name, reply_text, write_feedback
-
+def _archive(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
+    """Accepted originals into the content-addressed archive, unchanged."""
     archive = ws.archive(rnd.name)
-    feedback = ws.feedback(rnd.name)
     for item in seen:
         sub = item.submission
-        if sub.accepted and not sub.reason:
+        if sub.accepted and not sub.duplicate_of:
             unit_code = item.outcome.unit.code if item.outcome.unit else ""
             sub.archived, _ = archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file)
-        own = [f for f in item.outcome.findings if f.code not in MERGE_NOTICES]
-        if not own or sub.reason.startswith("与 "):
+
+
+FEEDBACK_INDEX = "index.json"
+
+
+def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, log: Log, now: datetime) -> None:
+    """A marked-up copy of every file with problems, and a reply for each the department must act on.
+
+    ``feedback/index.json`` lists every file with problems: its unit, the reply and the
+    marked-up file, and whether the reply is still ``pending`` (a file superseded by a
+    later return, or a refused one followed by an accepted one, leaves nothing pending:
+    its old reply text is removed so nobody sends it).
+    """
+    from .feedback import feedback_name, reply_text, write_feedback
+
+    folder = ws.feedback(rnd.name)
+    office = standing.registry.settings.issuer
+    fates = {id(f.submission): f for f in standing.files}
+    index: list[dict[str, object]] = []
+    for item in seen:
+        sub = item.submission
+        fs = fates[id(sub)]
+        if not fs.findings or fs.fate is Fate.DUPLICATE:
             continue
-        marked = feedback / feedback_name(sub.path)
-        if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
-            sub.feedback = marked
-            continue
+        marked = folder / feedback_name(sub.path)
+        reply = folder / f"{Path(safe_name(sub.file)).stem}_回复.txt"
+        subject = ""
         try:
-            if any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in own):
+            if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
+                sub.feedback = marked
+            elif any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in fs.findings):
                 workbook = item.ret.workbook if item.ret is not None else None
-                sub.feedback = write_feedback(sub.path, item.outcome, feedback, workbook=workbook,
+                sub.feedback = write_feedback(sub.path, item.outcome, folder, workbook=workbook,
                                               round_name=rnd.name)
-            due = correction_deadline(rnd, now)
-            subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
-                                       deadline=f"{due.month}月{due.day}日")
-            stem = Path(safe_name(sub.file)).stem
-            (feedback / f"{stem}_回复.txt").write_text(f"主题：{subject}\n\n{body}\n", encoding="utf-8")
+            if fs.pending:
+                due = correction_deadline(rnd, now)
+                subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
+                                           deadline=f"{due.month}月{due.day}日")
+                with atomic_write(reply, "w") as fh:
+                    fh.write(f"主题：{subject}\n\n{body}\n")
+            elif reply.exists():
+                reply.unlink()
         except OSError as exc:
             log(f"  警告：无法为 {sub.file} 生成反馈文件（{exc}），请检查 feedback 文件夹是否被占用。")
+            continue
+        unit = standing.registry.units.get(sub.unit)
+        index.append({"unit": sub.unit, "unit_code": unit.code if unit else "", "file": sub.file,
+                      "sha256": sub.sha256, "reply": reply.name if fs.pending else "",
+                      "marked": sub.feedback.name if sub.feedback else "", "subject": subject,
+                      "pending": fs.pending, "fate": fs.fate.value})
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_write(folder / FEEDBACK_INDEX, "w") as fh:
+        json.dump(index, fh, ensure_ascii=False, indent=1)
 
 
 def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tuple[str, str], Entry],
-                 submissions: list[Submission], findings: list[Finding], winners: dict[str, _Seen]) -> RoundResult:
+                 submissions: list[Submission], findings: list[Finding], *,
+                 pending: frozenset[tuple[str, str]] = frozenset(),
+                 registry_changes: Sequence[RegistryChange] = ()) -> Standing:
+    """The maths on the accepted entries, then the round's standing (:mod:`toolkit.standing`).
+
+    ``pending``: (指标编号, 单位名称) that are 待补报; ``registry_changes``: edits of the master
+    since the templates went out (:mod:`toolkit.snapshot`).
+    """
     settings = registry.settings
     titles = {cat.sheet: cat.title for cat in registry.categories}
     tp, rows = indicators.compute(registry.indicators(), entries, round_name=rnd.name, titles=titles,
                                   cutoff=rnd.cutoff, year=settings.year, basis=settings.basis,
-                                  tolerance=settings.tolerance)
-    late_units = {u for u, item in winners.items() if item.submission.late}
-    for row in rows:
-        row.late = row.unit in late_units
-    expected = [u.name for u in registry.reporting_units()]
-    result = RoundResult(registry=registry, round=rnd, now=now, time_progress=tp, rows=rows,
-                         submissions=submissions, findings=findings, expected_units=expected)
-    result.on_time_units = [u for u in expected if u in winners and u not in late_units]
-    result.late_units = [u for u in expected if u in late_units]
-    result.missing_units = [u for u in expected if u not in winners]
-    return result
+                                  tolerance=settings.tolerance, pending=pending)
+    return build_standing(registry, rnd, now, time_progress=tp,
+                          time_progress_shown=half_up(tp, TIME_PROGRESS_PLACES) or Decimal(0), rows=rows,
+                          submissions=submissions, findings=findings, registry_changes=registry_changes)
 
 
-def write_outputs(ws: Workspace, result: RoundResult, log: Log = lambda _m: None) -> dict[str, Path]:
+def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None) -> dict[str, Path]:
     from .outputs import write_check_report, write_ledger, write_results_csv, write_summary
     from .report import write_report
 
@@ -282,53 +347,55 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
             sub = item.submission
             if db.seen(rnd.name, sub.sha256):
                 continue
-            verdict = "拒收" if not sub.accepted else ("重复" if sub.reason else "接受")
+            verdict = "拒收" if not sub.accepted else ("重复" if sub.duplicate_of else "接受")
             db.record(rnd.name, sub.file, sub.sha256, sub.path.stat().st_size if sub.path.exists() else 0,
                       sub.received, sub.unit, verdict, item.outcome.errors, item.outcome.notices,
                       str(sub.archived.name) if sub.archived else "", sub.reason)
 
 
-def round_status(ws: Workspace, round_name: str | None = None, today: date | None = None) -> dict:
-    """Who has reported, late, missing, rejected — without writing any output."""
+def year_history(ws: Workspace, standing: Standing) -> History | None:
+    """This round among the workspace's merged rounds: category progress by round, each item's
+    change since the last round and its run of lagging rounds (toolkit.year); None when pandas
+    cannot read the earlier rounds (the outputs are then written without the comparisons)."""
+    from . import year
+    from .errors import DuchaError
+    from .outputs import csv_rows
+
+    registry, name = standing.registry, standing.round.name
+    try:
+        current = year.results_frame(csv_rows(standing), registry.rounds)
+        frame = year.year_results(ws, current=current)
+        found = year.trends(frame, name)
+        progress = year.category_progress(frame)
+    except DuchaError as exc:
+        log.warning("无法读取往期结果，本轮输出不含跨轮次比较：%s", exc)
+        return None
+    categories = [CategoryRound(round=str(r["轮次"]), category=str(r["类别"]), indicators=int(r["指标数"]),
+                                average=r["平均完成率"], time_progress=r["序时进度"], lagging=int(r["滞后数"]),
+                                change=r["变化"], word=str(r["较"] or ""))
+                  for r in progress.to_dict("records")]
+    return History(word=found.word, categories=categories, changes=dict(found.indicators),
+                   streaks=dict(found.streaks))
+
+
+def round_status(ws: Workspace, round_name: str | None = None, now: datetime | None = None) -> Standing:
+    """The round's standing as of ``now`` — who has reported, late, missing, rejected — writing no output.
+
+    Files the last merge read are taken from the cache; new ones are read and checked
+    (and not remembered: only a merge decides what the round holds).
+    """
     registry = ws.registry()
-    today = today or date.today()
-    rnd = ws.pick_round(registry, round_name, today)
-    ctx = _context(ws, registry, rnd)
+    now = now or datetime.now()
+    rnd = ws.pick_round(registry, round_name, now.date())
     limits = ws.limits()
-    cache = _cache(ws, registry, rnd, limits)
-    seen: list[_Seen] = []
-    for path, label in unpacked(ws, rnd, inbox_files(ws.inbox(rnd.name)), limits):
-        sub = Submission(file=label, path=path, sha256=sha256_file(path), received=received_at(path))
-        cached, ret = cache.get(sub.sha256, label), None  # what the last merge read, if anything
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(path, ctx, limits, name=label)
-        sub.unit, sub.accepted = outcome.unit_name, not outcome.rejected
-        sub.errors, sub.notices = outcome.errors, outcome.notices
-        if outcome.rejected:
-            sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
-    winners = _pick_winners(seen, rnd)
-    rows = []
-    for unit in registry.reporting_units():
-        mine = [s for s in seen if s.submission.unit == unit.name]
-        chosen: Submission | None
-        if unit.name in winners:
-            chosen = winners[unit.name].submission
-            state = "逾期报送" if chosen.late else "按时报送"
-            if chosen.errors:
-                state += f"（{chosen.errors} 处待更正）"
-        elif mine:
-            state, chosen = "被拒收", mine[-1].submission
-        else:
-            overdue = today > rnd.deadline
-            state, chosen = ("未报送（已逾期）" if overdue else "未报送"), None
-        rows.append({"单位编号": unit.code, "单位名称": unit.name, "状态": state,
-                     "文件": chosen.file if chosen else "", "收到时间": chosen.received.strftime("%Y-%m-%d %H:%M")
-                     if chosen and chosen.received else "", "原因": chosen.reason if chosen and not chosen.accepted else ""})
-    unknown = [s.submission for s in seen if not s.submission.unit]
-    return {"round": rnd, "rows": rows, "unidentified": unknown, "today": today}
+    ctx = _context(ws, registry, rnd)
+    seen = _read_all(ws, rnd, ctx, _cache(ws, ctx, limits), limits, lambda _msg: None, remember=False)
+    return _judge_round(registry, rnd, now, seen, ctx)[0]
+
+
+def accepted_units(ws: Workspace, round_name: str, now: datetime | None = None) -> set[str]:
+    """Names of the units with an accepted return in the round (on time or late)."""
+    return {u.name for u in round_status(ws, round_name, now).units if u.state.reported}
 
 
 def set_received(path: Path, when: datetime) -> None:

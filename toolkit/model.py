@@ -1,8 +1,8 @@
 """Plain records shared by every stage of a round.
 
 The registry (master workbook) is read into :class:`Registry`; a round's merged
-figures are :class:`ResultRow` objects collected in a :class:`RoundResult`, which
-every writer (summary, ledger, Word report, CSV) renders without recomputing.
+figures are :class:`ResultRow` objects, judged with one :class:`Status` each, and
+collected with everything else a writer needs in :class:`toolkit.standing.Standing`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,34 @@ PERCENT_UNITS = frozenset({"%", "％", "百分比", "百分率"})
 KINDS = ("累计", "比率", "上限", "下限", "增速", "节点")
 #: Values a department may pick for a 节点 row.
 NODE_STATES = ("已完成", "推进中", "未启动")
-#: Every status a result row can carry (DESIGN.md, results.csv).
-STATUSES = (
-    "已完成", "序时推进", "滞后", "达标", "未达标", "逾期", "推进中", "未启动", "未报送", "待更正",
-)
+
+
+class Status(str, enum.Enum):
+    """The one status vocabulary of every output (DESIGN.md, results.csv 状态)."""
+
+    DONE = "已完成"
+    ON_TRACK = "序时推进"
+    LAGGING = "滞后"
+    MET = "达标"
+    NOT_MET = "未达标"
+    OVERDUE = "逾期"
+    IN_PROGRESS = "推进中"
+    NOT_STARTED = "未启动"
+    MISSING = "未报送"
+    PENDING = "待更正"
+    TO_ADD = "待补报"  # an indicator added to the master after the unit's template went out
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+#: Every status a result row can carry, in the order outputs list them.
+STATUSES: tuple[Status, ...] = tuple(Status)
 #: Statuses that a leader must look at.
-LAGGING = ("滞后", "未达标", "逾期")
+LAGGING: tuple[Status, ...] = (Status.LAGGING, Status.NOT_MET, Status.OVERDUE)
 TOTAL = "合计"
 
 
@@ -181,19 +203,30 @@ class ResultRow:
     value: Decimal | None = None
     base: Decimal | None = None
     last_year: Decimal | None = None
-    completion: Decimal | None = None  # 完成率 %, rounded
-    ratio: Decimal | None = None  # 比率 % (比率 rows), rounded
-    time_progress: Decimal | None = None  # 序时进度 %, rounded
+    # Figures as shown (rounded half up to the row's 小数位数, or further when the rounded
+    # figure would contradict the status, e.g. 99.5 rather than 100 for a row not done).
+    completion: Decimal | None = None  # 完成率 %
+    ratio: Decimal | None = None  # 比率 % (比率 rows)
+    time_progress: Decimal | None = None  # 序时进度 %, two places for every row
     gap: Decimal | None = None  # 差距, percentage points
     yoy: Decimal | None = None  # 同比: % change, or percentage points when indicator.rate_like
-    status: str = ""
+    # The exact figures statuses are judged on (never shown as they are).
+    completion_exact: Decimal | None = None
+    ratio_exact: Decimal | None = None
+    gap_exact: Decimal | None = None
+    status: Status = Status.MISSING
     state: str = ""  # 完成状态 as reported
+    rate: Decimal | None = None  # 比率 rows: the rate as typed, when the unit gave it directly
     progress: str = ""
     problems: str = ""
     next_steps: str = ""
-    missing_parts: tuple[str, ...] = ()  # for 合计: units whose part is missing
+    missing_parts: tuple[str, ...] = ()  # for 合计: units whose part is missing or held for correction
+    undecided: bool = False  # for 合计: parts missing, so the partial sum is not judged as lagging
     is_total: bool = False
     late: bool = False
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # accepts the Chinese label too
 
 
 class Source(str, enum.Enum):
@@ -233,27 +266,7 @@ class Submission:
     archived: Path | None = None
     feedback: Path | None = None
     reason: str = ""  # why rejected (Chinese)
-
-
-@dataclass
-class RoundResult:
-    registry: Registry
-    round: Round
-    now: datetime
-    time_progress: Decimal
-    rows: list[ResultRow] = field(default_factory=list)
-    submissions: list[Submission] = field(default_factory=list)
-    findings: list = field(default_factory=list)  # list[findings.Finding]
-    expected_units: list[str] = field(default_factory=list)
-    on_time_units: list[str] = field(default_factory=list)
-    late_units: list[str] = field(default_factory=list)
-    missing_units: list[str] = field(default_factory=list)
-    outputs: dict[str, Path] = field(default_factory=dict)
-
-    def rows_in(self, sheet: str) -> list[ResultRow]:
-        return [r for r in self.rows if r.category == sheet]
-
-    def headline(self) -> list[ResultRow]:
-        """One row per indicator: the 合计 where several units report, else the unit's row."""
-        multi = {r.indicator.code for r in self.rows if r.is_total}
-        return [r for r in self.rows if r.is_total or r.indicator.code not in multi]
+    duplicate_of: str = ""  # the file (as received) with the same content, taken first
+    attachment: bool = False  # not a spreadsheet (a cover letter): recorded, never read
+    withdrawn: bool = False  # withdrawn by the clerk (``ducha withdraw``)
+    order: int = 0  # receipt order: breaks ties between equal arrival times

@@ -1,11 +1,14 @@
-"""Terminal renderings of library results (findings, a merge, a round's status)."""
+"""Terminal renderings of library results (findings, a merge, a round's status).
+
+Everything here renders a :class:`~toolkit.standing.Standing` (or findings) as text and
+derives nothing: the counts are the ones the summary and the report print.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-
 from .findings import Finding
-from .model import LAGGING, RoundResult
+from .formatting import format_number
+from .standing import Fate, Standing, UnitState
 from .store import clip, format_table
 
 
@@ -17,47 +20,65 @@ def findings_table(findings: list[Finding]) -> str:
                         ("right", "left", "left", "left", "left", "left"))
 
 
-def merge_summary(result: RoundResult) -> str:
-    subs = result.submissions
-    accepted = [s for s in subs if s.accepted and not s.reason]
-    rejected = [s for s in subs if not s.accepted and not s.reason.startswith("与 ")]
-    repeated = [s for s in subs if s.reason.startswith("与 ")]
-    statuses = Counter(r.status for r in result.headline())
+def _count_line(label: str, counts: list[tuple[str, int]]) -> str:
+    return label + "，".join(f"{name} {n}" for name, n in counts if n)
+
+
+def merge_summary(standing: Standing) -> str:
+    rnd = standing.round
+    fates = [f.fate for f in standing.files]
+    expected = standing.expected_units()
     lines = [
         "",
-        f"轮次 {result.round.name}（统计截止 {result.round.cutoff:%Y-%m-%d}，序时进度 {result.time_progress}%）",
-        f"收到文件 {len(subs)} 个：接受 {len(accepted)} 个，拒收 {len(rejected)} 个"
-        + (f"，与其他文件内容相同 {len(repeated)} 个" if repeated else "") + "。",
-        f"应报送单位 {len(result.expected_units)} 个：按时 {len(result.on_time_units)} 个，"
-        f"逾期 {len(result.late_units)} 个，未报送 {len(result.missing_units)} 个。",
-        "指标状态：" + "，".join(f"{k} {v}" for k, v in statuses.most_common()),
+        f"轮次 {rnd.name}（统计截止 {rnd.cutoff:%Y-%m-%d}，序时进度 {format_number(standing.time_progress_shown)}%）",
+        _count_line(f"收到文件 {len(fates)} 个：", [(str(fate), fates.count(fate)) for fate in Fate]) + "。",
+        _count_line(f"应报送单位 {len(expected)} 个：",
+                    [(str(state), sum(u.state is state for u in expected)) for state in UnitState]) + "。",
+        _count_line("指标状态：", [(str(s), n) for s, n in standing.counts.most_common()]),
     ]
-    if result.late_units:
-        lines.append("逾期报送：" + "、".join(result.late_units))
-    if result.missing_units:
-        lines.append("未报送：" + "、".join(result.missing_units))
-    for s in rejected:
-        lines.append(f"拒收：{s.file}：{s.reason}")
-    errors = [s for s in accepted if s.errors]
-    for s in errors:
-        lines.append(f"待更正：{s.unit} 的 {s.file} 有 {s.errors} 处错误，相关数据未计入，已生成反馈文件。")
-    lagging = [r for r in result.headline() if r.status in LAGGING]
-    if lagging:
-        lines.append(f"需关注事项 {len(lagging)} 项（见汇总表“滞后事项”）。")
-    lines.append("输出文件：")
-    for path in result.outputs.values():
-        lines.append(f"  {path}")
+    for state in (UnitState.LATE, UnitState.MISSING, UnitState.EMPTY, UnitState.REJECTED):
+        names = [u.name for u in standing.units_in(state)]
+        if names:
+            lines.append(f"{state}：" + "、".join(names))
+    for f in standing.pending_files:
+        sub = f.submission
+        if f.fate in (Fate.REJECTED, Fate.EMPTY):
+            lines.append(f"{f.fate}：{sub.file}：{sub.reason}")
+        else:
+            lines.append(f"待更正：{sub.unit} 的 {sub.file} 有 {f.errors} 处错误，相关数据未计入，已生成反馈文件。")
+    attachments = [f.submission.file for f in standing.files if f.fate is Fate.ATTACHMENT]
+    if attachments:
+        lines.append("附件（已登记，不作为报表读取）：" + "、".join(attachments))
+    attention = standing.attention()
+    if attention:
+        lines.append(f"需关注事项 {len(attention)} 项（见汇总表“滞后事项”）。")
+    for warning in standing.registry_warnings:
+        lines.append(f"任务台账提示：{warning}")
+    if standing.outputs:
+        lines.append("输出文件：")
+        lines.extend(f"  {path}" for path in standing.outputs.values())
     return "\n".join(lines)
 
 
-def status_table(status: dict) -> str:
-    rnd = status["round"]
-    rows = [(r["单位编号"], r["单位名称"], r["状态"], r["收到时间"], clip(r["文件"], 40), clip(r["原因"], 50))
-            for r in status["rows"]]
-    counts = Counter(r["状态"].split("（")[0] for r in status["rows"])
-    head = (f"轮次 {rnd.name}：报送截止 {rnd.deadline:%Y-%m-%d}，今天 {status['today']:%Y-%m-%d}。"
-            + "，".join(f"{k} {v} 个" for k, v in counts.items()))
+def status_table(standing: Standing) -> str:
+    rnd = standing.round
+    rows = []
+    for u in standing.expected_units():
+        sub = u.chosen.submission if u.chosen is not None else None
+        state = str(u.state)
+        if u.state is UnitState.MISSING and standing.now.date() > rnd.deadline:
+            state += "（已逾期）"
+        if u.pending_rows:
+            state += f"（{u.pending_rows} 处待更正）"
+        reason = sub.reason if sub is not None and not u.state.reported else ""
+        code = u.unit.code if u.unit else ""
+        rows.append((code, u.name, state, sub.received.strftime("%Y-%m-%d %H:%M") if sub and sub.received else "",
+                     clip(sub.file, 40) if sub else "", clip(reason, 50)))
+    counts = [(str(state), len(standing.units_in(state))) for state in UnitState]
+    head = (f"轮次 {rnd.name}：报送截止 {rnd.deadline:%Y-%m-%d}，今天 {standing.now:%Y-%m-%d}。"
+            + "，".join(f"{name} {n} 个" for name, n in counts if n))
     text = head + "\n" + format_table(("编号", "单位", "状态", "收到时间", "文件", "原因"), rows)
-    if status["unidentified"]:
-        text += "\n无法识别单位的文件：" + "、".join(s.file for s in status["unidentified"])
+    unknown = [f.submission.file for u in standing.units if not u.expected for f in u.files]
+    if unknown:
+        text += "\n无法识别单位或不在本轮名单中的文件：" + "、".join(unknown)
     return text

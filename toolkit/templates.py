@@ -5,7 +5,10 @@ the master's sheet names. Registry cells are locked; input cells are tinted and
 carry data validation; a 填报说明 sheet says what to do and by when; a very
 hidden sheet ``_ducha`` records the template version, round, department and a
 fingerprint of the locked content, so a return is identified by its content and
-tampering (rows moved, targets edited) is detected.
+tampering (rows moved, targets edited) is detected. Since template version 2 it
+also names the registry snapshot the template was built from (``台账快照``, see
+:mod:`toolkit.snapshot`), so a return is checked against the registry it was issued
+with even when the office edits ``master.xlsx`` afterwards.
 
 Every cell reads at 100% zoom: a column is at least as wide as the text in its
 cells that do not wrap (labels, the date, numbers, units; :func:`text_width`),
@@ -28,8 +31,11 @@ from .formatting import cn_date
 from .model import Indicator, Registry, Round, Unit
 from .store import atomic_path, display_width, safe_name
 
-TEMPLATE_VERSION = "1"
+#: 1: identity and fingerprints; 2: adds the 台账快照 key (blank when written outside a workspace).
+TEMPLATE_VERSION = "2"
 META_SHEET = "_ducha"
+#: Key of the hidden sheet naming the registry snapshot a template was built from.
+SNAPSHOT_KEY = "台账快照"
 GUIDE_SHEET = "填报说明"
 COLUMNS = (
     "任务编号", "重点工作", "指标编号", "指标名称", "指标类型", "计量单位", "年度目标",
@@ -107,9 +113,35 @@ def layout(registry: Registry, unit: Unit) -> list[tuple[str, str, list[Indicato
     return out
 
 
+def sheet_rows(sheet_name: str, rows: list[Indicator], unit: Unit) -> list[tuple[int, Indicator, list[object], str]]:
+    """(1-based row, indicator, locked cells, row fingerprint) of one category sheet's data rows.
+
+    A task's number and text are shown on its first row only.
+    """
+    out = []
+    previous_task = None
+    for i, ind in enumerate(rows):
+        task_shown = (ind.task_no, ind.task) != previous_task
+        previous_task = (ind.task_no, ind.task)
+        locked = locked_values(ind, unit, task_shown)
+        out.append((HEADER_ROW + 1 + i, ind, locked, row_fingerprint(sheet_name, locked)))
+    return out
+
+
+def template_prints(registry: Registry, unit: Unit) -> list[tuple[str, int, str, str]]:
+    """The (sheet, row, 指标编号, row fingerprint) layout a unit's template has under ``registry``:
+    what its hidden sheet records, computed without writing the file."""
+    return [(sheet_name, row, ind.code, fp) for sheet_name, _title, rows in layout(registry, unit)
+            for row, ind, _locked, fp in sheet_rows(sheet_name, rows, unit)]
+
+
 def write_template(registry: Registry, rnd: Round, unit: Unit, folder: Path,
-                   now: datetime | None = None) -> TemplateResult:
-    """Write one department's template into ``folder``; returns where it went."""
+                   now: datetime | None = None, snapshot: str = "") -> TemplateResult:
+    """Write one department's template into ``folder``; returns where it went.
+
+    ``snapshot`` names the stored registry snapshot ``registry`` was read from
+    (recorded in the hidden sheet; blank when there is none).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / template_name(unit, rnd.name)
     now = now or datetime.now()
@@ -128,7 +160,7 @@ def write_template(registry: Registry, rnd: Round, unit: Unit, folder: Path,
         meta = wb.add_worksheet(META_SHEET)
         pairs = [
             ("模板版本", TEMPLATE_VERSION), ("轮次", rnd.name), ("单位编号", unit.code), ("单位名称", unit.name),
-            ("生成时间", now.isoformat(timespec="seconds")),
+            ("生成时间", now.isoformat(timespec="seconds")), (SNAPSHOT_KEY, snapshot),
             ("指纹", file_fingerprint(rnd.name, unit.code, prints)),
         ]
         for r, (k, v) in enumerate(pairs):
@@ -311,19 +343,15 @@ def _category_sheet(wb, fmt, sheet_name: str, title: str, rows: list[Indicator],
     for col, name in enumerate(COLUMNS):
         ws.write_string(h, col, name, fmt["header"])
     prints: list[tuple[str, int, str, str]] = []
-    previous_task = None
-    for i, ind in enumerate(rows):
-        r = HEADER_ROW + i  # 0-based row index of data row i
-        task_shown = (ind.task_no, ind.task) != previous_task
-        previous_task = (ind.task_no, ind.task)
-        locked = locked_values(ind, unit, task_shown)
+    for row_no, ind, locked, fp in sheet_rows(sheet_name, rows, unit):
+        r = row_no - 1  # 0-based
         for col, value in enumerate(locked):
             if isinstance(value, float):
                 ws.write_number(r, col, value, fmt["locked_num"])
             else:
                 ws.write_string(r, col, value, fmt["locked"])
         _input_cells(ws, fmt, r, ind)
-        prints.append((sheet_name, r + 1, ind.code, row_fingerprint(sheet_name, locked)))
+        prints.append((sheet_name, row_no, ind.code, fp))
     first, last = HEADER_ROW, HEADER_ROW + len(rows) - 1
     ws.freeze_panes(HEADER_ROW, 3)
     ws.set_landscape()
@@ -407,7 +435,11 @@ def _hint(ind: Indicator, column: str) -> str:
 
 
 def write_templates(registry: Registry, rnd: Round, folder: Path, units: list[Unit] | None = None,
-                    now: datetime | None = None) -> list[TemplateResult]:
-    """Write the round's templates, one per reporting department."""
+                    now: datetime | None = None, snapshot: str = "") -> list[TemplateResult]:
+    """Write the round's templates, one per reporting department (or those in ``units``).
+
+    This only writes files; :func:`toolkit.snapshot.issue_templates` is how a round's
+    templates are issued (the registry frozen beside them, and who got what when).
+    """
     units = units if units is not None else registry.reporting_units()
-    return [write_template(registry, rnd, unit, folder, now) for unit in units]
+    return [write_template(registry, rnd, unit, folder, now, snapshot) for unit in units]

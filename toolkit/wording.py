@@ -28,7 +28,16 @@ import os.path
 import re
 from decimal import Decimal
 
-from .formatting import cn_date, decimal_or_none, format_count, format_pct
+from .formatting import (
+    TIME_PROGRESS_PLACES,
+    cn_date,
+    decimal_or_none,
+    format_count,
+    format_number,
+    format_pct,
+    places_of,
+)
+from .indicators import shown
 from .model import ResultRow
 
 #: Every placeholder a 表述模板 may use, with what it stands for (for help texts).
@@ -137,9 +146,10 @@ def _difference(row: ResultRow) -> tuple[Decimal, str, bool] | None:
             diff = row.value - target
         return None if diff is None else (diff, "目标", True)
     if kind == "比率":
-        if row.ratio is None or target is None:
+        ratio = row.ratio_exact if row.ratio_exact is not None else row.ratio
+        if ratio is None or target is None:
             return None
-        return (row.ratio - target, "目标", True)
+        return (ratio - target, "目标", True)
     if kind in ("上限", "下限"):
         if row.value is None or target is None:
             return None
@@ -147,10 +157,16 @@ def _difference(row: ResultRow) -> tuple[Decimal, str, bool] | None:
     return None
 
 
+def _shown_pct(value: Decimal, decimals: int) -> str:
+    """A percentage as shown: the row's places, or the more places the figure carries (99.5 for a
+    row not done whose 小数位数 is 0: see toolkit.indicators.shown)."""
+    return format_pct(value, max(decimals, places_of(value)))
+
+
 def _yoy_phrase(yoy: Decimal, decimals: int, points: bool = False) -> str:
     """「同比上升55.26%」; for a rate (``points``) 「同比提高1.20个百分点」; 「与上年同期持平」 at zero."""
-    text = format_pct(abs(yoy), decimals)
-    if yoy == 0:
+    text = _shown_pct(abs(yoy), decimals)
+    if Decimal(text) == 0:
         return "与上年同期持平"
     if points:
         return f"同比{'提高' if yoy > 0 else '回落'}{text}个百分点"
@@ -166,24 +182,18 @@ def is_need(ind) -> bool:
 def _against_target(kind: str, diff: Decimal, magnitude: str, measure: str, target: str, unit: str) -> tuple[str, str]:
     """(差距表述, 目标表述) for a level or a rate measured against its target.
 
-    ``magnitude`` is the displayed size of ``diff`` (``0.00`` when it rounds away): the
-    direction is judged on the exact ``diff``, so 89.996% of a 90% target is 「略低于」.
+    The direction is the exact ``diff``'s; ``magnitude`` is its size as shown (never 0 unless
+    equal): an upper limit exceeded 「超出45微克/立方米的控制目标7微克/立方米」, one kept
+    「低于4.5%的目标」; a lower limit missed 「低于70%的目标5.0个百分点」, one met 「高于90%的目标」.
     """
-    shown = Decimal(magnitude) != 0
-    if kind == "上限":
-        if diff > 0:
-            if not shown:
-                return "略超出控制目标", f"略超出{target}{unit}的控制目标"
-            return f"超出控制目标{magnitude}{measure}", f"超出{target}{unit}的控制目标{magnitude}{measure}"
-        if diff == 0:
-            return "达到目标", f"达到{target}{unit}的目标"
-        return (f"低于目标{magnitude}{measure}" if shown else "略低于目标"), f"低于{target}{unit}的目标"
-    if diff > 0:
-        return (f"高于目标{magnitude}{measure}" if shown else "略高于目标"), f"高于{target}{unit}的目标"
     if diff == 0:
         return "达到目标", f"达到{target}{unit}的目标"
-    if not shown:
-        return "略低于目标", f"略低于{target}{unit}的目标"
+    if kind == "上限" and diff > 0:
+        return f"超出控制目标{magnitude}{measure}", f"超出{target}{unit}的控制目标{magnitude}{measure}"
+    if kind == "上限":
+        return f"低于目标{magnitude}{measure}", f"低于{target}{unit}的目标"
+    if diff > 0:
+        return f"高于目标{magnitude}{measure}", f"高于{target}{unit}的目标"
     return f"低于目标{magnitude}{measure}", f"低于{target}{unit}的目标{magnitude}{measure}"
 
 
@@ -200,17 +210,23 @@ def placeholders(row: ResultRow) -> dict[str, str]:
     for key, value in counts.items():
         if _dec(value) is not None:
             out[key] = format_count(value)
-    pcts = {"完成率": row.completion, "比率": row.ratio, "序时进度": row.time_progress, "同比": row.yoy}
+    pcts = {"完成率": row.completion, "比率": row.ratio, "同比": row.yoy}
     for key, value in pcts.items():
-        if _dec(value) is not None:
-            out[key] = format_pct(value, dec)
+        if value is not None and _dec(value) is not None:
+            out[key] = _shown_pct(value, dec)
+    if row.time_progress is not None:  # one quantity for the round: always two places
+        out["序时进度"] = _shown_pct(row.time_progress, TIME_PROGRESS_PLACES)
     yoy = _dec(row.yoy)
     if yoy is not None:
         out["同比表述"] = _yoy_phrase(yoy, dec, ind.rate_like)
     diff = _difference(row)
     if diff is not None:
         value, against, points = diff
-        magnitude = format_pct(abs(value), dec) if points else format_count(abs(value))
+        if points:
+            nonzero = Decimal(0) if value != 0 else None  # never "低于目标0.00个百分点" when it is not equal
+            magnitude = format_number(shown(abs(value), max(dec, places_of(value)), above=nonzero))
+        else:
+            magnitude = format_count(abs(value))
         measure = "个百分点" if points else (ind.unit or "")
         if Decimal(magnitude) == 0:
             out["比较"] = "等于"
@@ -277,7 +293,7 @@ def describe(row: ResultRow, *, default: bool = False) -> str:
     ones. A 同比 the wording does not mention is appended; a 合计 that misses some
     units' parts says so.
     """
-    if row.status in _NO_FIGURE:
+    if row.status in _NO_FIGURE and not row.undecided:
         return ""
     ind = row.indicator
     values = placeholders(row)

@@ -1,0 +1,46 @@
+"""results.csv: one row per result row, for other programs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..formatting import format_number
+from ..model import ResultRow
+from ..standing import Standing
+from .book import _CSV_TRIGGERS, _PLAIN_NUMBER, CSV_COLUMNS, _atomic, _rate, _target
+
+# -- results.csv ------------------------------------------------------------------------
+
+
+def _csv_text(text: object) -> str:
+    """Text for a CSV cell, with anything a spreadsheet would run as a formula neutralised."""
+    s = "" if text is None else str(text)
+    if s.startswith(_CSV_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(s):
+        return "'" + s
+    return s
+
+
+def _csv_row(row: ResultRow) -> list[str]:
+    ind = row.indicator
+    texts = [row.round, row.category, ind.task_no, ind.code, ind.name, row.unit, ind.unit]
+    numbers = [row.target, row.value, row.base, row.last_year, _rate(row), row.time_progress,
+               row.gap, row.yoy]
+    # format_number only ever yields plain numbers (-?digits[.digits]), which stay as they are.
+    return [_csv_text(t) for t in texts] + [format_number(d) for d in numbers] + [_csv_text(row.status)]
+
+
+def csv_rows(result: Standing) -> list[list[str]]:
+    """The rows of results.csv (without the header), in result.rows order."""
+    return [_csv_row(row) for row in result.rows]
+
+
+def write_results_csv(result: Standing, path: Path) -> Path:
+    """results.csv (UTF-8 with BOM): one row per ResultRow, in result.rows order."""
+    target = _target(path, "results.csv")
+    with _atomic(target) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(csv_rows(result))
+    return target
+
