@@ -914,3 +914,6 @@ def test_empty_and_foreign_returns_in_a_merge(tmp_path):
     subs = {s.file: s for s in result.submissions}
     assert not subs["科技局.xlsx"].accepted and not subs["灵宝.xlsx"].accepted
     assert _row(result, "1-1-1", KJ).status == "未报送"
+    # the round's standing: the unit that sent an empty table is 空表, the other 被拒收
+    assert result.names_in(UnitState.EMPTY) == [KJ]
+    assert result.names_in(UnitState.REJECTED) == [LB]
