@@ -3,7 +3,8 @@
 A merge reads and checks each inbox file once; the outcome (findings and entries)
 is stored under ``rounds/<轮次>/.ducha/cache/`` keyed by the file's sha256 *and*
 by everything the check depended on: the round (name and dates), the previous
-round's accepted figures, the limits, the toolkit version — and the registry the
+round's accepted figures, the limits, the check settings (ducha.toml ``[checks]``),
+the toolkit version — and the registry the
 return was checked against (a :class:`~toolkit.snapshot.Pick`, stored with the
 outcome): an outcome is reused only while the round would still check that file
 against the same snapshot (:meth:`~toolkit.snapshot.RoundContext.valid`). A return
@@ -22,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from . import __version__
-from .check import Outcome
+from .check import CheckSettings, Outcome
 from .findings import Code, Finding
 from .model import Entry, Registry, Round
 from .reader import Limits
@@ -31,10 +32,11 @@ from .store import atomic_write
 from .workspace import DECIMAL_FIELDS
 
 
-def context_key(rnd: Round, history: Path | None, limits: Limits) -> str:
+def context_key(rnd: Round, history: Path | None, limits: Limits, settings: CheckSettings | None = None) -> str:
     """What every check of a round depends on, the registry apart (that is each outcome's :class:`Pick`)."""
     digest = hashlib.sha256()
-    for part in (__version__, rnd.name, rnd.cutoff.isoformat(), rnd.deadline.isoformat(), repr(limits)):
+    for part in (__version__, rnd.name, rnd.cutoff.isoformat(), rnd.deadline.isoformat(), repr(limits),
+                 (settings or CheckSettings()).cache_key()):
         digest.update(part.encode("utf-8") + b"\x1f")
     if history is not None and history.exists():
         digest.update(history.read_bytes())

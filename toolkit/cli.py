@@ -216,7 +216,8 @@ def cmd_check(args) -> int:
         registry = ws.registry()
         rnd = ws.pick_round(registry, args.round) if args.round else None
         # with a round: each file is checked against the registry its template was issued with
-        ctx = RoundContext(ws, registry, rnd) if rnd is not None else CheckContext(registry=registry)
+        ctx = RoundContext(ws, registry, rnd) if rnd is not None else \
+            CheckContext(registry=registry, settings=ws.check_settings())
         limits = ws.limits()
     outcomes = []
     for path in args.files:

@@ -131,8 +131,8 @@ def _context(ws: Workspace, registry: Registry, rnd: Round) -> RoundContext:
 
 
 def _cache(ws: Workspace, ctx: RoundContext, limits: Limits) -> OutcomeCache:
-    return OutcomeCache(ws.state(ctx.round.name) / "cache", context_key(ctx.round, ctx.history, limits),
-                        ctx.current, valid=ctx.valid)
+    key = context_key(ctx.round, ctx.history, limits, ctx.settings)
+    return OutcomeCache(ws.state(ctx.round.name) / "cache", key, ctx.current, valid=ctx.valid)
 
 
 def _read_all(ws: Workspace, rnd: Round, ctx: RoundContext, cache: OutcomeCache, limits: Limits, log: Log,

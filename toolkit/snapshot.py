@@ -381,6 +381,7 @@ class RoundContext:
         self.current_id = snapshot_id(registry.path.read_bytes())
         self.stamp = hashlib.sha256(f"{self.store.digest()}|{self.current_id}".encode()).hexdigest()[:16]
         self.previous_round = ws.previous_round(registry, rnd)
+        self.settings = ws.check_settings()  # ducha.toml [checks]
         self.history: Path | None = ws.state(self.previous_round.name) / "entries.json" \
             if self.previous_round else None
         self._registries: dict[str, Registry | None] = {self.current_id: registry}
@@ -459,7 +460,7 @@ class RoundContext:
         registry = self.registry_for(pick)
         previous = self.previous(registry)
         return CheckContext(registry=registry, round=self.round, previous=previous or {},
-                            has_history=previous is not None)
+                            has_history=previous is not None, settings=self.settings)
 
     def for_return(self, ret: ReturnFile) -> CheckContext:
         return self.check_context(self.pick(ret))

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from .check import SETTING_HELP, CheckSettings
 from .errors import WorkspaceError
 from .model import Entry, Registry, Round
 from .reader import Limits
@@ -104,6 +105,24 @@ class Workspace:
                 raise WorkspaceError(f"ducha.toml 的 [limits] {key} 应为正数。")
             kwargs[key] = type(getattr(Limits(), key))(value)
         return Limits(**kwargs)
+
+    def check_settings(self) -> CheckSettings:
+        """The thresholds of the checks, from ducha.toml ``[checks]`` (defaults where not set)."""
+        section = self.config().get("checks", {})
+        if not isinstance(section, dict):
+            raise WorkspaceError("ducha.toml 中的 checks 应写成一节：[checks]，下面每行一项，如 magnitude_vs_target = 20。")
+        names = [f.name for f in dataclasses.fields(CheckSettings)]
+        kwargs = {}
+        for key, value in section.items():
+            if key not in names:
+                known = "；".join(f"{n}（{SETTING_HELP[n]}）" for n in names)
+                raise WorkspaceError(f"ducha.toml 的 [checks] 中没有“{key}”这一项，可用的有：{known}。")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 1 \
+                    or value != value or value == float("inf"):
+                raise WorkspaceError(f"ducha.toml 的 [checks] {key}（{SETTING_HELP[key]}）应为大于 1 的数字，"
+                                     f"现为“{value}”。请修改后重新运行。")
+            kwargs[key] = Decimal(str(value))
+        return CheckSettings(**kwargs)
 
     # -- registry and rounds ---------------------------------------------------------
     def registry(self) -> Registry:

@@ -161,7 +161,14 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
             if mine and mine[-1].passage.continue_with(slot.passage.text):
                 gone.add(id(slot))
     kept = sorted((s for s in slots if id(s) not in gone), key=lambda s: s.place)
-    return [s.passage.render() for s in kept]
+    # Consecutive sentences opening with the same subject are said as one, the subject once:
+    # 「其中产业项目已开工37个…。产业项目已支付资金…」 → 「其中产业项目已开工37个…，已支付资金…」.
+    joined: list[Passage] = []
+    for slot in kept:
+        if joined and joined[-1].continue_with(slot.passage.render()):
+            continue
+        joined.append(slot.passage)
+    return [passage.render() for passage in joined]
 
 
 def _category_parts(cat: Category, rows: list[ResultRow], headline: dict[str, ResultRow],
