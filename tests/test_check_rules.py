@@ -11,9 +11,10 @@ tested through ``run_merge`` on a workspace.
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from factories import (
     copy_as,
     delete_meta,
     header_cell,
+    indicator_row,
     make_master,
     make_return,
     make_workspace,
@@ -37,15 +39,17 @@ from factories import (
     sheet_part,
 )
 
-from toolkit.check import CheckContext, Outcome
+from toolkit.cache import context_key
+from toolkit.check import CheckContext, CheckSettings, Outcome
 from toolkit.demo import deliver
+from toolkit.errors import WorkspaceError
 from toolkit.findings import Code, Level
 from toolkit.merge import examine, run_merge
 from toolkit.model import Entry
 from toolkit.read import Limits
 from toolkit.registry import load_registry
 from toolkit.standing import Fate, UnitState
-from toolkit.templates import GUIDE_SHEET, META_SHEET, file_fingerprint
+from toolkit.templates import GUIDE_SHEET, INPUT_COLUMNS, META_SHEET, file_fingerprint
 
 D = Decimal
 ROUND = "2021-04"
@@ -172,6 +176,8 @@ def both(*edits):
 
 
 H = "本期完成"
+#: Every input cell of 市科技局's rows left blank (填报人 and 联系电话 still filled).
+UNTOUCHED = {code: dict.fromkeys(INPUT_COLUMNS) for code in ("1-1-1", "1-1-2", "1-2-1", "1-2-2")}
 FAIL = [
     # -- 拒收 ------------------------------------------------------------------------------
     pytest.param(Case(Code.F110, edit=both(delete_meta, lambda wb: set_info(wb, "填报单位", "市教育局")),
@@ -189,6 +195,11 @@ FAIL = [
     pytest.param(Case(Code.F113, edit=swap_rows(SHEET1, 4, 5), text=("移动",)), id="F113-rows-moved"),
     pytest.param(Case(Code.F114, edit=lambda wb: setattr(header_cell(wb, SHEET1, H), "value", "本月完成"),
                       sheet=SHEET1, text=("本期完成",)), id="F114"),
+    pytest.param(Case(Code.F116, values=UNTOUCHED, text=("空表",)), id="F116-untouched"),
+    pytest.param(Case(Code.F116, values={c: {k: " " for k in v} for c, v in UNTOUCHED.items()}, text=("空表",)),
+                 id="F116-only-spaces"),
+    pytest.param(Case(Code.F117, edit=lambda wb: set_info(wb, "填报单位", FG), sheet=SHEET1, cell="B2",
+                      text=(FG, KJ)), id="F117"),
     # -- 错误 ------------------------------------------------------------------------------
     pytest.param(Case(Code.E201, values={"1-1-1": {H: None}}, sheet=SHEET1, cell=cell(4, H), row_code="1-1-1",
                       text=("本期完成", "未填写")), id="E201"),
@@ -215,6 +226,21 @@ FAIL = [
                       text=("-5",)), id="E211"),
     pytest.param(Case(Code.E212, values={"1-1-1": {H: "59个"}}, sheet=SHEET1, cell=cell(4, H), row_code="1-1-1",
                       text=("个", "家")), id="E212"),
+    # 200000000 in a 万元 row (target 50000) was typed in 元: 20000万元 is 40% of the target.
+    pytest.param(Case(Code.E213, values={"1-1-2": {H: 200000000}}, sheet=SHEET1, cell=cell(5, H),
+                      row_code="1-1-2", text=("4000倍", "可能把“万元”当成“元”填写了", "200000000元即20000万元")),
+                 id="E213-wan-yuan"),
+    pytest.param(Case(Code.E213, values={"1-1-1": {H: 2800}}, sheet=SHEET1, cell=cell(4, H), row_code="1-1-1",
+                      text=("20倍",)), id="E213-twenty-times"),
+    pytest.param(Case(Code.E214, values={"1-1-1": {H: 150}}, previous=prev("1-1-1", value=2), sheet=SHEET1,
+                      cell=cell(4, H), row_code="1-1-1", text=("上一轮2家", "75倍")), id="E214"),
+    pytest.param(Case(Code.E215, unit=FG, values={"2-1-1": {H: "120%", "基数": None}}, sheet=SHEET2,
+                      cell=cell(4, H), row_code="2-1-1", text=("120%",)), id="E215"),
+    pytest.param(Case(Code.E216, values={"1-1-1": {H: 59, "进展情况": "全市科技型中小企业备案62家。"}}, sheet=SHEET1,
+                      cell=cell(4, "进展情况"), row_code="1-1-1", value=D(59),
+                      text=("全市科技型中小企业备案62家", "59家")), id="E216"),
+    pytest.param(Case(Code.E217, unit=FG, values={"2-1-1": {H: 90, "基数": "100%"}}, sheet=SHEET2,
+                      cell=cell(4, "基数"), row_code="2-1-1", text=("100%",)), id="E217"),
     # -- 提示 ------------------------------------------------------------------------------
     pytest.param(Case(Code.W301, values={"1-1-2": {H: "0.22亿元"}}, sheet=SHEET1, cell=cell(5, H),
                       row_code="1-1-2", value=D(2200), text=("0.22亿元", "2200万元")), id="W301"),
@@ -240,6 +266,8 @@ FAIL = [
                       row_code="2-1-3", value=D("42.14"), text=("42.14%",)), id="W313"),
     pytest.param(Case(Code.W314, edit=set_cell(SHEET1, "A9", "备注：数据来源于市统计局月报"), sheet=SHEET1,
                       cell="A9", text=("备注：数据来源于市统计局月",)), id="W314"),
+    pytest.param(Case(Code.W316, unit=FG, values={"2-1-1": {H: "95.48%", "基数": 354}}, sheet=SHEET2,
+                      cell=cell(4, H), row_code="2-1-1", text=("95.48%", "按比率 95.48% 读取")), id="W316"),
 ]
 
 PASS = [
@@ -249,6 +277,9 @@ PASS = [
     pytest.param(Case(Code.F113, edit=set_cell(SHEET1, cell(4, "进展情况"), "只改了可填写的单元格")), id="F113"),
     pytest.param(Case(Code.F114, edit=lambda wb: setattr(header_cell(wb, SHEET1, H), "value", " 本期完成 ")),
                  id="F114"),
+    # Only one cell typed is a return (its other rows are then incomplete, but not an empty table).
+    pytest.param(Case(Code.F116), id="F116"),
+    pytest.param(Case(Code.F117, edit=lambda wb: set_info(wb, "填报单位", "三门峡市科技局")), id="F117"),
     pytest.param(Case(Code.E201, values={"1-1-1": {H: 59}}), id="E201"),
     pytest.param(Case(Code.E202, values={"1-1-2": {H: "1,816"}}, row_code="1-1-2", value=D(1816)), id="E202"),
     pytest.param(Case(Code.E203, values={"1-1-2": {H: 2200}}, row_code="1-1-2", value=D(2200)), id="E203"),
@@ -267,6 +298,19 @@ PASS = [
     pytest.param(Case(Code.E211, unit=FG, values={"2-2-1": {H: 5, "上年同期": -3}}, row_code="2-2-1", value=D(5)),
                  id="E211-growth-last-year"),
     pytest.param(Case(Code.E212, values={"1-1-1": {H: "59家"}}, row_code="1-1-1", value=D(59)), id="E212"),
+    # 961.7% of the target is a published figure: a real over-achievement, only W303.
+    pytest.param(Case(Code.E213, values={"1-1-1": {H: "1346.4"}}, row_code="1-1-1", value=D("1346.4")),
+                 id="E213-961.7-percent"),
+    pytest.param(Case(Code.E214, values={"1-1-1": {H: 60}}, previous=prev("1-1-1", value=1), row_code="1-1-1",
+                      value=D(60)), id="E214-big-rise-below-target"),
+    pytest.param(Case(Code.E215, unit=FG, values={"2-1-1": {H: "95.48%", "基数": None}}, row_code="2-1-1",
+                      value=None), id="E215"),
+    pytest.param(Case(Code.E216, values={"1-1-1": {H: 59, "进展情况": "老企业备案62家，科技型中小企业备案59家。"}},
+                      row_code="1-1-1", value=D(59)), id="E216"),
+    pytest.param(Case(Code.E217, unit=FG, values={"2-1-1": {H: "338个", "基数": "354个"}}, row_code="2-1-1",
+                      value=D(338)), id="E217"),
+    pytest.param(Case(Code.W316, unit=FG, values={"2-1-1": {H: "1,816项", "基数": "2124项"}}, row_code="2-1-1",
+                      value=D(1816)), id="W316"),
     pytest.param(Case(Code.W301, values={"1-1-2": {H: 2200}}), id="W301"),
     pytest.param(Case(Code.W302, values={"1-1-1": {H: 59}}), id="W302"),
     pytest.param(Case(Code.W303, values={"1-1-1": {H: 59}}, previous=prev("1-1-1", value=50)), id="W303"),
@@ -606,3 +650,274 @@ def test_factory_master_is_complete(tmp_path):
     forest = reg.indicator("2-3-1")
     assert forest.target == D("17.7") and forest.target_for(LB) == D("8.5") and forest.target_for(LS) == D("9.2")
     assert not reg.warnings
+
+
+# ---------------------------------------------------------------------------------------
+# implausible magnitudes (E213/E214): the likely unit slip is named
+
+MAG = "三、量级"
+MAG_UNIT = "市统计局"
+MAG_INDICATORS = [
+    indicator_row(MAG, "3-1", "稳定和扩大就业", MAG_UNIT, "3-1-1", "城镇新增就业", "累计", "万人", 3.7),
+    indicator_row(MAG, "", "", "", "3-1-2", "专项债券资金", "累计", "亿元", 150),
+    indicator_row(MAG, "", "", "", "3-1-3", "新建燃气管道", "累计", "公里", 6),
+    indicator_row(MAG, "", "", "", "3-1-4", "城镇登记失业率", "上限", "%", 4.5),
+    indicator_row(MAG, "", "", "", "3-1-5", "社会保障卡覆盖率", "下限", "%", 94),
+    indicator_row(MAG, "", "", "", "3-1-6", "PM2.5平均浓度", "上限", "微克/立方米", 45),
+    indicator_row(MAG, "", "", "", "3-1-7", "参保人数", "下限", "人", 40000),
+    # 目标分解 gives 市教育局 its part and leaves 市统计局 without a target
+    indicator_row(MAG, "", "", "", "3-1-8", "企业数", "下限", "家", None, reporters=f"{MAG_UNIT}、市教育局"),
+    indicator_row(MAG, "", "", "", "3-1-9", "新发展连翘种植", "累计", "亩", 10000),
+    indicator_row(MAG, "", "", "", "3-1-10", "开（复）工率", "比率", "%", 90),
+    indicator_row(MAG, "", "", "", "3-1-11", "城镇职工参保人数", "累计", "万人", None, reporters=f"{MAG_UNIT}、市教育局"),
+]
+
+
+@pytest.fixture(scope="module")
+def mag_registry(tmp_path_factory):
+    path = make_master(tmp_path_factory.mktemp("mag"), indicators=MAG_INDICATORS,
+                       units=[("D01", MAG_UNIT), ("D02", "市教育局")], splits=[("3-1-8", "市教育局", 100), ("3-1-11", "市教育局", 5)])
+    return load_registry(path)
+
+
+def mag_check(registry, folder: Path, values: dict, previous: dict | None = None,
+              settings: CheckSettings | None = None) -> Outcome:
+    path = make_return(registry, folder, unit=MAG_UNIT, values=values)
+    ctx = CheckContext(registry=registry, round=registry.round(ROUND), previous=previous or {},
+                       has_history=previous is not None, settings=settings or CheckSettings())
+    return examine(path, ctx, Limits())[0]
+
+
+def found(outcome: Outcome, code: str) -> list:
+    return [f for f in outcome.findings if f.code.name == code]
+
+
+@pytest.mark.parametrize(("code", "typed", "words"), [
+    ("3-1-1", 14255, ("3853倍", "可能把“万人”当成“人”填写了", "14255人即1.4255万人")),
+    ("3-1-2", 930000, ("可能把“亿元”当成“万元”填写了", "930000万元即93亿元")),
+    ("3-1-2", 9300000000, ("可能把“亿元”当成“元”填写了", "9300000000元即93亿元")),
+    ("3-1-3", 2100, ("可能把“公里”当成“米”填写了", "2100米即2.1公里")),
+    ("3-1-4", "0.0342", ("可能把百分数填成了小数", "0.0342应填为3.42")),
+    ("3-1-5", "0.947", ("可能把百分数填成了小数", "0.947应填为94.7")),
+    ("3-1-6", 52000, ("1156倍",)),
+    ("3-1-7", "1.4255", ("可能把“人”当成“万人”填写了", "1.4255万人即14255人")),
+])
+def test_magnitude_slip_is_held_and_named(mag_registry, tmp_path, code, typed, words):
+    outcome = mag_check(mag_registry, tmp_path, {code: {H: typed}})
+    hits = found(outcome, "E213")
+    assert len(hits) == 1, [f.message for f in outcome.findings]
+    for word in words:
+        assert word in hits[0].message, hits[0].message
+    assert entry(outcome, code).invalid  # held as 待更正, never merged
+
+
+@pytest.mark.parametrize(("code", "typed"), [
+    ("3-1-1", "35.6"),  # 961.7% of 3.7万人: a published over-achievement
+    ("3-1-4", "0.2"),  # a very low 失业率 is good news, no unit slip explains it
+    ("3-1-4", "8"),  # over the limit, but a real figure (未达标, not an input error)
+    ("3-1-6", 52),
+    ("3-1-7", 38000),
+])
+def test_plausible_figures_pass(mag_registry, tmp_path, code, typed):
+    outcome = mag_check(mag_registry, tmp_path, {code: {H: typed}})
+    assert not found(outcome, "E213") and not found(outcome, "E214"), [f.message for f in outcome.findings]
+    assert not entry(outcome, code).invalid
+
+
+def test_cumulative_without_target_is_compared_with_last_round(mag_registry, tmp_path):
+    last = {("3-1-11", MAG_UNIT): Entry(code="3-1-11", unit=MAG_UNIT, value=D("23.86"))}
+    slip = mag_check(mag_registry, tmp_path / "slip", {"3-1-11": {H: 238600}}, previous=last)
+    assert "可能把“万人”当成“人”填写了（238600人即23.86万人）" in found(slip, "E214")[0].message
+    fine = mag_check(mag_registry, tmp_path / "fine", {"3-1-11": {H: "24.5"}}, previous=last)
+    assert not found(fine, "E214")
+
+
+def test_level_without_target_is_compared_with_last_round(mag_registry, tmp_path):
+    last = {("3-1-8", MAG_UNIT): Entry(code="3-1-8", unit=MAG_UNIT, value=D(120))}
+    up = mag_check(mag_registry, tmp_path / "up", {"3-1-8": {H: 1200000}}, previous=last)
+    assert "可能把“家”当成" not in found(up, "E214")[0].message  # 家 has no smaller unit: no slip named
+    assert "10000倍" in found(up, "E214")[0].message
+    down = mag_check(mag_registry, tmp_path / "down", {"3-1-8": {H: "0.012"}}, previous=last)
+    assert "可能把“家”当成“万家”填写了" in found(down, "E214")[0].message
+    fine = mag_check(mag_registry, tmp_path / "fine", {"3-1-8": {H: 131}}, previous=last)
+    assert not found(fine, "E214")
+
+
+def test_magnitude_thresholds_are_settings(mag_registry, tmp_path):
+    """A 10-times figure passes by default (W303 only) and is held when the setting says 5."""
+    default = mag_check(mag_registry, tmp_path / "a", {"3-1-9": {H: 100000}})
+    assert not found(default, "E213") and found(default, "W303")
+    strict = mag_check(mag_registry, tmp_path / "b", {"3-1-9": {H: 100000}},
+                       settings=CheckSettings(magnitude_vs_target=D(5)))
+    assert found(strict, "E213")
+    last = {("3-1-9", MAG_UNIT): Entry(code="3-1-9", unit=MAG_UNIT, value=D(100))}
+    jump = mag_check(mag_registry, tmp_path / "c", {"3-1-9": {H: 12000}}, previous=last)
+    assert found(jump, "E214")  # 120 times the last figure and beyond the annual target
+    loose = mag_check(mag_registry, tmp_path / "d", {"3-1-9": {H: 12000}}, previous=last,
+                      settings=CheckSettings(magnitude_vs_last=D(200)))
+    assert not found(loose, "E214")
+
+
+def test_workspace_reads_and_validates_check_settings(tmp_path):
+    ws = make_workspace(tmp_path)
+    assert ws.check_settings() == CheckSettings()
+    (ws.root / "ducha.toml").write_text("[checks]\nmagnitude_vs_target = 30\nmagnitude_vs_last = 80.5\n",
+                                        encoding="utf-8")
+    assert ws.check_settings() == CheckSettings(magnitude_vs_target=D(30), magnitude_vs_last=D("80.5"))
+    for text, words in [("magnitude_vs_target = 1", ("magnitude_vs_target", "大于 1")),
+                        ("magnitude_vs_last = \"五十\"", ("magnitude_vs_last", "大于 1")),
+                        ("magnitude = 20", ("magnitude", "magnitude_vs_target", "可用的有"))]:
+        (ws.root / "ducha.toml").write_text(f"[checks]\n{text}\n", encoding="utf-8")
+        with pytest.raises(WorkspaceError) as info:
+            ws.check_settings()
+        for word in words:
+            assert word in str(info.value)
+
+
+def test_merge_uses_the_settings_and_the_cache_key_follows_them(tmp_path):
+    ws = make_workspace(tmp_path)
+    path = make_return(ws, ws.inbox(ROUND), values={"1-1-1": {H: 1400}})  # 10 times the target
+    deliver(ws, ROUND, path, datetime(2021, 5, 7, 10))
+    first = run_merge(ws, ROUND, now=NOW)
+    assert not [f for f in first.findings if f.code is Code.E213]
+    (ws.root / "ducha.toml").write_text("[checks]\nmagnitude_vs_target = 8\n", encoding="utf-8")
+    second = run_merge(ws, ROUND, now=NOW)  # the cached outcome must not be reused
+    assert [f.cell for f in second.findings if f.code is Code.E213] == [cell(4, H)]
+    rnd = ws.registry().round(ROUND)
+    keys = {context_key(rnd, None, Limits(), s)
+            for s in (CheckSettings(), CheckSettings(magnitude_vs_target=D(8)), CheckSettings(magnitude_vs_last=D(8)))}
+    assert len(keys) == 3
+
+
+def test_docs_give_the_default_thresholds():
+    rules = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
+    for setting in fields(CheckSettings):
+        default = getattr(CheckSettings(), setting.name)
+        assert re.search(rf"^\| `{setting.name}` \| {default} \|", rules, re.M), setting.name
+
+
+# ---------------------------------------------------------------------------------------
+# 比率 rows entered as people enter them
+
+
+@pytest.mark.parametrize(("typed", "base", "value", "rate"), [
+    ("338个", 354, D(338), None),
+    ("1,816项", "2124项", D(1816), None),
+    ("76个项目", 89, D(76), None),
+    ("0.22亿元", "5000万元", D(2200), None),  # the count in the unit its base was typed in
+    ("95.48%", 354, None, D("95.48")),
+    ("95.48%", None, None, D("95.48")),  # the rate alone needs no base
+])
+def test_ratio_row_reads_counts_and_typed_rates(mag_registry, tmp_path, typed, base, value, rate):
+    outcome = mag_check(mag_registry, tmp_path, {"3-1-10": {H: typed, "基数": base}})
+    row = entry(outcome, "3-1-10")
+    assert not row.invalid, [f.message for f in outcome.findings]
+    assert (row.value, row.rate) == (value, rate)
+    assert not found(outcome, "E212") and not found(outcome, "E206")
+    assert bool(found(outcome, "W316")) is (rate is not None)
+
+
+def test_percent_formatted_cell_is_the_rate_never_a_count(mag_registry, tmp_path):
+    def percent_cell(wb):
+        ws = wb[MAG]
+        target = ws[cell(13, H)]
+        target.value, target.number_format = 0.9548, "0.00%"
+    path = make_return(mag_registry, tmp_path, unit=MAG_UNIT, values={"3-1-10": {"基数": 354}}, edit=percent_cell)
+    outcome = examine(path, CheckContext(registry=mag_registry, round=mag_registry.round(ROUND)), Limits())[0]
+    row = entry(outcome, "3-1-10")
+    assert row.value is None and row.rate == D("95.48") and not row.invalid
+    assert [f.cell for f in found(outcome, "W316")] == [cell(13, H)]
+
+
+@pytest.mark.parametrize(("typed", "base", "code"), [
+    ("约338个", 354, "E203"),
+    ("338余个", 354, "E203"),
+    ("300-400个", 354, "E203"),
+    ("120%", 354, "E215"),
+    (338, "95%", "E217"),
+    (338, None, "E206"),
+    (400, 354, "E207"),
+])
+def test_ratio_row_refuses_what_cannot_be_a_count(mag_registry, tmp_path, typed, base, code):
+    outcome = mag_check(mag_registry, tmp_path, {"3-1-10": {H: typed, "基数": base}})
+    assert found(outcome, code), [f.message for f in outcome.findings]
+    assert entry(outcome, "3-1-10").invalid
+
+
+# ---------------------------------------------------------------------------------------
+# a department's own words contradicting its figure (E216)
+
+
+@pytest.mark.parametrize(("code", "value", "text", "fires"), [
+    # the quantity named just before the number; the other quantity in the same unit is left alone
+    ("3-1-9", 1300, "累计完成老连翘基地管护7.5万亩，新发展连翘种植3500亩。", True),
+    ("3-1-9", 3500, "累计完成老连翘基地管护7.5万亩，新发展连翘种植3500亩。", False),
+    ("3-1-9", 1300, "新发展连翘种植三千五百亩。", True),  # Chinese numerals
+    ("3-1-9", 3500, "新发展连翘种植0.35万亩。", False),  # another scale of the same figure
+    ("3-1-9", 1300, "新发展连翘种植约3500亩。", False),  # approximate: no contradiction
+    ("3-1-9", 1300, "4月新发展连翘种植2200亩。", False),  # one month only, not the cumulative figure
+    ("3-1-9", 1300, "截至4月底新发展连翘种植3500亩。", True),
+    ("3-1-9", 1300, "计划新发展连翘种植（全年10000亩）。", False),  # in brackets
+    ("3-1-9", 1300, "全年计划新发展连翘种植10000亩，已完成1300亩。", False),  # the plan, not what is done
+    ("3-1-1", "1.4255", "全市城镇新增就业14255人。", False),
+    ("3-1-1", "1.4255", "全市城镇新增就业1.43万人。", False),  # rounded in the text
+    ("3-1-1", "1.4255", "全市城镇新增就业15255人。", True),
+    ("3-1-2", "0.22", "专项债券资金2200万元。", False),
+    ("3-1-2", "0.22", "专项债券资金2300万元。", True),
+    ("3-1-4", "3.42", "全市城镇登记失业率3.24%。", True),
+    ("3-1-10", "338", "开（复）工率95.48%。", False),  # 338 / 354
+    ("3-1-10", "338", "开（复）工率96.48%。", True),
+])
+def test_progress_contradicting_the_figure(mag_registry, tmp_path, code, value, text, fires):
+    values = {code: {H: value, "进展情况": text}}
+    if code == "3-1-10":
+        values[code]["基数"] = 354
+    outcome = mag_check(mag_registry, tmp_path, values)
+    hits = found(outcome, "E216")
+    assert bool(hits) is fires, [f.message for f in outcome.findings]
+    assert entry(outcome, code).invalid is fires  # an 错误: held as 待更正, never shown unmarked
+
+
+# ---------------------------------------------------------------------------------------
+# submission states: 空表 (F116) and another unit's 填报单位 (F117)
+
+
+def test_contact_alone_does_not_make_a_return(registry, tmp_path):
+    path = make_return(registry, tmp_path, values=UNTOUCHED, contact=True)
+    outcome = examine(path, CheckContext(registry=registry, round=registry.round(ROUND)), Limits())[0]
+    assert [f.code for f in outcome.findings] == [Code.F116]
+    assert outcome.rejected and not outcome.entries
+
+
+def test_one_typed_cell_makes_a_return(registry, tmp_path):
+    values = {code: dict(cells) for code, cells in UNTOUCHED.items()}
+    values["1-2-2"]["存在问题"] = "大会推迟到下半年召开。"
+    path = make_return(registry, tmp_path, values=values)
+    outcome = examine(path, CheckContext(registry=registry, round=registry.round(ROUND)), Limits())[0]
+    assert not outcome.rejected and Code.F116 not in {f.code for f in outcome.findings}
+
+
+def test_another_units_name_is_refused_naming_both(registry, tmp_path):
+    path = make_return(registry, tmp_path, unit=LB, edit=lambda wb: set_info(wb, "填报单位", "卢氏县"))
+    outcome = examine(path, CheckContext(registry=registry, round=registry.round(ROUND)), Limits())[0]
+    assert [f.code for f in outcome.findings] == [Code.F117]
+    assert "卢氏县" in outcome.findings[0].message and LB in outcome.findings[0].message
+    assert outcome.unit_name == LB and not outcome.entries
+
+
+def test_empty_and_foreign_returns_in_a_merge(tmp_path):
+    ws = make_workspace(tmp_path)
+    empty = make_return(ws, ws.inbox(ROUND), values=UNTOUCHED, name="科技局.xlsx")
+    foreign = make_return(ws, ws.inbox(ROUND), unit=LB, name="灵宝.xlsx",
+                          edit=lambda wb: set_info(wb, "填报单位", LS))
+    for path in (empty, foreign):
+        deliver(ws, ROUND, path, datetime(2021, 5, 7, 10))
+    result = run_merge(ws, ROUND, now=NOW)
+    codes = {f.file: f.code for f in result.findings if f.level is Level.REJECT}
+    assert codes == {"科技局.xlsx": Code.F116, "灵宝.xlsx": Code.F117}
+    subs = {s.file: s for s in result.submissions}
+    assert not subs["科技局.xlsx"].accepted and not subs["灵宝.xlsx"].accepted
+    assert _row(result, "1-1-1", KJ).status == "未报送"
+    # the round's standing: the unit that sent an empty table is 空表, the other 被拒收
+    assert result.names_in(UnitState.EMPTY) == [KJ]
+    assert result.names_in(UnitState.REJECTED) == [LB]

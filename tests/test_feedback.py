@@ -418,3 +418,22 @@ def test_openpyxl_parses_department_files_through_defusedxml():
     import openpyxl.xml
 
     assert openpyxl.xml.DEFUSEDXML
+
+
+@pytest.mark.parametrize("deadline", ["", "2021年5月20日"])
+def test_reply_to_an_empty_return(deadline):
+    outcome = Outcome(file=FILE, unit_name=UNIT, round=ROUND, findings=[make(Code.F116, file=FILE, unit=UNIT)])
+    subject, body = reply_text(outcome, round_name=ROUND, deadline=deadline)
+    assert "空表" in subject and UNIT in subject and "\n" not in subject
+    assert f"你单位报送的“{FILE}”为空表，未填写任何内容，请填写后重新报送。" in body
+    assert ("请于" + deadline + "前报送") in body if deadline else "前报送" not in body
+    assert "附件" not in body  # nothing to mark up in an empty table
+    assert body.rstrip().splitlines()[-1] == "市政府督查室"
+
+
+def test_reply_to_a_return_naming_another_unit():
+    finding = make(Code.F117, file=FILE, unit=UNIT, sheet=SHEET, cell="B2", value="市教育局", detail=UNIT)
+    subject, body = reply_text(Outcome(file=FILE, unit_name=UNIT, round=ROUND, findings=[finding]),
+                               round_name=ROUND)
+    assert "退回" in subject
+    assert "“填报单位”填写为“市教育局”，但本模板是下发给“市发展改革委”的" in body

@@ -274,3 +274,31 @@ def test_gbk_server_replies_are_decoded():
     assert "用户不存在" in describe_failure(refused, settings)
     assert "用户不存在" in describe_failure(Exception("NO [b'\\xd3\\xc3\\xbb\\xa7\\xb2\\xbb\\xb4\\xe6\\xd4\\xda']"),
                                               settings, imap=True)
+
+
+def test_reminders_skip_units_that_reported_and_cancel_queued_ones(ws, tmp_path):
+    import os
+
+    from factories import make_return
+    from mailservers import free_port
+
+    from toolkit.mail.jobs import send_reminders
+
+    when = datetime(2021, 5, 7, 9, 0)
+    configure(ws, smtp_port=free_port())  # the server is down: every reminder is queued as failed
+    down = send_reminders(ws, "2021-04", now=when)
+    assert down.fatal and down.count("失败") == 1  # the batch stops at the first connection failure
+    with smtp_server() as server:
+        configure(ws, smtp_port=server.port)
+        failed_unit = down.deliveries[0].mail.unit
+        path = ws.inbox("2021-04") / "return.xlsx"
+        path.write_bytes(make_return(ws, tmp_path / "r", unit=failed_unit).read_bytes())
+        os.utime(path, (datetime(2021, 5, 7, 8, 0).timestamp(),) * 2)
+        report = send_reminders(ws, "2021-04", now=datetime(2021, 5, 7, 9, 30))
+        assert [d.mail.unit for d in report.deliveries if d.state == "已取消"] == [failed_unit]
+        assert report.count("已发送") == 3 and failed_unit not in {d.mail.unit for d in report.deliveries
+                                                                if d.state == "已发送"}
+        assert all(email.message_from_bytes(r.data, policy=email.policy.default)["Subject"].startswith("【提醒】")
+                   for r in server.received)
+        assert send_reminders(ws, "2021-04", now=datetime(2021, 5, 7, 16, 0)).count("已发过") == 3
+        assert len(server.received) == 3

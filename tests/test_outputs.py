@@ -38,7 +38,6 @@ from toolkit.outputs import (
     check_report,
     results_csv,
     sheet_name,
-    summary,
     text_width,
     write_check_report,
     write_ledger,
@@ -195,6 +194,21 @@ def build_result(evil: bool = False) -> Standing:
                                 message=EVIL[0]))
     return build_standing(registry, registry.rounds[0], datetime(2021, 5, 13, 9, 0), time_progress=D(100) / 3,
                           time_progress_shown=tp, rows=rows, submissions=submissions, findings=findings)
+
+
+def light(ws, c) -> str:
+    """The fill colour (RRGGBB) a cell shows through the sheet's conditional formats on text, or ''.
+
+    The status colours are conditional formats (not fixed fills), so a clerk who corrects a
+    status by hand sees its colour follow; here the "equal to" rules are evaluated."""
+    for cf in ws.conditional_formatting:
+        if c.coordinate not in cf.sqref:
+            continue
+        for rule in cf.rules:
+            if rule.type == "cellIs" and rule.operator == "equal" and rule.formula == [f'"{c.value}"']:
+                fill = rule.dxf.fill
+                return (fill.bgColor.rgb or fill.fgColor.rgb or "")[-6:]
+    return ""
 
 
 def restand(result: Standing, **changes) -> Standing:
@@ -397,7 +411,8 @@ def test_injection_texts_neutralised_in_csv(evil_written):
 
 def test_summary_sheets(written):
     wb = load(written["summary"])
-    assert wb.sheetnames == ["总览", "滞后事项", "报送情况", "一、创新驱动", "二、供需协同", "四、生态保护"]
+    assert wb.sheetnames == ["总览", "滞后事项", "报送情况", "单位排名", "趋势", "一、创新驱动", "二、供需协同",
+                             "四、生态保护"]
     assert wb.active.title == "总览"
 
 
@@ -505,11 +520,12 @@ def test_summary_one_decimal_row_keeps_its_places(written):
 ])
 def test_status_cells_coloured(written, status, fill):
     wb = load(written["summary"])
-    for ws in wb.worksheets[3:]:
+    for ws in wb.worksheets[5:]:
         for r in range(3, ws.max_row + 1):
             c = cell(ws, 2, r, "状态")
             if c.value == status:
-                assert c.fill.fgColor.rgb.endswith(fill)
+                assert light(ws, c) == fill
+                assert c.fill.patternType is None  # no fixed fill: the colour follows the value
                 return
     raise AssertionError(f"no {status} cell")
 
@@ -522,8 +538,8 @@ def test_summary_list_sheets_print_well(written, sheet, header_row):
     assert ws.page_setup.orientation == "landscape"
     assert int(ws.page_setup.paperSize) == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    # one page wide; these short lists also one page tall (see test_long_list_prints_on_many_pages)
-    assert int(ws.page_setup.fitToWidth or 1) == 1 and ws.page_setup.fitToHeight in (None, 1)
+    # one page wide and as many pages tall as it takes: never squeezed onto one page (5 pt print)
+    assert int(ws.page_setup.fitToWidth or 1) == 1 and int(ws.page_setup.fitToHeight) == 0
     assert ws.print_title_rows == f"1:{header_row}" or ws.print_title_rows == f"$1:${header_row}"
     assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
     assert ws.freeze_panes.endswith(str(header_row + 1))
@@ -531,39 +547,27 @@ def test_summary_list_sheets_print_well(written, sheet, header_row):
     assert ws.column_dimensions["A"].width > 0
 
 
-def test_overview_prints_on_landscape_a4(written):
+def test_overview_prints_on_one_landscape_a4_page(written):
     ws = load(written["summary"])["总览"]
     assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9
-    # The overview fits a page's width at 100%; it is not "fit to page" so that a manual
-    # page break can keep the charts whole (Excel ignores manual breaks when fitting).
-    assert int(ws.page_setup.scale or 100) == 100
-    assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
-    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
-    assert ws.print_area
-
-
-def test_overview_breaks_page_before_charts_when_table_is_long(result, tmp_path):
-    cats = [Category(f"类别{i}", f"类别{i}", ()) for i in range(14)]
-    big = replace(result, registry=replace(result.registry, categories=result.registry.categories + cats))
-    ws = load(write_summary(big, tmp_path))["总览"]
-    chart_row = ws._charts[0].anchor._from.row
-    # the break sits right under the table, so the spacer row and the charts start page 2
-    assert [b.id for b in ws.row_breaks.brk] == [chart_row - 1]
-    assert ws.cell(chart_row - 1, 1).value == "合计"
-    # a short table: the words and table on page 1 at full size, the charts whole on page 2
-    ws = load(write_summary(result, tmp_path))["总览"]
-    chart_row = ws._charts[0].anchor._from.row
-    assert [b.id for b in ws.row_breaks.brk] == [chart_row - 1]
-    assert int(ws.page_setup.scale or 100) == 100
-
-
-def test_overview_shrinks_a_little_rather_than_break(result, tmp_path, monkeypatch):
-    # When everything fits one page with modest shrinking, the sheet prints as one page.
-    monkeypatch.setattr(summary, "_MIN_ONE_PAGE_SCALE", 50)
-    ws = load(write_summary(result, tmp_path))["总览"]
+    # the words, the table and the charts on one page: fit to one page wide and tall
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.fitToWidth or 1) == 1 and int(ws.page_setup.fitToHeight or 1) == 1
     assert not ws.row_breaks.brk
-    assert 50 <= int(ws.page_setup.scale) < 100
-    assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
+    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
+    # the print area reaches down to the charts' bottom
+    last_row = int(re.search(r"\$(\d+)$", ws.print_area.split(",")[0]).group(1))
+    chart_rows = [c.anchor._from.row for c in ws._charts]
+    assert chart_rows and max(chart_rows) < last_row
+
+
+def test_overview_charts_stay_readable_with_many_categories(result, tmp_path):
+    cats = [Category(f"类别{i}", f"类别{i}", ()) for i in range(14)]
+    big = restand(result, registry=replace(result.registry, categories=result.registry.categories + cats))
+    ws = load(write_summary(big, tmp_path))["总览"]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and not ws.row_breaks.brk
+    table_rows = [r for r in range(1, ws.max_row + 1) if str(ws.cell(r, 1).value or "").startswith("类别")]
+    assert len(table_rows) == 15  # the header and one row per category, all on the page
 
 
 def test_wrapped_text_rows_are_tall_enough(result, tmp_path):
@@ -603,9 +607,8 @@ def test_overview_first_page_names_what_needs_attention(written):
     assert ws.cell(r, 2).data_type == "s" and ws.cell(r, 2).alignment.wrap_text
     assert ws.row_dimensions[r].height >= 3 * 13.5
     assert f"B{r}:" in " ".join(str(m) for m in ws.merged_cells.ranges)
-    # all of it inside the first printed page: above the break under the table
-    brk = ws.row_breaks.brk[0].id
-    assert header < brk
+    # all of it on the one printed page
+    assert not ws.row_breaks.brk
 
 
 def test_overview_says_when_nothing_lags(result, tmp_path):
@@ -860,7 +863,7 @@ def test_check_report_findings(written, result):
     colours = {}
     for r in range(3, ws.max_row + 1):
         c = cell(ws, 2, r, "级别")
-        colours[c.value] = c.fill.fgColor.rgb[-6:]
+        colours[c.value] = light(ws, c)
     assert colours == {"拒收": "FFC7CE", "错误": "FFEB9C", "提示": "DDEBF7"}
 
 
@@ -883,7 +886,7 @@ def test_check_report_tells_the_clerk_what_to_do(written):
     assert rows["市科技局"]["说明"] == "以“01_市科技局_2021-04(1).xlsx”为准"
     assert rows["市生态环境局"]["收到的文件"] == "07_市生态环境局_2021-04.xlsx（拒收）"
     r = find_row(ws, 2, 单位="市住建局")
-    assert cell(ws, 2, r, "需办理").fill.fgColor.rgb.endswith("FFEB9C")
+    assert light(ws, cell(ws, 2, r, "需办理")) == "FFEB9C"
     assert cell(ws, 2, r, "收到的文件").alignment.wrap_text
     assert ws.freeze_panes == "B3" and ws.auto_filter.ref.startswith("A2")
 
@@ -998,3 +1001,54 @@ def test_libreoffice_opens_workbook(converted, key, expected):
     rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     assert rows and any(expected in value for row in rows for value in row)
     assert "Error" not in stderr
+
+
+# -- 单位排名, status lights, one printed page -------------------------------------------------
+
+
+def test_ranking_sheet_orders_units_as_an_office_circulates_it(written, result):
+    ws = load(written["summary"])["单位排名"]
+    assert "排名" in ws["A1"].value
+    rows = table(ws, 2)
+    got = [(r["名次"], r["单位名称"], r["报送情况"], r["滞后未达标\n逾期项数"], r["待更正\n数据项数"])
+           for r in rows if r["单位名称"]]
+    assert got == [
+        # on time: fewest lagging items, then fewest rows held for correction; ties share a 名次,
+        # listed in the order their returns arrived
+        (1, "市人社局", "按时报送", 0, 0),
+        (2, "市住建局", "按时报送", 0, 1),
+        (3, "湖滨区", "按时报送", 1, 0),
+        (3, "市科技局", "按时报送", 1, 0),
+        (3, "市发展改革委", "按时报送", 1, 0),
+        (6, "市统计局", "逾期报送", 1, 0),
+        (7, "市生态环境局", "被拒收", 0, 0),
+        (8, "陕州区", "未报送", 0, 0),
+    ]
+    assert [(rank, u.name) for rank, u in result.ranking()] == [(g[0], g[1]) for g in got]
+    assert ws.cell(2 + len(got) + 1, 1).value.startswith("说明：按报送情况")
+    assert light(ws, cell(ws, 2, find_row(ws, 2, 单位名称="陕州区"), "报送情况")) == "D9D9D9"
+
+
+def test_rates_and_gaps_carry_traffic_lights(written):
+    ws = load(written["summary"])["一、创新驱动"]
+    rules = [(str(cf.sqref), rule) for cf in ws.conditional_formatting for rule in cf.rules]
+    letters = {c.value: c.column_letter for c in ws[2]}
+    icons = [rule for ref, rule in rules if rule.type == "iconSet" and ref.startswith(letters["完成率"])]
+    assert icons and icons[0].iconSet.iconSet in (None, "3TrafficLights1")  # None: the default, traffic lights
+    assert sorted(float(v.val) for v in icons[0].iconSet.cfvo[1:]) == [28.33, 33.33]  # 序时进度, 5 points below
+    gap = letters[GAP]
+    formulas = [rule.formula[0] for ref, rule in rules if rule.type == "expression" and ref.startswith(gap)]
+    assert any("<-5" in f for f in formulas) and any("<0" in f for f in formulas) and any(">=0" in f for f in formulas)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftotext") is None,
+                    reason="LibreOffice and poppler are not installed")
+def test_overview_renders_on_one_pdf_page(written, tmp_path):
+    from tests.office import convert
+
+    pdf = convert([written["summary"]], "pdf", tmp_path / "pdf", tmp_path / "profile")[0]
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    assert "需关注事项" in pages[0] and "最需关注" in pages[0] and "合计" in pages[0]
+    assert "滞后事项（截至" in pages[1] and "滞后事项（截至" not in pages[0]  # the next sheet starts page 2

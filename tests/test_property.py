@@ -89,8 +89,10 @@ def row_input(draw, ind, unit_name: str):
         cells["基数"] = draw(typed(base, ""))
     elif ind.kind == "增速":
         value = draw(st.integers(-200, 300).map(lambda n: D(n).scaleb(-1).normalize()))
-    else:  # 上限, 下限
-        value = draw(amounts(D(100), 2))
+    else:  # 上限, 下限: plausible for the target (20 times off is a unit slip, E213)
+        target = ind.target_for(unit_name) or ind.target
+        low, high = int(target * 10) + 1, int(min(D(100), target * 10) * 100)
+        value = draw(st.integers(low, high).map(lambda n: D(n).scaleb(-2).normalize()))
     cells["本期完成"] = draw(typed(value, "" if ind.kind == "比率" else ind.unit))
     return cells, value, base
 

@@ -147,9 +147,33 @@ def texts(doc) -> list[str]:
 
 
 def body_after(doc, heading_start: str) -> str:
-    pars = texts(doc)
-    i = next(i for i, t in enumerate(pars) if t.startswith(heading_start))
-    return pars[i + 1]
+    """A category's text: its body paragraphs (task headings left out) up to the next heading."""
+    pars = list(doc.paragraphs)
+    i = next(i for i, p in enumerate(pars) if p.style.name == "一级标题" and p.text.startswith(heading_start))
+    out = []
+    for p in pars[i + 1:]:
+        if p.style.name == "一级标题":
+            break
+        if p.style.name == "正文" and p.text:
+            out.append(p.text)
+    return "".join(out)
+
+
+def task_headings(doc, heading_start: str) -> list[str]:
+    pars = list(doc.paragraphs)
+    i = next(i for i, p in enumerate(pars) if p.style.name == "一级标题" and p.text.startswith(heading_start))
+    out = []
+    for p in pars[i + 1:]:
+        if p.style.name == "一级标题":
+            break
+        if p.style.name == "二级标题":
+            out.append(p.text)
+    return out
+
+
+def attachment(doc, number: int) -> list[list[str]]:
+    """The rows (header first) of 附件1 (滞后和逾期事项) or 附件2 (报送情况)."""
+    return [[c.text for c in row.cells] for row in doc.tables[number - 1].rows]
 
 
 # -- content -------------------------------------------------------------------------------
@@ -172,17 +196,21 @@ def test_opening_counts(doc):
     # the counts are of indicators, and say so (“9项任务、12项指标。截至…已完成0项” was ambiguous)
     # every status of the summary, grouped by name, the groups' counts adding up to 12
     assert ("截至4月30日，12项指标中正常推进7项（序时推进4项、达标3项），进度滞后2项（滞后1项、未达标1项），"
-            "逾期1项，数据待更正1项，未报送1项；") in opening
+            "逾期1项，数据待更正1项，未报送1项（滞后和逾期事项见附件1）；") in opening
     # 卢氏县 lags inside the on-track 合计 of 重点项目开工: the lagging list has one item more
     assert "另有1项指标虽总体正常，但部分单位进度滞后；" in opening
-    assert "应报送单位8个，按时报送5个，逾期报送2个，未报送1个。" in opening
+    assert "应报送单位8个，按时报送5个，逾期报送2个，未报送1个（见附件2）。" in opening
     assert opening.endswith("现将各项工作任务进展情况报告如下：")
     assert "三门峡市政府工作部署" in opening
 
 
 def test_headings_in_order(doc):
+    # the categories 一、…三、 only (the report numbers no section of its own), then 下步工作
     headings = [p.text for p in doc.paragraphs if p.style.name == "一级标题"]
-    assert headings == [CAT1, "二、" + CAT2, CAT3, "四、进度滞后和逾期事项", "五、报送情况"]
+    assert headings == [CAT1, "二、" + CAT2, CAT3, "下步工作"]
+    # a category with several tasks says each under a （一） heading in 楷体
+    assert task_headings(doc, "一、") == ["（一）培育科技型企业", "（二）引进人才"]
+    assert doc.styles["二级标题"].element.rPr.rFonts.get(qn("w:eastAsia")) == "楷体_GB2312"
 
 
 def test_category_bodies(doc):
@@ -208,46 +236,72 @@ def test_category_bodies(doc):
     assert "全民健身中心" not in three  # 未报送: skipped in the body
 
 
-def test_lagging_list(doc):
-    pars = texts(doc)
-    i = pars.index("四、进度滞后和逾期事项")
-    j = pars.index("五、报送情况")
-    items = pars[i + 1:j]
-    assert items == [
-        # worst first: an overdue milestone, its deadline, then where it stands in the department's words
-        "1.仰韶村考古遗址公园建成开放：完成时限为4月底，已逾期；仰韶村考古遗址公园已完成95%建设任务，"
-        "正在进行收尾工程（牵头单位：市文广旅局）。",
-        # the name leads as a label only when the clause does not already start with it
-        "2.引进高层次人才19名，完成全年100名目标任务的19.00%，低于序时进度14.33个百分点"
-        "（牵头单位：市人社局）。",
-        "3.审批事项办结率85.50%，低于90%的目标（牵头单位：市发展改革委）。",
-        # a 合计 on track whose county lags
-        "4.重点项目开工：总体序时推进，其中卢氏县重点项目开工12个，完成全年40个目标任务的30.00%，"
-        "低于序时进度3.33个百分点（牵头单位：市发展改革委）。",
-        # a row held for correction is named with its unit, never printed as fact
-        "市发展改革委报送的新开工项目投资数据有误，已退回核实更正，本报告暂未采用。",
+def test_lagging_items_are_attachment_1(doc):
+    assert attachment(doc, 1) == [
+        ["序号", "重点工作", "指标", "完成率", "序时进度", "差距", "牵头单位"],
+        # worst first: an overdue milestone, then the largest shortfall, then rates short of target
+        ["1", "文化建设", "仰韶村考古遗址公园建成开放", "推进中", "时限4月底", "已逾期", "市文广旅局"],
+        ["2", "引进人才", "引进高层次人才", "19.00%", "33.33%", "低于序时进度14.33个百分点", "市人社局"],
+        ["3", "优化审批", "审批事项办结率", "85.50%", "目标90%", "低于目标4.50个百分点", "市发展改革委"],
+        # a 合计 on track is listed by the county that lags
+        ["4", "重点项目", "重点项目开工（卢氏县）", "30.00%", "33.33%", "低于序时进度3.33个百分点", "市发展改革委"],
     ]
+    pars = texts(doc)
+    i = pars.index("附件1")
+    assert pars[i + 1:i + 3] == ["", "滞后和逾期事项"]
+    label = next(p for p in doc.paragraphs if p.text == "附件1")
+    assert label.paragraph_format.page_break_before  # each 附件 starts a page
+    # a row held for correction is named with its unit in the body, never printed as fact
+    assert "另，市发展改革委报送的新开工项目投资数据有误，已退回核实更正，本报告暂未采用。" in pars
 
 
-def test_units_lists(doc):
+def test_units_are_attachment_2(doc):
+    rows = attachment(doc, 2)
+    assert rows[0] == ["序号", "单位", "报送情况", "收到时间", "说明"]
+    states = {r[1]: (r[2], r[4]) for r in rows[1:]}
+    assert states["市科技局"] == ("按时报送", "")
+    assert states["卢氏县"] == ("逾期报送", "")
+    assert states["市体育局"] == ("未报送", "截至5月13日未收到")
+    assert [r[0] for r in rows[1:]] == [str(i) for i in range(1, len(rows))]
+
+
+def test_attachment_tables_have_set_widths(doc):
+    for table in doc.tables:
+        tbl = table._tbl
+        assert tbl.tblPr.find(qn("w:tblLayout")).get(qn("w:type")) == "fixed"
+        grid = [int(c.get(qn("w:w"))) for c in tbl.tblGrid.findall(qn("w:gridCol"))]
+        assert len(grid) == len(table.columns) and all(w > 0 for w in grid)
+        assert int(tbl.tblPr.find(qn("w:tblW")).get(qn("w:w"))) == sum(grid)
+        assert sum(grid) <= round(156 * 1440 / 25.4) + 1  # inside the 156 mm type area
+        for row in table.rows:  # every cell carries its width, as WPS and LibreOffice need
+            widths = [int(c._tc.tcPr.find(qn("w:tcW")).get(qn("w:w"))) for c in row.cells]
+            assert widths == grid
+        assert table.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None
+
+
+def test_closing_attachment_note_and_signature(doc):
     pars = texts(doc)
-    i = pars.index("五、报送情况")
-    assert pars[i + 1:i + 4] == [
-        "按时报送单位：市科技局、市人社局、市发展改革委、灵宝市、市文广旅局（5个）。",
-        "逾期报送单位：卢氏县、市公安局（2个）。",
-        "未报送单位：市体育局（1个）。",
-    ]
+    i = pars.index("下步工作")
+    assert pars[i + 1].startswith("下一步，三门峡市政府督查室将对进度滞后和逾期事项持续跟踪督办")
+    j = pars.index("附件：1.滞后和逾期事项")
+    assert pars[j + 1] == "2.报送情况"
+    signature = [p for p in doc.paragraphs[j:] if p.text][2:4]
+    assert [p.text for p in signature] == ["三门峡市政府督查室", "2021年5月13日"]
+    for p in signature:  # 落款: right-aligned, the date four characters in from the margin
+        assert p.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.RIGHT
+    assert signature[1].paragraph_format.right_indent == Pt(64)
+    assert pars.index("三门峡市政府督查室") > pars.index("附件：1.滞后和逾期事项") < pars.index("附件1")
 
 
 def test_no_lagging_and_no_units(tmp_path):
     full = build_result()
     res = standing(full.registry, full.round, [r for r in full.rows if r.status not in ("滞后", "未达标", "逾期")],
                    on_time=["市科技局", "市人社局", "市发展改革委", "灵宝市", "市文广旅局"])
-    out = write_report(res, tmp_path / "r.docx")
-    pars = texts(Document(str(out)))
-    i = pars.index("四、进度滞后和逾期事项")
-    assert pars[i + 1] == "无。"
-    assert "逾期报送单位：无。" in pars
+    doc = Document(str(write_report(res, tmp_path / "r.docx")))
+    pars = texts(doc)
+    i = pars.index("滞后和逾期事项")
+    assert pars[i + 2] == "本期无滞后和逾期事项。"
+    assert len(doc.tables) == 1  # only 附件2
 
 
 # -- reading like the seed: figures the departments already gave, 合计, punctuation ---------
@@ -267,23 +321,16 @@ def one_category(rows, *, issuer="三门峡市政府督查室", units=None, extr
     return standing(reg, rnd, rows, on_time=names)
 
 
+def report_doc(res: Standing, tmp_path):
+    return Document(str(write_report(res, tmp_path / "r.docx")))
+
+
 def report_pars(res: Standing, tmp_path) -> list[str]:
-    return texts(Document(str(write_report(res, tmp_path / "r.docx"))))
+    return texts(report_doc(res, tmp_path))
 
 
 def section(res: Standing, tmp_path) -> str:
-    return body_after_pars(report_pars(res, tmp_path), "三、")
-
-
-def body_after_pars(pars: list[str], heading_start: str) -> str:
-    i = next(i for i, t in enumerate(pars) if t.startswith(heading_start))
-    return pars[i + 1]
-
-
-def lagging_pars(pars: list[str]) -> list[str]:
-    i = next(i for i, t in enumerate(pars) if t.endswith("、进度滞后和逾期事项"))
-    j = next(i for i, t in enumerate(pars) if t.endswith("、报送情况"))
-    return pars[i + 1:j]
+    return body_after(report_doc(res, tmp_path), "三、")
 
 
 def test_figure_taken_into_the_narrative_that_states_it(tmp_path):
@@ -350,16 +397,14 @@ def test_total_over_every_county_is_said_citywide_then_the_counties_that_lag(tmp
     rows.append(row(k, CAT3, unit="合计", value=1000, completion="34.48", gap="1.15", status="序时推进",
                     is_total=True))
     res = one_category(rows, units=list(COUNTIES) + ["市教育局"])
-    pars = report_pars(res, tmp_path)
-    assert body_after_pars(pars, "三、") == (
+    doc = report_doc(res, tmp_path)
+    assert body_after(doc, "三、") == (
         "全市新增公办学位1000个，完成全年2900个目标任务的34.48%。"
         "卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点。"
         "义马市新增公办学位80个，完成全年250个目标任务的32.00%，低于序时进度1.33个百分点。"
         "甘棠学校、向青路小学建设有序推进。")
-    assert lagging_pars(pars) == [
-        "1.新增公办学位：总体序时推进，其中卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，"
-        "低于序时进度10.00个百分点；义马市新增公办学位80个，完成全年250个目标任务的32.00%，"
-        "低于序时进度1.33个百分点（牵头单位：市教育局）。"]
+    # 附件1 lists the counties behind the total, each by name
+    assert [r[2] for r in attachment(doc, 1)[1:]] == ["新增公办学位（卢氏县）", "新增公办学位（义马市）"]
 
 
 def test_lagging_citywide_total_is_listed_once_with_its_counties(tmp_path):
@@ -369,11 +414,12 @@ def test_lagging_citywide_total_is_listed_once_with_its_counties(tmp_path):
     rows += [row(k, CAT3, unit=u, target=D(475), value=150, completion="31.58", gap="-1.75", status="序时推进",
                  progress="") for u in COUNTIES[2:]]
     rows.append(row(k, CAT3, unit="合计", value=800, completion="27.59", gap="-5.74", status="滞后", is_total=True))
-    items = lagging_pars(report_pars(one_category(rows, units=list(COUNTIES) + ["市教育局"]), tmp_path))
-    assert items == [
-        "1.全市新增公办学位800个，完成全年2900个目标任务的27.59%，低于序时进度5.74个百分点；"
-        "其中灵宝市新增公办学位100个，完成全年500个目标任务的20.00%，低于序时进度13.33个百分点；"
-        "陕州区新增公办学位100个，完成全年500个目标任务的20.00%，低于序时进度13.33个百分点（牵头单位：市教育局）。"]
+    doc = report_doc(one_category(rows, units=list(COUNTIES) + ["市教育局"]), tmp_path)
+    # the lagging total is listed once, in 附件1; its counties behind are said in the body
+    assert [r[2:6] for r in attachment(doc, 1)[1:]] == [["新增公办学位", "27.59%", "33.33%", "低于序时进度5.74个百分点"]]
+    three = body_after(doc, "三、")
+    assert three.startswith("全市新增公办学位800个，完成全年2900个目标任务的27.59%。")
+    assert "灵宝市新增公办学位100个，完成全年500个目标任务的20.00%，低于序时进度13.33个百分点" in three
 
 
 def test_total_over_some_units_is_not_called_citywide(result, tmp_path):
@@ -400,8 +446,8 @@ def test_overdue_milestone_without_narrative(tmp_path):
     k = ind("民生", 3, "1", "矿山", "市自然资源和规划局", "T1", "印发“春霖”行动通知", "节点", "", None,
             due=date(2021, 3, 31), due_text="3月底")
     r = row(k, CAT3, state="推进中", status="逾期")
-    assert lagging_pars(report_pars(one_category([r]), tmp_path)) == [
-        "1.印发“春霖”行动通知：完成时限为3月底，目前尚未完成，已逾期（牵头单位：市自然资源和规划局）。"]
+    doc = report_doc(one_category([r]), tmp_path)
+    assert attachment(doc, 1)[1] == ["1", "矿山", "印发“春霖”行动通知", "推进中", "时限3月底", "已逾期", "市自然资源和规划局"]
 
 
 def test_half_width_punctuation_and_spaces_are_made_chinese(tmp_path):
@@ -454,8 +500,10 @@ def test_every_chinese_run_names_east_asian_font(doc):
         for footer in (section.footer, section.even_page_footer):
             assert _runs_missing_east_asia(footer._element) == []
     fonts = {r.font.element.rPr.rFonts.get(qn("w:eastAsia")) for p in doc.paragraphs for r in p.runs}
-    assert fonts <= {"仿宋_GB2312", "方正小标宋简体", "黑体"}
-    assert "黑体" in fonts and "方正小标宋简体" in fonts
+    assert fonts <= {"仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312"}
+    assert {"黑体", "方正小标宋简体", "楷体_GB2312"} <= fonts
+    for table in doc.tables:
+        assert _runs_missing_east_asia(table._tbl) == []
 
 
 def test_no_japanese_fonts_left(docx_path):
@@ -516,7 +564,9 @@ def test_template_edits_are_followed(result, tmp_path):
     tpl.save(tmp_path / "tpl.docx")
     doc = Document(str(write_report(result, tmp_path / "r.docx", template=tmp_path / "tpl.docx")))
     body_runs = [r for p in doc.paragraphs if p.style.name == "正文" for r in p.runs]
-    assert {r.font.element.rPr.rFonts.get(qn("w:eastAsia")) for r in body_runs} == {"楷体_GB2312"}
+    # the body follows the template's 正文; the 附件 labels keep their 黑体
+    fonts = {r.font.element.rPr.rFonts.get(qn("w:eastAsia")) for r in body_runs if not r.text.startswith("附件")}
+    assert fonts == {"楷体_GB2312"}
 
 
 def test_builds_styles_without_template(result, tmp_path, monkeypatch):
@@ -524,7 +574,8 @@ def test_builds_styles_without_template(result, tmp_path, monkeypatch):
     monkeypatch.setattr(report_mod, "PACKAGE_TEMPLATE", tmp_path / "none2.docx")
     doc = Document(str(write_report(result, tmp_path / "r.docx")))
     assert doc.styles["正文"].font.size == Pt(16)
-    assert [p.text for p in doc.paragraphs if p.style.name == "标题"] == [result.registry.settings.title]
+    assert [p.text for p in doc.paragraphs if p.style.name == "标题"] == [
+        result.registry.settings.title, "滞后和逾期事项", "报送情况"]
 
 
 def test_missing_template_is_a_chinese_error(result, tmp_path):

@@ -65,7 +65,7 @@ def every_status(tmp_path_factory):
 def opening_counts(paragraphs: list[str]) -> Counter:
     """Status counts as the report's opening says them (groups opened up into their statuses)."""
     opening = next(p for p in paragraphs if "项指标中" in p)
-    said = opening.split("项指标中", 1)[1].split("；", 1)[0]
+    said = opening.split("项指标中", 1)[1].split("；", 1)[0].replace("（滞后和逾期事项见附件1）", "")
     by_name = {g.name: g for g in GROUPS}
     counts: Counter = Counter()
     for item in re.findall(r"([^，（）、]+?)(\d+)项(?:（([^）]*)）)?", said):
@@ -121,9 +121,10 @@ def test_lagging_items_are_the_same_everywhere(every_status):
     ws = openpyxl.load_workbook(standing.outputs["summary"])["滞后事项"]
     names = [ws.cell(r, 3).value for r in range(3, 3 + len(standing.lagging))]
     assert names == [item.row.indicator.name for item in standing.lagging]
-    pars = report_paragraphs(standing)
-    items = [p for p in pars if re.match(r"\d+\.", p)]
-    assert len(items) == len(standing.lagging)
+    table = Document(str(standing.outputs["report"])).tables[0]  # 附件1
+    rows = [[c.text for c in row.cells] for row in table.rows[1:]]
+    assert len(rows) == sum(len(item.lagging_parts) if item.hidden else 1 for item in standing.lagging)
+    assert [r[2] for r in rows][:len(names)] == names[:len(rows)]
 
 
 def test_rejected_figures_are_absent_from_the_report(every_status):
@@ -132,7 +133,7 @@ def test_rejected_figures_are_absent_from_the_report(every_status):
     text = "\n".join(pars)
     assert "覆盖率达到95%" not in text  # the 待更正 row's own sentence is not printed as fact
     assert "覆盖率数据待市发展改革委核实更正" in text  # …it is named as awaiting verification
-    assert any(p.startswith("市发展改革委报送的覆盖率数据有误") for p in pars)
+    assert any("市发展改革委报送的覆盖率数据有误" in p for p in pars)
 
 
 def test_a_total_with_a_part_missing_is_not_judged_on_the_partial_sum(tmp_path):
@@ -204,3 +205,24 @@ def test_registry_warnings_reach_the_check_report_and_the_terminal(tmp_path):
     texts = [sheet.cell(r, 2).value or "" for r in range(3, sheet.max_row + 1)]
     assert any("2-3-1" in t and "不一致" in t for t in texts)
     assert "任务台账提示" in merge_summary(standing) and "2-3-1" in merge_summary(standing)
+
+
+def test_the_year_at_a_glance_on_the_demo(demo):
+    standing = demo.result
+    history = standing.history
+    assert history is not None and history.rounds() == ["2021-03", "2021-04"] and history.word == "上月"
+    wb = openpyxl.load_workbook(standing.outputs["summary"])
+    ws = wb["趋势"]
+    assert [ws.cell(2, c).value for c in range(1, 4)] == ["类别", "2021-03", "2021-04"]
+    now = {c.category: c for c in history.of("2021-04")}
+    for r in range(3, 3 + len(now)):
+        cat = ws.cell(r, 1).value
+        assert Decimal(str(ws.cell(r, 3).value)) == now[cat].average
+    assert ws.cell(3 + len(now), 1).value == "序时进度"
+    assert ws._charts and ws._charts[0].tagname == "lineChart"
+    doc = Document(str(standing.outputs["report"]))
+    body = "\n".join(p.text for p in doc.paragraphs)
+    first = now[standing.registry.categories[0].sheet]
+    assert f"本类别累计类指标平均完成率{first.average}%，较上月提高{first.change}个百分点" in body
+    gaps = [row.cells[5].text for row in doc.tables[0].rows[1:]]
+    assert any("连续2月滞后" in g for g in gaps)

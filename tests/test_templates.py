@@ -7,6 +7,7 @@ structure (never bytes), then read back through intake + check as a return.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from datetime import date, datetime
@@ -290,7 +291,6 @@ def test_node_state_is_a_list(written):
     ("市科技局", "创新驱动", "C1-01", False),  # 累计
     ("市科技局", "创新驱动", "C1-02", True),  # 增速: a fall is negative
     ("市科技局", "营商环境", "C2-05", False),  # 下限
-    ("市发改委", "营商环境", "C2-01", False),  # 比率
     ("市发改委", "营商环境", "C2-02", False),  # 上限
     ("湖滨区", "创新驱动", "C1-03", False),
 ])
@@ -318,9 +318,46 @@ def check(path: Path, registry):
     return ret, outcome
 
 
+def test_ratio_row_says_what_goes_in_each_cell(written):
+    """本期完成 of a 比率 row takes the count with its unit word or the rate: no number-only warning,
+    and every cell says what it holds."""
+    ws = open_book(written["市发改委"].path)["营商环境"]
+    r = row_of(ws, "C2-01")
+    value = validations_at(ws, cell_of(ws, r, "本期完成").coordinate)
+    assert len(value) == 1 and value[0].type is None  # "any": 338个 and 95.48% are welcome
+    assert "分子数" in value[0].prompt and "95.48%" in value[0].prompt and "基数" in value[0].prompt
+    base = validations_at(ws, cell_of(ws, r, "基数").coordinate)[0]
+    assert "总数" in base.prompt and "不要填百分数" in base.prompt
+    last_year = validations_at(ws, cell_of(ws, r, "上年同期").coordinate)[0]
+    assert "比率" in last_year.prompt
+    guide = " ".join(str(c.value) for row in open_book(written["市发改委"].path)[GUIDE_SHEET].iter_rows()
+                     for c in row if c.value)
+    assert "比率类" in guide and "分子数" in guide and "总数" in guide and "百分数" in guide
+
+
 @pytest.mark.parametrize("unit", ["市科技局", "湖滨区", "市发改委"])
-def test_empty_template_reads_back(written, registry, unit):
+def test_untouched_template_is_an_empty_return(written, registry, unit):
     ret, outcome = check(written[unit].path, registry)
+    assert ret.meta is not None and ret.meta_intact()
+    assert ret.unit_name == unit and ret.round == "2021-04"
+    assert [r.code for r in ret.rows] == [i.code for i in registry.rows_for(unit)]
+    assert [f.code for f in outcome.findings] == [Code.F116]
+    assert outcome.rejected and not outcome.entries
+
+
+def _with_one_remark(path: Path, folder: Path) -> Path:
+    """The template with only one 存在问题 typed: a return, though an incomplete one."""
+    wb = open_book(path)
+    ws = next(w for w in wb.worksheets if w.title not in (GUIDE_SHEET, META_SHEET))
+    cell_of(ws, data_rows(ws)[0], "存在问题").value = "数据尚在统计。"
+    folder.mkdir(parents=True, exist_ok=True)
+    wb.save(folder / path.name)
+    return folder / path.name
+
+
+@pytest.mark.parametrize("unit", ["市科技局", "湖滨区", "市发改委"])
+def test_template_reads_back(written, registry, unit, tmp_path):
+    ret, outcome = check(_with_one_remark(written[unit].path, tmp_path), registry)
     assert ret.meta is not None and ret.meta_intact()
     assert ret.unit_name == unit and ret.round == "2021-04"
     assert [r.code for r in ret.rows] == [i.code for i in registry.rows_for(unit)]
@@ -372,5 +409,98 @@ def test_libreoffice_resave_keeps_identity(written, registry, tmp_path):
     assert ret.meta_intact()
     assert [(r.sheet, r.row, r.code) for r in ret.rows] == [(r.sheet, r.row, r.code) for r in original.rows]
     outcome = check_return(ret, CheckContext(registry=registry, round=registry.round("2021-04")))
-    assert not [f for f in outcome.findings if f.code.name.startswith("F")]
+    assert [f.code for f in outcome.findings if f.code.name.startswith("F")] == [Code.F116]  # still untouched
     assert not [f for f in outcome.findings if f.code is Code.W310]
+
+
+# -- every cell readable at 100% zoom; the guide on one page (issue 10 item 4) ----------------------
+
+LONG_UNIT = "三门峡市住房和城乡建设局（市人民防空办公室）"
+LONG_NAME = "国道209王官黄河大桥及连接线新建工程年度完成投资（含征地拆迁和前期工作费用）"
+
+
+@pytest.fixture(scope="module")
+def long_template(tmp_path_factory):
+    """A template with a long unit name, a long 指标名称, a long unit and a large target."""
+    from factories import indicator_row, make_master
+
+    rows = [
+        indicator_row("七、交通", "7-1", "加快交通基础设施建设，推进国省干线公路、铁路和综合交通枢纽项目建设",
+                      LONG_UNIT, "7-1-1", LONG_NAME, "累计", "亿元", 1234567.89),
+        indicator_row("七、交通", "", "", "", "7-1-2", "PM2.5平均浓度", "上限", "微克/立方米", 45),
+        indicator_row("七、交通", "", "", "", "7-1-3", "审批事项办结率", "比率", "%", 90),
+    ]
+    folder = tmp_path_factory.mktemp("long")
+    reg = load_registry(make_master(folder, indicators=rows, units=[("D01", LONG_UNIT)], splits=[]))
+    rnd = reg.round("2021-04")
+    return write_template(reg, rnd, reg.units[LONG_UNIT], folder / "templates", now=NOW).path
+
+
+def _span_width(ws, row: int, col: int) -> float:
+    """Width of the cell's column, or of its whole merged range."""
+    from openpyxl.utils import get_column_letter
+
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
+            return sum(ws.column_dimensions[get_column_letter(c)].width for c in range(rng.min_col, rng.max_col + 1))
+    return ws.column_dimensions[openpyxl.utils.get_column_letter(col)].width
+
+
+def _shown(cell) -> str:
+    if isinstance(cell.value, datetime):
+        return f"{cell.value.year}年{cell.value.month}月{cell.value.day}日"  # the cell's 年月日 format
+    if isinstance(cell.value, float) and cell.value.is_integer():
+        return str(int(cell.value))
+    return str(cell.value)
+
+
+def test_every_cell_is_readable_at_full_size(long_template):
+    from toolkit.templates import line_height, lines_needed, text_width
+
+    wb = open_book(long_template)
+    ws = wb["七、交通"]
+    checked = 0
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value in (None, "") or type(cell).__name__ == "MergedCell":
+                continue
+            text, size = _shown(cell), cell.font.sz or 10
+            width = _span_width(ws, cell.row, cell.column)
+            height = ws.row_dimensions[cell.row].height
+            if cell.alignment.wrap_text:
+                # wraps: the row grows by itself (no fixed height) or is tall enough for every line
+                lines = lines_needed(text, width, size, bold=bool(cell.font.b))
+                assert height is None or height >= lines * line_height(size) - 0.5, (cell.coordinate, text)
+            else:
+                assert width >= text_width(text, size, bold=bool(cell.font.b)), (cell.coordinate, text, width)
+            checked += 1
+    assert checked > 30
+    date_cell = next(c for row in ws.iter_rows(max_row=2) for c in row if isinstance(c.value, datetime))
+    assert _span_width(ws, date_cell.row, date_cell.column) >= text_width("2021年12月31日")
+    for name in ("重点工作", "指标名称"):  # long registry text wraps in rows that grow
+        long_cell = cell_of(ws, data_rows(ws)[0], name)
+        assert long_cell.alignment.wrap_text and ws.row_dimensions[long_cell.row].height is None
+
+
+def test_guide_is_set_to_print_on_one_page(long_template):
+    ws = open_book(long_template)[GUIDE_SHEET]
+    setup = ws.page_setup
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (setup.fitToWidth or 1, setup.fitToHeight or 1) == (1, 1)  # 1 is OOXML's default, often left out
+    assert setup.orientation == "portrait" and int(setup.paperSize) == 9
+    assert ws.print_area
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext is not installed")
+def test_printed_template_shows_the_date_and_the_guide_on_one_page(long_template, tmp_path):
+    from office import convert
+
+    pdf = convert([long_template], "pdf", tmp_path / "pdf", tmp_path / "lo")[0]
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True,
+                           timeout=60).stdout.split("\f")
+    assert "填报说明" in pages[0] and "自查" in pages[0]  # the guide's first and last lines on page 1
+    assert "填报说明" not in "".join(pages[1:]) and "自查" not in "".join(pages[1:])
+    rest = "".join(pages[1:])
+    assert "2021年4月30日" in rest and "###" not in rest
+    assert re.sub(r"\s", "", LONG_UNIT) in re.sub(r"\s", "", rest)

@@ -16,10 +16,13 @@ from toolkit.values import (
     NOTHING_MARKERS,
     UNITS,
     Parsed,
+    count_conversion,
     half_up,
     normalize_text,
+    parse_count,
     parse_date,
     parse_number,
+    slip_unit,
 )
 
 D = Decimal
@@ -763,3 +766,63 @@ def test_half_up_rounds_halves_away_from_zero(x: Decimal, places: int) -> None:
        st.integers(min_value=0, max_value=4))
 def test_half_up_floats_use_repr(x: float, places: int) -> None:
     assert half_up(x, places) == half_up(D(repr(x)), places)
+
+
+# ---------------------------------------------------------------------------------------------
+# the parts of a 比率 row
+
+
+@pytest.mark.parametrize(("raw", "value", "unit"), [
+    (338, "338", ""),
+    ("338", "338", ""),
+    ("338个", "338", "个"),
+    ("1,816项", "1816", "项"),
+    ("７６个项目", "76", "个项目"),
+    ("4040.84万元", "4040.84", "万元"),  # kept as typed: the base decides the unit (check.py)
+])
+def test_count_with_any_unit_word(raw: object, value: str, unit: str) -> None:
+    parsed = parse_count(raw)
+    assert (parsed.value, parsed.typed_unit, parsed.rate, parsed.error) == (Decimal(value), unit, False, None)
+
+
+@pytest.mark.parametrize(("raw", "percent_format", "value"), [
+    ("95.48%", False, "95.48"),
+    ("95.48％", False, "95.48"),
+    (0.9548, True, "95.48"),
+    ("95.48个百分点", False, "95.48"),
+])
+def test_typed_percentage_is_the_rate_never_a_count(raw: object, percent_format: bool, value: str) -> None:
+    parsed = parse_count(raw, percent_format=percent_format)
+    assert parsed.rate and parsed.value == Decimal(value) and parsed.notice is Code.W316
+    base = parse_count(raw, percent_format=percent_format, rate_ok=False)
+    assert base.value is None and base.error is Code.E217
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    ("约338个", Code.E203), ("338余个", Code.E203), ("300-400个", Code.E203), ("338个左右", Code.E203),
+    ("-5个", Code.E211), ("见附件", Code.E203), ("三百个", Code.E202), ("338个(含续建)", Code.E202),
+])
+def test_count_refused(raw: str, code: Code) -> None:
+    assert parse_count(raw).error is code
+
+
+def test_count_blank_and_nothing() -> None:
+    assert parse_count(None).blank and parse_count("  ").blank
+    assert parse_count("无").nothing and parse_count("无").notice is Code.W302
+
+
+@pytest.mark.parametrize(("typed", "other", "places"), [
+    ("亿元", "万元", 4), ("万元", "亿元", -4), ("个", "个", None), ("个", "项", None), ("", "万元", None),
+    ("万户", "户", 4),
+])
+def test_count_conversion(typed: str, other: str, places: int | None) -> None:
+    assert count_conversion(typed, other) == places
+
+
+@pytest.mark.parametrize(("unit", "places", "slip"), [
+    ("万人", 4, "人"), ("亿元", 4, "万元"), ("亿元", 8, "元"), ("万元", 4, "元"), ("公里", 3, "米"),
+    ("万千瓦", 4, "千瓦"), ("人", -4, "万人"), ("家", -4, "万家"), ("家", 4, None), ("%", 2, None),
+    ("万元", -4, "亿元"), ("", 4, None),
+])
+def test_slip_unit(unit: str, places: int, slip: str | None) -> None:
+    assert slip_unit(unit, places) == slip

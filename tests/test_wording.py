@@ -46,7 +46,7 @@ DEFAULTS = [
           completion="38.5"),
      "城镇新增就业1.4255万人，完成全年3.7万人目标任务的38.5%"),
     (make("比率", name="审批事项办结率", unit="项", target="90", value="1816", base="2124", ratio="85.50",
-          status="未达标"), "审批事项办结率85.50%，低于90%的目标"),
+          status="未达标"), "审批事项办结率85.50%，低于90%的目标4.50个百分点"),
     (make("上限", name="全市城镇登记失业率", unit="%", target="4.5", value="3.42", status="达标"),
      "全市城镇登记失业率3.42%，低于4.5%的目标"),
     (make("下限", name="社会保障卡覆盖率", unit="%", target="90", value="94.7", status="达标"),
@@ -105,6 +105,8 @@ PLACEHOLDER_CASES = [
     ("差距表述", {}, "高于序时进度8.81个百分点"),
     ("差距表述", {"gap": "-8.33"}, "低于序时进度8.33个百分点"),
     ("差距表述", {"gap": "0.00"}, "与序时进度持平"),
+    ("目标表述", {"kind": "下限"}, "低于140家的目标81家"),
+    ("目标表述", {"kind": "上限"}, "低于140家的目标"),
     ("完成状态", {}, "推进中"),
     ("完成时限", {}, "6月底"),
     ("状态", {}, "序时推进"),
@@ -124,7 +126,7 @@ def test_each_placeholder(name, override, expected):
 
 
 @pytest.mark.parametrize(("kind", "values", "expected"), [
-    ("上限", {"value": "4.8", "status": "未达标"}, "高于目标0.30个百分点"),
+    ("上限", {"value": "4.8", "status": "未达标"}, "超出控制目标0.30个百分点"),
     ("下限", {"value": "88", "status": "未达标"}, "低于目标2.00个百分点"),
     ("比率", {"value": "1816", "base": "2124", "ratio": "85.50"}, "低于目标4.50个百分点"),
 ])
@@ -414,3 +416,106 @@ def test_missing_parts_named_briefly():
 ])
 def test_short_unit_name(name, expected):
     assert short_unit_name(name) == expected
+
+
+# -- 同比 of rates in percentage points ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "unit", "yoy", "expected"), [
+    ("增速", "%", "4.1", "同比提高4.10个百分点"),
+    ("增速", "%", "-0.5", "同比回落0.50个百分点"),
+    ("比率", "%", "2", "同比提高2.00个百分点"),
+    ("上限", "%", "-0.04", "同比回落0.04个百分点"),
+    ("下限", "%", "0", "与上年同期持平"),
+    ("上限", "微克/立方米", "-10.34", "同比下降10.34%"),  # a level in its own unit: a relative change
+    ("累计", "起", "55.26", "同比上升55.26%"),
+])
+def test_yoy_wording(kind, unit, yoy, expected):
+    row = make(kind, unit=unit, target="5", value="3", ratio="80" if kind == "比率" else None, yoy=yoy)
+    assert placeholders(row)["同比表述"] == expected
+    assert describe(row).endswith(expected)
+
+
+def test_yoy_help_texts_speak_of_points():
+    assert "百分点" in PLACEHOLDERS["同比"] and "百分点" in PLACEHOLDERS["同比表述"]
+
+
+# -- wording by meaning -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    (make("上限", name="PM2.5平均浓度", unit="微克/立方米", target="45", decimals=1, value="52", status="未达标"),
+     "PM2.5平均浓度52微克/立方米，超出45微克/立方米的控制目标7微克/立方米"),
+    (make("上限", name="PM2.5平均浓度", unit="微克/立方米", target="45", decimals=1, value="40", status="达标"),
+     "PM2.5平均浓度40微克/立方米，低于45微克/立方米的目标"),
+    (make("上限", name="城镇登记失业率", unit="%", target="4.5", value="4.8", status="未达标"),
+     "城镇登记失业率4.8%，超出4.5%的控制目标0.30个百分点"),
+    (make("下限", name="空气质量优良天数比例", unit="%", target="70", decimals=1, value="65", status="未达标"),
+     "空气质量优良天数比例65%，低于70%的目标5.0个百分点"),
+    (make("下限", name="线上入驻金融机构", unit="家", target="25", value="20", status="未达标"),
+     "线上入驻金融机构20家，低于25家的目标5家"),
+    (make("增速", name="规模以上工业增加值增速", unit="%", target="7.5", decimals=1, value="6.1", gap="-1.4",
+          status="未达标"), "规模以上工业增加值增速6.1%，低于目标1.4个百分点"),
+    # judged and said on the exact value: a shortfall too small for the row's places still shows
+    (make("比率", name="审批事项办结率", unit="%", target="90", ratio="89.996", status="未达标"),
+     "审批事项办结率89.996%，低于90%的目标0.004个百分点"),
+    (make("上限", name="城镇登记失业率", unit="%", target="4.5", value="4.501", status="未达标"),
+     "城镇登记失业率4.501%，超出4.5%的控制目标0.001个百分点"),
+])
+def test_wording_follows_meaning(row, expected):
+    assert describe(row) == expected
+
+
+@pytest.mark.parametrize(("name", "phrase", "expected"), [
+    ("专项债券资金需求", "", "专项债券资金需求93亿元，为全年150亿元目标的62.00%"),
+    ("争取地方政府专项债券资金", "", "争取地方政府专项债券资金93亿元，为全年150亿元目标的62.00%"),
+    ("拟签约项目投资", "", "拟签约项目投资93亿元，为全年150亿元目标的62.00%"),
+    ("完成年度计划投资", "", "完成年度计划投资93亿元，完成全年150亿元目标任务的62.00%"),  # done, not a plan
+    ("专项债券资金需求", "{指标名称}{本期完成}亿元，完成全年目标任务的{完成率}%",  # the clerk's words win
+     "专项债券资金需求93亿元，完成全年目标任务的62.00%"),
+])
+def test_needs_and_plans_are_not_completion(name, phrase, expected):
+    row = make("累计", name=name, unit="亿元", target="150", phrase=phrase, value="93", completion="62.00")
+    assert describe(row) == expected
+
+
+# -- no sentence says again what the department just said ---------------------------------------
+
+
+def test_figure_said_in_chinese_numerals_is_not_said_twice():
+    passage = Passage("企业开办已压缩为一个环节，一个工作日内。")
+    assert passage.absorb("企业开办时间1个工作日，达到1个工作日的目标", "1", "个工作日")
+    assert passage.render() == "企业开办已压缩为一个环节，一个工作日内。"
+
+
+def test_chinese_numerals_are_figures_only_before_a_measure_word():
+    from toolkit.wording import _numbers, cn_number
+    assert [n for _, _, n in _numbers("新发展连翘种植三千五百亩，第一批项目进一步推进", words=True)] == [D(3500)]
+    assert [n for _, _, n in _numbers("新发展连翘种植三千五百亩")] == []  # only when asked
+    assert (cn_number("十二"), cn_number("两"), cn_number("二〇二一"), cn_number("三五百")) == (
+        D(12), D(2), D(2021), None)
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    ("国道209王官黄河大桥及连接线新建工程累计完成投资约5.81亿元，占总投资的19.69%。",
+     "国道209王官黄河大桥及连接线新建工程年度累计完成投资约0.776亿元，占年度投资计划的12.93%",
+     "国道209王官黄河大桥及连接线新建工程累计完成投资约5.81亿元，占总投资的19.69%，"
+     "年度累计完成投资约0.776亿元，占年度投资计划的12.93%"),
+    ("其中产业项目已开工37个、开工率80.43%。", "产业项目已支付资金2466.18万元、支付率16.92%。",
+     "其中产业项目已开工37个、开工率80.43%，已支付资金2466.18万元、支付率16.92%"),
+])
+def test_same_subject_is_said_once(first, second, expected):
+    passage = Passage(first)
+    assert passage.continue_with(second)
+    assert passage.render() == expected
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("新发展连翘种植3500亩。", "新发展连翘管护2000亩"),  # the shared start is no whole subject
+    ("全市城镇新增就业14255人。", "全市城镇登记失业率3.42%"),
+    ("产业项目已开工37个。", "产业项目已开工37个"),  # nothing left to say
+])
+def test_different_subjects_are_not_joined(first, second):
+    passage = Passage(first)
+    assert not passage.continue_with(second)
+    assert passage.render() == first

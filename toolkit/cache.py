@@ -2,60 +2,82 @@
 
 A merge reads and checks each inbox file once; the outcome (findings and entries)
 is stored under ``rounds/<轮次>/.ducha/cache/`` keyed by the file's sha256 *and*
-by everything the check depended on: the master workbook, the previous round's
-accepted figures, the limits and the toolkit version. Change any of these and the
-file is checked afresh; change nothing and a rerun reuses what it read.
+by everything the check depended on: the round (name and dates), the previous
+round's accepted figures, the limits, the check settings (ducha.toml ``[checks]``),
+the toolkit version — and the registry the
+return was checked against (a :class:`~toolkit.snapshot.Pick`, stored with the
+outcome): an outcome is reused only while the round would still check that file
+against the same snapshot (:meth:`~toolkit.snapshot.RoundContext.valid`). A return
+whose template names its snapshot stays cached when the office edits the master;
+one checked against the master itself is checked afresh. Change nothing and a
+rerun reuses what it read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 
 from . import __version__
-from .check import Outcome
+from .check import CheckSettings, Outcome
 from .findings import Code, Finding
-from .model import Entry, Registry
+from .model import Entry, Registry, Round
 from .read import Limits
+from .snapshot import Basis, Pick
 from .store import atomic_write
+from .workspace import DECIMAL_FIELDS
 
 
-def context_key(registry: Registry, round_name: str, history: Path | None, limits: Limits) -> str:
+def context_key(rnd: Round, history: Path | None, limits: Limits, settings: CheckSettings | None = None) -> str:
+    """What every check of a round depends on, the registry apart (that is each outcome's :class:`Pick`)."""
     digest = hashlib.sha256()
-    for part in (__version__, round_name, repr(limits)):
+    for part in (__version__, rnd.name, rnd.cutoff.isoformat(), rnd.deadline.isoformat(), repr(limits),
+                 (settings or CheckSettings()).cache_key()):
         digest.update(part.encode("utf-8") + b"\x1f")
-    digest.update(registry.path.read_bytes())
     if history is not None and history.exists():
         digest.update(history.read_bytes())
     return digest.hexdigest()[:16]
 
 
 class OutcomeCache:
-    def __init__(self, folder: Path, key: str, registry: Registry):
+    """Outcomes by file content; ``valid(pick)`` says whether one checked under ``pick`` still stands."""
+
+    def __init__(self, folder: Path, key: str, registry: Registry,
+                 valid: Callable[[Pick], bool] = lambda _pick: True):
         self.folder = folder
         self.key = key
         self.registry = registry
+        self.valid = valid
 
     def _path(self, sha256: str) -> Path:
         return self.folder / f"{sha256[:32]}-{self.key}.json"
 
-    def get(self, sha256: str, file_name: str) -> Outcome | None:
+    def get(self, sha256: str, file_name: str) -> tuple[Outcome, Pick] | None:
+        """The stored outcome (re-labelled with ``file_name``) and the registry it was checked
+        against; None when there is none, or it was checked against another registry than the
+        round would use now."""
         path = self._path(sha256)
         if not path.exists():
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return _load(data, file_name, self.registry)
+            against = data["against"]
+            pick = Pick(snapshot=against["snapshot"], basis=Basis(against["basis"]), stamp=against["stamp"])
+            if not self.valid(pick):
+                return None
+            return _load(data, file_name, self.registry), pick
         except (OSError, ValueError, KeyError, TypeError):
-            return None  # a damaged cache entry is simply ignored
+            return None  # a damaged or older cache entry is simply ignored
 
-    def put(self, sha256: str, outcome: Outcome) -> None:
+    def put(self, sha256: str, outcome: Outcome, pick: Pick) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_write(self._path(sha256), "w") as fh:
-            json.dump(_dump(outcome), fh, ensure_ascii=False)
+            json.dump({**_dump(outcome), "against": {"snapshot": pick.snapshot, "basis": pick.basis.value,
+                                                     "stamp": pick.stamp}}, fh, ensure_ascii=False)
 
 
 def _dump(outcome: Outcome) -> dict:
@@ -82,7 +104,7 @@ def _load(data: dict, file_name: str, registry: Registry) -> Outcome:
         item["message"] = item["message"].replace(f"文件“{old}”", f"文件“{file_name}”", 1)
         out.findings.append(Finding(**item))
     for item in data["entries"]:
-        for key in ("value", "base", "last_year"):
+        for key in DECIMAL_FIELDS:
             if item.get(key) is not None:
                 item[key] = Decimal(item[key])
         item["file"] = file_name

@@ -6,19 +6,25 @@ file; an 错误 keeps that row's value out of the merge (待更正); a 提示 me
 value and tells the clerk. Rules that need history (the previous round's
 accepted figures) are skipped when there is none, e.g. when a department runs
 ``ducha check`` on its own file.
+
+Thresholds a workspace may set (ducha.toml ``[checks]``) are a :class:`CheckSettings`
+carried in :class:`CheckContext`; docs/rules.md explains each rule and default.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from decimal import Decimal
 
 from .findings import Code, Finding, Level, make
+from .formatting import format_count, places_of, round_half_up
 from .intake import ReturnFile, ReturnRow
-from .model import NODE_STATES, Entry, Indicator, Registry, Round, Unit
-from .templates import LOCKED_COLUMNS, canon, locked_values, row_fingerprint
-from .values import Parsed, half_up, parse_number
+from .model import NODE_STATES, PERCENT_UNITS, Entry, Indicator, Registry, Round, Unit
+from .templates import INPUT_COLUMNS, LOCKED_COLUMNS, canon, locked_values, row_fingerprint
+from .values import Parsed, count_conversion, half_up, parse_count, parse_number, shift, slip_unit
+from .wording import _depth, _numbers, _unit_forms
 
 #: Input cells holding figures: a row without 指标编号 but with one of these is a row added.
 DATA_COLUMNS = ("本期完成", "基数", "上年同期", "完成状态")
@@ -28,6 +34,31 @@ JUMP_TARGET_FACTOR = 3
 JUMP_POINTS = 50
 #: 已完成 this many days before its 完成时限 wants a word of explanation.
 EARLY_DAYS = 60
+#: A corrected figure (the value with a unit slip undone) is plausible within this factor of its reference.
+PLAUSIBLE_FACTOR = 3
+#: Powers of ten a unit slip can be (千, 万, 十万 … 亿, 万亿); a percentage row slips by 10**2.
+SLIP_POWERS = (3, 4, 5, 6, 7, 8, 12)
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Thresholds of the magnitude rules (ducha.toml ``[checks]``); see docs/rules.md."""
+
+    #: 本期完成 at least this many times the unit's annual target is held for correction (E213).
+    magnitude_vs_target: Decimal = Decimal(20)
+    #: 本期完成 at least this many times the unit's last accepted figure is held (E214).
+    magnitude_vs_last: Decimal = Decimal(50)
+
+    def cache_key(self) -> str:
+        """A stable text of every setting, for the outcome cache's key."""
+        return ";".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+
+
+#: Each setting's meaning, for messages and docs (Chinese).
+SETTING_HELP: dict[str, str] = {
+    "magnitude_vs_target": "本期完成达到年度目标的多少倍时按数量级异常处理",
+    "magnitude_vs_last": "本期完成达到上一轮已报送数的多少倍时按数量级异常处理",
+}
 
 
 @dataclass
@@ -38,6 +69,7 @@ class CheckContext:
     round: Round | None = None
     previous: dict[tuple[str, str], Entry] = field(default_factory=dict)  # (code, unit) -> last round
     has_history: bool = False
+    settings: CheckSettings = field(default_factory=CheckSettings)
 
 
 @dataclass
@@ -89,6 +121,12 @@ def check_return(ret: ReturnFile, ctx: CheckContext) -> Outcome:
     if ctx.round is not None and ret.round and ret.round != ctx.round.name:
         add(Code.F111, value=ret.round, detail=ctx.round.name)
         return out
+    if ret.meta is not None:
+        typed, sheet, cell = ret.info.get("填报单位", ("", "", ""))
+        own = out.unit_name or ret.unit_name
+        if typed and own and not same_unit(typed, own):
+            add(Code.F117, sheet=sheet, cell=cell, value=typed, detail=own)
+            return out
     for sheet in ret.sheets_without_header:
         if ret.meta is not None and any(s == sheet for s, *_ in ret.layout):
             add(Code.F114, sheet=sheet, detail="指标编号、本期完成")
@@ -99,6 +137,9 @@ def check_return(ret: ReturnFile, ctx: CheckContext) -> Outcome:
     # -- structure ---------------------------------------------------------------------
     expected = registry.rows_for(out.unit_name) if registry is not None and out.unit else None
     if not _structure_ok(ret, expected, add):
+        return out
+    if ret.rows and not any(_filled(row.cell(c).value) for row in ret.rows for c in INPUT_COLUMNS):
+        add(Code.F116)
         return out
     # -- contact -------------------------------------------------------------------------
     for label in ("填报人", "联系电话"):
@@ -114,6 +155,20 @@ def check_return(ret: ReturnFile, ctx: CheckContext) -> Outcome:
         entry = _check_row(row, ind, out, ctx, add)
         out.entries.append(entry)
     return out
+
+
+def _filled(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _unit_key(name: str) -> str:
+    return re.sub(r"\s|人民政府$", "", canon(name))
+
+
+def same_unit(typed: str, own: str) -> bool:
+    """Whether a 填报单位 text names the unit ``own`` (``三门峡市科技局``, ``科技局`` for ``市科技局``)."""
+    a, b = _unit_key(typed), _unit_key(own)
+    return min(len(a), len(b)) >= 2 and (a in b or b in a)
 
 
 def _adder(out: Outcome, ret: ReturnFile):
@@ -223,9 +278,13 @@ def _number(row: ReturnRow, column: str, ind: Indicator | None, add, *, required
         return None, True
     kind = _kind_of(row, ind)
     unit = ind.unit if ind is not None else row.text("计量单位")
-    # 基数 is a count (never negative); 上年同期 follows the row (a growth rate may be negative).
-    parsed = parse_number(cell.value, unit=unit, kind="累计" if column == "基数" else kind,
-                          percent_format=cell.is_percent)
+    if kind == "比率" and column in ("本期完成", "基数"):
+        # The row's unit (%) is the rate's; these cells hold counts in any unit, or the rate itself.
+        parsed = parse_count(cell.value, percent_format=cell.is_percent, rate_ok=column == "本期完成")
+    else:
+        # 基数 is a count (never negative); 上年同期 follows the row (a growth rate may be negative).
+        parsed = parse_number(cell.value, unit=unit, kind="累计" if column == "基数" else kind,
+                              percent_format=cell.is_percent)
     if parsed.error is not None:
         add(parsed.error, sheet=row.sheet, cell=ref, column=column,
             value=parsed.typed_unit if parsed.error is Code.E212 and parsed.typed_unit else parsed.original,
@@ -261,23 +320,17 @@ def _check_row(row: ReturnRow, ind: Indicator | None, out: Outcome, ctx: CheckCo
     else:
         value, err = _number(row, "本期完成", ind, add, required=True)
         bad |= err
-        entry.value = value.value if value else None
         if kind == "比率":
-            base, err = _number(row, "基数", ind, add, required=False)
-            if not err and (base is None or base.blank):
-                add(Code.E206, sheet=row.sheet, cell=row.ref("基数"))
-                err = True
-            bad |= err
-            entry.base = base.value if base else None
-            if entry.value is not None and entry.base is not None and entry.value > entry.base:
-                add(Code.E207, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(entry.value),
-                    detail=_fmt(entry.base))
-                bad = True
+            bad |= _ratio_parts(row, ind, value, entry, add)
+        else:
+            entry.value = value.value if value else None
         last, err = _number(row, "上年同期", ind, add, required=False)
         bad |= err
         entry.last_year = last.value if last else None
         if not bad and ind is not None:
             bad |= _history_rules(row, ind, entry, ctx, add)
+        if ind is not None:
+            bad |= _contradiction(row, ind, entry, add)
     if not entry.progress:
         add(Code.W311, sheet=row.sheet, cell=row.ref("进展情况"))
     elif ctx.has_history:
@@ -288,25 +341,201 @@ def _check_row(row: ReturnRow, ind: Indicator | None, out: Outcome, ctx: CheckCo
     return entry
 
 
+def _ratio_parts(row: ReturnRow, ind: Indicator | None, value: Parsed | None, entry: Entry, add) -> bool:
+    """A 比率 row: 本期完成 is the count (or the rate typed as a percentage), 基数 the total."""
+    bad = False
+    base, err = _number(row, "基数", ind, add, required=False)
+    rate = value is not None and value.rate
+    if rate:
+        assert value is not None
+        entry.rate = value.value
+        if value.value is not None and value.value > 100:
+            add(Code.E215, sheet=row.sheet, cell=row.ref("本期完成"), value=value.original)
+            bad = True
+    elif value is not None:
+        entry.value = value.value
+    if not err and not rate and (base is None or base.blank):
+        add(Code.E206, sheet=row.sheet, cell=row.ref("基数"))
+        err = True
+    bad |= err
+    entry.base = base.value if base else None
+    if entry.value is not None and entry.base is not None and value is not None and base is not None:
+        places = count_conversion(value.typed_unit, base.typed_unit)
+        if places is not None:  # 0.22亿元 of 5000万元: the count in the base's unit
+            entry.value = shift(entry.value, places)
+            add(Code.W301, sheet=row.sheet, cell=row.ref("本期完成"), value=value.original,
+                detail=f"{format_count(entry.value)}{base.typed_unit}")
+        if entry.value > entry.base:
+            add(Code.E207, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(entry.value),
+                detail=_fmt(entry.base))
+            bad = True
+    return bad
+
+
 def _history_rules(row: ReturnRow, ind: Indicator, entry: Entry, ctx: CheckContext, add) -> bool:
-    """累计 figures: never lower than last round; no leap out of line with time progress."""
-    if ind.kind != "累计" or entry.value is None:
+    """Figures out of line: lower than last round (累计), or a magnitude no real progress explains.
+
+    A 累计 value at least ``magnitude_vs_target`` times the unit's annual target (E213), or
+    ``magnitude_vs_last`` times its last accepted figure while above the target (E214), is held
+    for correction, naming the likely unit slip; a few times the target is only W303. Levels
+    (上限/下限) are held when that far from their target either way, but below it only when a
+    unit slip explains the gap (a low 失业率 is good news, 0.947 for 94.7% is a slip).
+    """
+    if ind.kind not in ("累计", "上限", "下限") or entry.value is None:
         return False
+    value = entry.value
     target = ind.target_for(entry.unit)
     prev = ctx.previous.get((ind.code, entry.unit)) if ctx.has_history else None
-    if prev is not None and prev.value is not None and not prev.invalid and entry.value < prev.value:
-        add(Code.E208, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(entry.value), detail=_fmt(prev.value))
+    last = prev.value if prev is not None and prev.value is not None and not prev.invalid else None
+    cell = row.ref("本期完成")
+    if ind.kind == "累计" and last is not None and value < last:
+        add(Code.E208, sheet=row.sheet, cell=cell, value=_fmt(value), detail=_fmt(last))
         return True
-    if target:
-        share = entry.value * 100 / target
-        if entry.value > target * JUMP_TARGET_FACTOR:
-            add(Code.W303, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(entry.value),
+    limits = ctx.settings
+    unit = ind.unit.strip()
+    percent = unit in PERCENT_UNITS
+    if value > 0 and target is not None and target > 0:
+        ratio = value / target
+        if ratio >= limits.magnitude_vs_target:
+            add(Code.E213, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+                detail=f"为年度目标{_fmt(target)}{unit}的{_times(ratio)}倍{_slip_text(value, target, unit, percent)}")
+            return True
+        if ind.kind != "累计" and 1 / ratio >= limits.magnitude_vs_target:
+            slip = _slip_text(value, target, unit, percent)
+            if slip:
+                add(Code.E213, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+                    detail=f"仅为年度目标{_fmt(target)}{unit}的{half_up(ratio * 100, 2)}%{slip}")
+                return True
+    has_target = target is not None and target > 0
+    if value > 0 and last is not None and last > 0 and (ind.kind == "累计" or not has_target):
+        # A level with a target was judged against it above; a 累计 only when beyond the target.
+        ratio = value / last
+        if ratio >= limits.magnitude_vs_last and (target is None or target <= 0 or value > target):
+            add(Code.E214, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+                detail=f"为上一轮{_fmt(last)}{unit}的{_times(ratio)}倍{_slip_text(value, last, unit, percent)}")
+            return True
+        slip = _slip_text(value, last, unit, percent) if ind.kind != "累计" else ""
+        if slip and 1 / ratio >= limits.magnitude_vs_last:
+            add(Code.E214, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+                detail=f"仅为上一轮{_fmt(last)}{unit}的{half_up(ratio * 100, 2)}%{slip}")
+            return True
+    if ind.kind == "累计" and target:
+        share = value * 100 / target
+        if value > target * JUMP_TARGET_FACTOR:
+            add(Code.W303, sheet=row.sheet, cell=cell, value=_fmt(value),
                 detail=f"为年度目标的 {half_up(share, 0)}%")
-        elif prev is not None and prev.value is not None and not prev.invalid:
-            before = prev.value * 100 / target
+        elif last is not None:
+            before = last * 100 / target
             if share - before > JUMP_POINTS:
-                add(Code.W303, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(entry.value),
+                add(Code.W303, sheet=row.sheet, cell=cell, value=_fmt(value),
                     detail=f"完成率一轮内从 {half_up(before, 0)}% 升至 {half_up(share, 0)}%")
+    return False
+
+
+def _times(ratio: Decimal) -> str:
+    """How many times, as people say it: 3853, 45, 20.5."""
+    return _fmt(round_half_up(ratio, 0 if ratio >= 100 else 1))
+
+
+def _slip_text(value: Decimal, reference: Decimal, unit: str, percent: bool) -> str:
+    """'，可能把“万人”当成“人”填写了（14255人即1.4255万人）', or '' when no unit slip explains the gap.
+
+    The slip is the smallest power of ten that brings ``value`` within PLAUSIBLE_FACTOR of
+    ``reference`` (its annual target or last figure): 930000 in a 亿元 row with a target of
+    150 was typed in 万元 (93亿元), not in 元.
+    """
+    up = value > reference
+    for power in (2,) if percent else SLIP_POWERS:
+        places = power if up else -power
+        corrected = shift(value, -places)
+        if not reference / PLAUSIBLE_FACTOR <= corrected <= reference * PLAUSIBLE_FACTOR:
+            continue
+        shown = format_count(corrected)
+        if percent and up:
+            return f"，可能漏了小数点或多填了位数（如应为{shown}）"
+        if percent:
+            return f"，可能把百分数填成了小数（{_fmt(value)}应填为{shown}）"
+        typed = slip_unit(unit, places)
+        if typed is not None:
+            return f"，可能把“{unit}”当成“{typed}”填写了（{_fmt(value)}{typed}即{shown}{unit}）"
+    return ""
+
+
+# -- a department's words against its own figure ---------------------------------------------
+
+#: Words between a quantity's name and its number that keep it the same quantity (新发展连翘种植达3500亩).
+_LINKS = ("累计完成", "累计达到", "累计", "完成", "达到", "共计", "共", "达", "为", "已")
+#: Words before a number that make it approximate: it cannot contradict anything.
+_ROUGHLY = ("约", "近", "超", "逾", "超过", "大约", "将近", "不到", "不足", "接近")
+#: Trailing words of an indicator's name that its text often leaves out (新建5G基站数 → 新建5G基站).
+_NAME_ENDINGS = ("总数", "数量", "人数", "面积", "规模", "金额", "总额", "数")
+#: A clause about one period only (a month, last year), not the cumulative figure.
+_PERIOD = re.compile(r"本月|当月|上月|单月|本周|上年|去年|同期|上一年"
+                     r"|(?<![—\-~～至到0-9])(?:[0-9]{1,2}|[一二三四五六七八九十]{1,3})月份?(?![底末0-9一二三四五六七八九十])")
+_CUMULATIVE = re.compile(r"截[至止]|以来|累计|年初")
+#: Words before the name that make the number a target or a plan (全年计划…, 目标…, 拟…).
+_PLANNED = re.compile(r"计划|目标|任务|全年|拟|预计|力争|争取|需求|申报")
+_CLAUSE = re.compile(r"[，,。；;！？!?\n]")
+
+
+def _name_tails(name: str) -> list[str]:
+    name = re.sub(r"\s", "", name)
+    names = [name] + [name[: -len(e)] for e in _NAME_ENDINGS if name.endswith(e) and len(name) - len(e) >= 2]
+    return [n for n in names if len(n) >= 2]
+
+
+def _speaks_of(before: str, name: str) -> bool:
+    """Whether the text just before a number names the indicator: its whole name (perhaps without a
+    trailing 数/面积), so ``线下服务大厅入驻金融机构18家`` is not about 线上入驻金融机构."""
+    text = before
+    for _ in range(2):
+        for link in _LINKS:
+            if text.endswith(link):
+                text = text[: -len(link)]
+                break
+    tail = next((t for t in _name_tails(name) if text.endswith(t)), None)
+    # 「全年计划新发展连翘种植10000亩」 speaks of the target, not of what is done
+    return tail is not None and not _PLANNED.search(text[: -len(tail)])
+
+
+def _contradiction(row: ReturnRow, ind: Indicator, entry: Entry, add) -> bool:
+    """A number in 进展情况 that states this row's quantity differently from 本期完成 (E216).
+
+    Only a number right after the indicator's name (``新发展连翘种植3500亩`` for 新发展连翘种植),
+    in a unit the figure converts to (1.4255万人 = 14255人), outside brackets, not approximate
+    and not about one month or last year counts; it agrees when it equals the figure rounded to
+    the places the text gives (``1.43万人`` for 14255人).
+    """
+    text = entry.progress
+    if not text:
+        return False
+    if ind.kind == "比率":
+        unit = "%"
+        figure = entry.rate
+        if figure is None and entry.value is not None and entry.base:
+            figure = entry.value * 100 / entry.base
+    else:
+        unit, figure = ind.unit.strip(), entry.value
+    if figure is None or not unit:
+        return False
+    forms = sorted(_unit_forms(figure, unit), key=lambda f: -len(f[1]))
+    for start, end, number in _numbers(text, words=True):
+        form = next(((v, u) for v, u in forms if u and text.startswith(u, end)), None)
+        if form is None or _depth(text, start):
+            continue
+        clause_start = max((m.end() for m in _CLAUSE.finditer(text, 0, start)), default=0)
+        before = text[clause_start:start]
+        if before.endswith(_ROUGHLY) or not _speaks_of(before, ind.name):
+            continue
+        if _PERIOD.search(before) and not _CUMULATIVE.search(before):
+            continue
+        expected, said_unit = form
+        if half_up(expected, places_of(number)) == number:
+            continue
+        quoted = text[clause_start:end + len(said_unit)].strip()
+        add(Code.E216, sheet=row.sheet, cell=row.ref("进展情况"), value=quoted,
+            detail=f"{format_count(figure) if ind.kind != '比率' else format_count(half_up(figure, 2))}{unit}")
+        return True
     return False
 
 

@@ -84,10 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="文件夹", type=Path, help="新工作区的文件夹")
 
     p = sub.add_parser("templates", help="生成本轮各单位的填报模板", description="按任务台账为每个填报单位生成一个模板，"
-                       "放在 rounds/<轮次>/templates/ 下。")
+                       "放在 rounds/<轮次>/templates/ 下，并保存本轮所依据的任务台账（台账快照）。"
+                       "下发后修改了台账时，各单位报表仍按其模板所依据的台账校验，不会因台账修改被拒收或提示。")
     _workspace_arg(p)
     _round_arg(p)
     _now_arg(p)
+    p.add_argument("--changed", action="store_true",
+                   help="只为台账中本单位的行（目标、名称、计量单位、新增或删除的指标）在上次下发后有改动的单位重新生成模板")
 
     p = sub.add_parser("check", help="检查报表（不合并），各单位也可自查", description="检查一个或多个报表文件并列出问题。"
                        "有工作区时按台账核对；没有时只做文件自身的检查。")
@@ -199,17 +202,25 @@ def cmd_init(args) -> int:
 
 
 def cmd_templates(args) -> int:
-    from .templates import write_templates
+    from .snapshot import issue_templates, render_changes
 
     ws = _workspace(args)
-    registry = ws.registry()
-    now = _now(args)
-    rnd = ws.pick_round(registry, args.round, now.date())
-    ws.make_round_dirs(rnd.name)
-    results = write_templates(registry, rnd, ws.templates(rnd.name), now=now)
-    for res in results:
+    issued = issue_templates(ws, args.round, now=_now(args), changed_only=args.changed)
+    name, folder = issued.round.name, ws.templates(issued.round.name)
+    if args.changed and issued.first_issue:
+        print(f"轮次 {name} 此前没有下发记录，已为全部单位生成模板。")
+    for line in render_changes(issued.changes):
+        print(line)
+    for res in issued.templates:
         print(f"  {res.unit.name}：{res.rows} 项 → {res.path.name}")
-    print(f"已为 {len(results)} 个单位生成 {rnd.name} 轮模板，位于 {ws.templates(rnd.name)}")
+    if args.changed and not issued.first_issue:
+        if not issued.templates:
+            print(f"任务台账中各单位的行与上次下发的模板一致，{name} 轮无需重发模板。")
+            return 0
+        print(f"已为 {len(issued.templates)} 个台账有改动的单位重新生成 {name} 轮模板，位于 {folder}；"
+              f"其余 {len(issued.unchanged)} 个单位的模板无需重发。请只向上列单位重发模板。")
+    else:
+        print(f"已为 {len(issued.templates)} 个单位生成 {name} 轮模板，位于 {folder}")
     return 0
 
 
@@ -218,18 +229,17 @@ def cmd_check(args) -> int:
     from .merge import examine
     from .read import Limits
     from .render import findings_table
+    from .snapshot import RoundContext
 
-    ctx = CheckContext()
+    ctx: CheckContext | RoundContext = CheckContext()
     limits = Limits()
     if args.workspace is not None:
         ws = _workspace(args)
         registry = ws.registry()
         rnd = ws.pick_round(registry, args.round) if args.round else None
-        ctx = CheckContext(registry=registry, round=rnd)
-        if rnd is not None:
-            prev = ws.previous_round(registry, rnd)
-            previous = ws.load_entries(prev.name) if prev else None
-            ctx.previous, ctx.has_history = previous or {}, previous is not None
+        # with a round: each file is checked against the registry its template was issued with
+        ctx = RoundContext(ws, registry, rnd) if rnd is not None else \
+            CheckContext(registry=registry, settings=ws.check_settings())
         limits = ws.limits()
     outcomes = []
     for path in args.files:
@@ -355,9 +365,13 @@ def cmd_schedule(args) -> int:
 
     from .timetable import run_due, run_forever
 
+    class Brief(logging.Formatter):  # the terminal gets one line; tracebacks go to the log file only
+        def format(self, record: logging.LogRecord) -> str:
+            return super().format(logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None}))
+
     ws = _workspace(args)
     ws.registry()  # a broken master stops here with its own message
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
+    logging.getLogger("ducha").setLevel(logging.INFO)
     (ws.root / ".ducha").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(ws.root / ".ducha" / "schedule.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -371,8 +385,13 @@ def cmd_schedule(args) -> int:
             print(line)
         for key, reason in result.failed:
             print(f"未完成：{key}：{reason}（下次检查时重试）", file=sys.stderr)
-        print(f"{now:%Y-%m-%d %H:%M} 检查完毕：完成 {len(result.ran)} 项，未完成 {len(result.failed)} 项。")
-        return 1 if result.failed else 0
+        for key, reason, after in result.waiting:
+            print(f"等待重试：{key}（上次失败：{reason}），{after[:16].replace('T', ' ')} 后重试", file=sys.stderr)
+        print(f"{now:%Y-%m-%d %H:%M} 检查完毕：完成 {len(result.ran)} 项，未完成 {len(result.failed) + len(result.waiting)} 项。")
+        return 1 if result.failed or result.waiting else 0
+    console = logging.StreamHandler()
+    console.setFormatter(Brief("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    logging.getLogger("ducha").addHandler(console)
     print(f"ducha 时间表已启动（工作区 {ws.root}，北京时间），每分钟检查一次；日志写入 .ducha/schedule.log。按 Ctrl+C 停止。")
     try:
         run_forever(ws)

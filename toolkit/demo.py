@@ -245,7 +245,7 @@ def fill_template(template: Path, target: Path, unit: str, round_name: str,
             kind = ws.cell(row, cols["指标类型"]).value
             for column in ("本期完成", "基数", "上年同期", "完成状态", "进展情况", "存在问题", "下步打算"):
                 typed = values.get(column, "")
-                if (unit, str(code), column) in TYPED:
+                if round_name == DEMO_ROUND and (unit, str(code), column) in TYPED:  # 2021-04's figures
                     typed = TYPED[(unit, str(code), column)]
                 if code in blank_codes and column == "本期完成":
                     typed = ""

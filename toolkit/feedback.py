@@ -37,7 +37,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .check import Outcome
 from .errors import ReadError
-from .findings import Finding, Level, where
+from .findings import Code, Finding, Level, where
 from .read import Workbook, parse_ref, read_workbook, sniff
 from .store import atomic_path, display_width, safe_name
 from .templates import META_SHEET
@@ -505,6 +505,14 @@ def reply_text(outcome: Outcome, *, office: str = "市政府督查室", round_na
 
     lines = [f"{unit}：" if unit else "您好：", ""]
     received = f"你单位报送的“{outcome.file}”已收到。" if outcome.file else "你单位报送的报表已收到。"
+    if any(f.code is Code.F116 for f in rejects):
+        subject = f"【空表】{what}为空表，请填写后重新报送"
+        named = f"“{outcome.file}”" if outcome.file else "报表"
+        lines.append(f"你单位报送的{named}为空表，未填写任何内容，请填写后重新报送。"
+                     + (f"请于{deadline}前报送。" if deadline else ""))
+        lines.append("请在下发模板的黄色单元格中填写本期完成、进展情况等内容；确无进展的请填“无”并在进展情况中说明。")
+        lines += ["", office]
+        return subject, "\n".join(lines) + "\n"
     if rejects:
         subject = f"【退回】{what}未被接收，请修改后重新报送"
         lines.append(received + "经检查，该文件未被接收，原因如下：")

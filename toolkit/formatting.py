@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 __all__ = [
     "TIME_PROGRESS_PLACES",
+    "change_text",
     "cn_date",
     "cn_month_day",
     "decimal_or_none",
@@ -91,6 +92,15 @@ def format_number(value: object) -> str:
     if d.is_zero():
         d = d.copy_abs()
     return format(d, "f")
+
+
+def change_text(points: Decimal, word: str) -> str:
+    """A change in percentage points since an earlier round: ``较上月提高2.5个百分点``,
+    ``较上轮下降1个百分点``, ``与上月持平``."""
+    if points.is_zero():
+        return f"与{word}持平"
+    verb = "提高" if points > 0 else "下降"
+    return f"较{word}{verb}{format_number(abs(points))}个百分点"
 
 
 def cn_date(value: date) -> str:

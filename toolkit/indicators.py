@@ -9,6 +9,8 @@ what a leader reads and the status beside it never disagree.
 What blanks mean (see docs/rules.md):
 
 * no accepted return from a unit → 未报送; an 错误 on the row → 待更正;
+* a row the unit's accepted return did not carry because the office added it (or
+  changed it beyond conversion) after the template was issued → 待补报;
 * 累计 with "无/暂无" → nothing done yet, counted as 0;
 * other numeric types with "无/暂无" → no figure this round, status 推进中;
 * 比率 with a 基数 of 0 → no ratio (never a division by zero), status 推进中; a rate
@@ -23,6 +25,7 @@ What blanks mean (see docs/rules.md):
 from __future__ import annotations
 
 import calendar
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 
@@ -156,12 +159,12 @@ def fill(row: ResultRow, tp: Decimal, tolerance: Decimal, cutoff: date) -> Resul
 
 
 def unit_row(ind: Indicator, unit: str, entry: Entry | None, *, round_name: str, category_title: str,
-             tp: Decimal, tolerance: Decimal, cutoff: date) -> ResultRow:
-    """One unit's row for one indicator."""
+             tp: Decimal, tolerance: Decimal, cutoff: date, pending: bool = False) -> ResultRow:
+    """One unit's row for one indicator; ``pending``: the row is 待补报 when no entry is given."""
     row = ResultRow(round=round_name, category=ind.sheet, category_title=category_title, indicator=ind,
                     unit=unit, target=ind.target_for(unit))
     if entry is None:
-        row.status = Status.MISSING
+        row.status = Status.TO_ADD if pending else Status.MISSING
         if ind.kind == "累计":
             row.time_progress = half_up(tp, TIME_PROGRESS_PLACES)
         return row
@@ -185,25 +188,26 @@ def _sum(values: list[Decimal | None]) -> Decimal | None:
 
 NODE_ORDER = (Status.OVERDUE, Status.NOT_STARTED, Status.IN_PROGRESS, Status.DONE)
 RATE_ORDER = (Status.NOT_MET, Status.IN_PROGRESS, Status.MET)
-_ABSENT = (Status.MISSING, Status.PENDING)
+_ABSENT = (Status.MISSING, Status.PENDING, Status.TO_ADD)
 
 
 def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance: Decimal,
               cutoff: date) -> ResultRow:
     """The 合计 over several units: numerators and denominators summed separately.
 
-    Parts that are 未报送 or 待更正 are left out and named in ``missing_parts``. A
+    Parts that are 未报送, 待更正 or 待补报 are left out and named in ``missing_parts``. A
     total with parts missing is not judged lagging on the partial sum (the missing
     parts may well make it up): it takes the status of what is missing (待更正 when a
-    part is held for correction, else 未报送) and ``undecided`` says so. Reaching
-    100% or 序时进度 is already certain on a partial sum and is said as such.
+    part is held for correction, else 待补报 when a part is to be reported, else 未报送)
+    and ``undecided`` says so. Reaching 100% or 序时进度 is already certain on a partial
+    sum and is said as such.
     """
     first = parts[0]
     row = ResultRow(round=first.round, category=ind.sheet, category_title=first.category_title, indicator=ind,
                     unit=TOTAL, target=ind.target, is_total=True)
     good = [p for p in parts if p.status not in _ABSENT]
     row.missing_parts = tuple(p.unit for p in parts if p not in good)
-    absent = Status.PENDING if any(p.status is Status.PENDING for p in parts) else Status.MISSING
+    absent = next((s for s in (Status.PENDING, Status.TO_ADD) if any(p.status is s for p in parts)), Status.MISSING)
     if not good:
         row.status = absent
         if ind.kind == "累计":
@@ -237,15 +241,21 @@ def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance:
 
 
 def compute(indicators, entries: dict[tuple[str, str], Entry], *, round_name: str, titles: dict[str, str],
-            cutoff: date, year: int, basis: str, tolerance: Decimal) -> tuple[Decimal, list[ResultRow]]:
+            cutoff: date, year: int, basis: str, tolerance: Decimal,
+            pending: Collection[tuple[str, str]] = frozenset()) -> tuple[Decimal, list[ResultRow]]:
     """(exact 序时进度, all result rows of a round in registry order: each unit's row, then the
-    合计 where several units report)."""
+    合计 where several units report).
+
+    ``pending``: (指标编号, 单位名称) pairs without an entry that are 待补报 rather than 未报送
+    (rows added to a unit after its template was issued).
+    """
     tp = time_progress(cutoff, year, basis)
     rows: list[ResultRow] = []
     for ind in indicators:
         parts = [unit_row(ind, unit, entries.get((ind.code, unit)), round_name=round_name,
                           category_title=titles.get(ind.sheet, ind.sheet), tp=tp,
-                          tolerance=tolerance, cutoff=cutoff) for unit in ind.reporters]
+                          tolerance=tolerance, cutoff=cutoff, pending=(ind.code, unit) in pending)
+                 for unit in ind.reporters]
         rows.extend(parts)
         if len(parts) > 1:
             rows.append(total_row(ind, parts, tp=tp, tolerance=tolerance, cutoff=cutoff))

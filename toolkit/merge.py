@@ -12,7 +12,8 @@ atomically. Rerunning gives the same results, also after the inbox was tidied.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,12 +29,14 @@ from .intake import ReturnFile, read_return
 from .model import Entry, Registry, Round, Submission
 from .read import Limits
 from .receipts import Role, RoundFile, round_files
-from .standing import Fate, Standing, build_standing
+from .snapshot import Basis, Pick, RegistryChange, RoundContext
+from .standing import CategoryRound, Fate, History, Standing, build_standing
 from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
 from .values import half_up
 from .workspace import Workspace
 
 Log = Callable[[str], None]
+log = logging.getLogger(__name__)
 #: Files that are no spreadsheet at all get a reply text but no marked-up copy.
 UNREADABLE = (Code.F101, Code.F102, Code.F103, Code.F104, Code.F105, Code.F106, Code.F107, Code.F108, Code.F109)
 
@@ -53,11 +56,16 @@ class _Seen:
     submission: Submission
     outcome: Outcome
     ret: ReturnFile | None  # None when unreadable, or taken from the cache
+    pick: Pick | None = None  # the registry it was checked against
 
 
-def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = None
+def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: str | None = None
             ) -> tuple[Outcome, ReturnFile | None]:
-    """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
+    """Read and check one file; a file that cannot be read becomes a 拒收 finding.
+
+    With a :class:`RoundContext` the file is checked against the registry its template was
+    issued with (:meth:`RoundContext.pick`).
+    """
     label = name or path.name
     try:
         ret = read_return(path, limits, name=label)
@@ -65,7 +73,21 @@ def examine(path: Path, ctx: CheckContext, limits: Limits, name: str | None = No
         out = Outcome(file=label)
         out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
         return out, None
-    return check_return(ret, ctx), ret
+    return check_return(ret, ctx.for_return(ret) if isinstance(ctx, RoundContext) else ctx), ret
+
+
+def checked(path: Path, label: str, digest: str, ctx: RoundContext, cache: OutcomeCache, limits: Limits, *,
+            remember: bool = True) -> tuple[Outcome, ReturnFile | None, Pick]:
+    """One file's outcome: from the cache when it was checked against the registry the round would
+    use now, else read and checked (and remembered)."""
+    hit = cache.get(digest, label)
+    if hit is not None:
+        return hit[0], None, hit[1]
+    outcome, ret = examine(path, ctx, limits, name=label)
+    pick = ctx.pick(ret)
+    if remember:
+        cache.put(digest, outcome, pick)
+    return outcome, ret, pick
 
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
@@ -84,19 +106,17 @@ def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | N
         return _merge_locked(ws, registry, rnd, now, limits, log, seen_at)
 
 
-def _context(ws: Workspace, registry: Registry, rnd: Round) -> CheckContext:
-    prev = ws.previous_round(registry, rnd)
-    previous = ws.load_entries(prev.name) if prev else None
-    return CheckContext(registry=registry, round=rnd, previous=previous or {}, has_history=previous is not None)
+def _context(ws: Workspace, registry: Registry, rnd: Round) -> RoundContext:
+    """Which registry each return is checked against (its snapshot), and the previous round's figures."""
+    return RoundContext(ws, registry, rnd)
 
 
-def _cache(ws: Workspace, registry: Registry, rnd: Round, limits: Limits) -> OutcomeCache:
-    prev = ws.previous_round(registry, rnd)
-    history = ws.state(prev.name) / "entries.json" if prev else None
-    return OutcomeCache(ws.state(rnd.name) / "cache", context_key(registry, rnd.name, history, limits), registry)
+def _cache(ws: Workspace, ctx: RoundContext, limits: Limits) -> OutcomeCache:
+    key = context_key(ctx.round, ctx.history, limits, ctx.settings)
+    return OutcomeCache(ws.state(ctx.round.name) / "cache", key, ctx.current, valid=ctx.valid)
 
 
-def _read_all(ws: Workspace, rnd: Round, ctx: CheckContext, cache: OutcomeCache, limits: Limits, log: Log,
+def _read_all(ws: Workspace, rnd: Round, ctx: RoundContext, cache: OutcomeCache, limits: Limits, log: Log,
               *, remember: bool = True, seen_at: datetime | None = None) -> list[_Seen]:
     """Every file of the round's record, read and checked once (or taken from the cache).
 
@@ -111,7 +131,7 @@ def _read_all(ws: Workspace, rnd: Round, ctx: CheckContext, cache: OutcomeCache,
 # intake: the round's received files become submissions
 # ---------------------------------------------------------------------------------------
 
-def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache, limits: Limits, log: Log,
+def _submissions(files: list[RoundFile], ctx: RoundContext, cache: OutcomeCache, limits: Limits, log: Log,
                  rnd: Round, inbox: Path, *, remember: bool = True) -> list[_Seen]:
     """Read and check each received return once; attachments, repeats and withdrawn files are
     recorded, never read.
@@ -135,8 +155,8 @@ def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache,
                          received=receipt.arrival, source=receipt.source, sender=receipt.sender,
                          arrival_basis=receipt.basis, order=receipt.id)
         if f.role is Role.WITHDRAWN:
-            cached = cache.get(receipt.sha256, label)  # only to say whose file it was
-            sub.withdrawn, sub.unit = True, cached.unit_name if cached is not None else ""
+            hit = cache.get(receipt.sha256, label)  # only to say whose file it was
+            sub.withdrawn, sub.unit = True, hit[0].unit_name if hit is not None else ""
             seen.append(_Seen(sub, Outcome(file=label, unit_name=sub.unit), None))
             continue
         if f.role is Role.DUPLICATE:
@@ -160,19 +180,13 @@ def _submissions(files: list[RoundFile], ctx: CheckContext, cache: OutcomeCache,
             log(f"  [{i}/{len(items)}] {label}：附件（{f.detail}），已登记，不作为报表读取")
             continue
         assert receipt.stored is not None
-        cached, ret = cache.get(receipt.sha256, label), None
-        if cached is not None:
-            outcome = cached
-        else:
-            outcome, ret = examine(receipt.stored, ctx, limits, name=label)
-            if remember:
-                cache.put(receipt.sha256, outcome)
+        outcome, ret, pick = checked(receipt.stored, label, receipt.sha256, ctx, cache, limits, remember=remember)
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret))
+        seen.append(_Seen(sub, outcome, ret, pick))
         verdict = "接受" if sub.accepted else "拒收"
         log(f"  [{i}/{len(items)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
@@ -201,27 +215,28 @@ def _attribute_attachments(seen: list[_Seen], files: list[RoundFile]) -> None:
             item.outcome.findings[:] = [make(Code.W315, file=sub.file, unit=unit, detail=f.detail)]
 
 
-def _judge_round(registry: Registry, rnd: Round, now: datetime, seen: list[_Seen]
+def _judge_round(registry: Registry, rnd: Round, now: datetime, seen: list[_Seen], ctx: RoundContext
                  ) -> tuple[Standing, dict[tuple[str, str], Entry]]:
-    """The round's standing from the files read, and the accepted entries it is built on."""
+    """The round's standing from the files read, and the accepted entries it is built on
+    (in the current registry's terms: units converted, rows the office removed left out)."""
     winners = _pick_winners(seen, rnd)
-    entries: dict[tuple[str, str], Entry] = {}
-    for item in winners.values():
-        for entry in item.outcome.entries:
-            entries[(entry.code, entry.unit)] = entry
+    settled = ctx.settle({u: (item.outcome, item.pick or Pick("", Basis.NONE)) for u, item in winners.items()})
     findings: list[Finding] = [f for item in seen for f in item.outcome.findings]
-    return build_result(registry, rnd, now, entries, [item.submission for item in seen], findings), entries
+    standing = build_result(registry, rnd, now, settled.entries, [item.submission for item in seen], findings,
+                            pending=settled.pending, registry_changes=settled.changes)
+    return standing, settled.entries
 
 
 def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, limits: Limits,
                   log: Log, seen_at: datetime | None = None) -> Standing:
     ctx = _context(ws, registry, rnd)
-    cache = _cache(ws, registry, rnd, limits)
+    cache = _cache(ws, ctx, limits)
     seen = _read_all(ws, rnd, ctx, cache, limits, log, seen_at=seen_at)
-    standing, entries = _judge_round(registry, rnd, now, seen)
+    standing, entries = _judge_round(registry, rnd, now, seen, ctx)
+    standing.history = year_history(ws, standing)
     _archive(ws, rnd, seen)
     _feedback(ws, rnd, seen, standing, log, now)
-    ws.save_entries(rnd.name, [e for e in entries.values()])
+    ws.save_entries(rnd.name, list(entries.values()), registry)
     _record_intake(ws, rnd, seen)
     write_outputs(ws, standing, log)
     return standing
@@ -339,16 +354,22 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
 
 
 def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tuple[str, str], Entry],
-                 submissions: list[Submission], findings: list[Finding]) -> Standing:
-    """The maths on the accepted entries, then the round's standing (:mod:`toolkit.standing`)."""
+                 submissions: list[Submission], findings: list[Finding], *,
+                 pending: frozenset[tuple[str, str]] = frozenset(),
+                 registry_changes: Sequence[RegistryChange] = ()) -> Standing:
+    """The maths on the accepted entries, then the round's standing (:mod:`toolkit.standing`).
+
+    ``pending``: (指标编号, 单位名称) that are 待补报; ``registry_changes``: edits of the master
+    since the templates went out (:mod:`toolkit.snapshot`).
+    """
     settings = registry.settings
     titles = {cat.sheet: cat.title for cat in registry.categories}
     tp, rows = indicators.compute(registry.indicators(), entries, round_name=rnd.name, titles=titles,
                                   cutoff=rnd.cutoff, year=settings.year, basis=settings.basis,
-                                  tolerance=settings.tolerance)
+                                  tolerance=settings.tolerance, pending=pending)
     return build_standing(registry, rnd, now, time_progress=tp,
                           time_progress_shown=half_up(tp, TIME_PROGRESS_PLACES) or Decimal(0), rows=rows,
-                          submissions=submissions, findings=findings)
+                          submissions=submissions, findings=findings, registry_changes=registry_changes)
 
 
 def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None) -> dict[str, Path]:
@@ -385,6 +406,31 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
                       str(sub.archived.name) if sub.archived else "", sub.reason, receipt=sub.order)
 
 
+def year_history(ws: Workspace, standing: Standing) -> History | None:
+    """This round among the workspace's merged rounds: category progress by round, each item's
+    change since the last round and its run of lagging rounds (toolkit.year); None when pandas
+    cannot read the earlier rounds (the outputs are then written without the comparisons)."""
+    from . import year
+    from .errors import DuchaError
+    from .outputs import csv_rows
+
+    registry, name = standing.registry, standing.round.name
+    try:
+        current = year.results_frame(csv_rows(standing), registry.rounds)
+        frame = year.year_results(ws, current=current)
+        found = year.trends(frame, name)
+        progress = year.category_progress(frame)
+    except DuchaError as exc:
+        log.warning("无法读取往期结果，本轮输出不含跨轮次比较：%s", exc)
+        return None
+    categories = [CategoryRound(round=str(r["轮次"]), category=str(r["类别"]), indicators=int(r["指标数"]),
+                                average=r["平均完成率"], time_progress=r["序时进度"], lagging=int(r["滞后数"]),
+                                change=r["变化"], word=str(r["较"] or ""))
+                  for r in progress.to_dict("records")]
+    return History(word=found.word, categories=categories, changes=dict(found.indicators),
+                   streaks=dict(found.streaks))
+
+
 def round_status(ws: Workspace, round_name: str | None = None, now: datetime | None = None) -> Standing:
     """The round's standing as of ``now`` — who has reported, late, missing, rejected — writing no output.
 
@@ -397,9 +443,10 @@ def round_status(ws: Workspace, round_name: str | None = None, now: datetime | N
     now = now or datetime.now()
     rnd = ws.pick_round(registry, round_name, now.date())
     limits = ws.limits()
-    seen = _read_all(ws, rnd, _context(ws, registry, rnd), _cache(ws, registry, rnd, limits), limits,
-                     lambda _msg: None, remember=False, seen_at=seen_at)
-    return _judge_round(registry, rnd, now, seen)[0]
+    ctx = _context(ws, registry, rnd)
+    seen = _read_all(ws, rnd, ctx, _cache(ws, ctx, limits), limits, lambda _msg: None, remember=False,
+                     seen_at=seen_at)
+    return _judge_round(registry, rnd, now, seen, ctx)[0]
 
 
 def accepted_units(ws: Workspace, round_name: str, now: datetime | None = None) -> set[str]:

@@ -54,6 +54,10 @@ def merge_summary(standing: Standing) -> str:
         lines.append(f"需关注事项 {len(attention)} 项（见汇总表“滞后事项”）。")
     for warning in standing.registry_warnings:
         lines.append(f"任务台账提示：{warning}")
+    changes = standing.registry_change_lines()
+    if changes:
+        lines.append(f"任务台账在模板下发后修改了 {len(changes)} 处（不计为填报单位的问题，详见校验报告“任务台账”）：")
+        lines.extend(f"  {line}" for line in changes)
     if standing.outputs:
         lines.append("输出文件：")
         lines.extend(f"  {path}" for path in standing.outputs.values())

@@ -153,6 +153,8 @@ class UnitStanding:
     action: Action = Action.NONE
     pending_rows: int = 0  # rows of the chosen return held for correction
     findings: list[Finding] = field(default_factory=list)  # every finding about its files, merge notes too
+    rows: int = 0  # indicators the unit reports this round
+    lagging: int = 0  # of them, how many are 逾期, 滞后 or 未达标 (the unit's own rows)
 
     @property
     def late(self) -> bool:
@@ -170,6 +172,40 @@ class LagItem:
     def hidden(self) -> bool:
         """The total itself is not lagging; some of its units are."""
         return self.row.status not in ATTENTION
+
+
+@dataclass(frozen=True)
+class CategoryRound:
+    """One category in one merged round: its average completion against 序时进度 (see toolkit.year)."""
+
+    round: str
+    category: str  # sheet name (results.csv 类别)
+    indicators: int
+    average: Decimal | None  # average 完成率 of its 累计 indicators, each at most 100
+    time_progress: Decimal | None
+    lagging: int
+    change: Decimal | None  # percentage points since the previous round
+    word: str = ""  # 上月 or 上轮
+
+
+@dataclass(frozen=True)
+class History:
+    """The round among the year's merged rounds: what leaders read across rounds.
+
+    ``changes`` and ``streaks`` are keyed by (指标编号, 单位名称) as in results.csv; their
+    ``text()`` says 「较上月提高X个百分点」 and 「连续N月滞后」.
+    """
+
+    word: str  # 上月, 上轮, or '' when no earlier round is merged
+    categories: list[CategoryRound]  # every merged round, this one included, in 轮次 order
+    changes: dict[tuple[str, str], object] = field(default_factory=dict)  # toolkit.year.Change
+    streaks: dict[tuple[str, str], object] = field(default_factory=dict)  # toolkit.year.Streak
+
+    def rounds(self) -> list[str]:
+        return list(dict.fromkeys(c.round for c in self.categories))
+
+    def of(self, round_name: str) -> list[CategoryRound]:
+        return [c for c in self.categories if c.round == round_name]
 
 
 @dataclass
@@ -191,9 +227,26 @@ class Standing:
     pending: list[ResultRow]  # unit rows held for correction (待更正), registry order
     registry_warnings: list[str] = field(default_factory=list)
     registry_changes: list = field(default_factory=list)  # records from the registry snapshot, rendered as text
+    history: History | None = None  # across the year's merged rounds (set by the merge)
     outputs: dict[str, Path] = field(default_factory=dict)
 
     # -- views ------------------------------------------------------------------------
+    def category_now(self, sheet: str) -> CategoryRound | None:
+        """This round's figures for one category, when the history is known."""
+        if self.history is None:
+            return None
+        return next((c for c in self.history.of(self.round.name) if c.category == sheet), None)
+
+    def streak_text(self, row: ResultRow) -> str:
+        """「连续3月滞后」 for a row that has lagged several rounds running, else ''."""
+        streak = self.history.streaks.get((row.indicator.code, row.unit)) if self.history else None
+        return streak.text() if streak is not None else ""  # type: ignore[attr-defined]
+
+    def change_text(self, row: ResultRow) -> str:
+        """「较上月提高X个百分点」 for a row whose completion or rate can be compared, else ''."""
+        change = self.history.changes.get((row.indicator.code, row.unit)) if self.history else None
+        return change.text() if change is not None else ""  # type: ignore[attr-defined]
+
     def registry_change_lines(self) -> list[str]:
         """The master workbook's changes since the templates went out, as Chinese lines."""
         return [str(change) for change in self.registry_changes]
@@ -230,6 +283,27 @@ class Standing:
     def units_in(self, *states: UnitState) -> list[UnitStanding]:
         """Expected units in any of ``states``, in 单位 order."""
         return [u for u in self.units if u.expected and u.state in states]
+
+    def ranking(self) -> list[tuple[int, UnitStanding]]:
+        """(名次, unit) for the expected units, as an office circulates it: reported on time
+        first, then late, then refused or empty, then not at all; within that the fewest
+        lagging items, then the fewest rows held for correction. Equal standing, equal 名次."""
+        order = {UnitState.ON_TIME: 0, UnitState.LATE: 1, UnitState.EMPTY: 2, UnitState.REJECTED: 2,
+                 UnitState.MISSING: 3}
+
+        def key(u: UnitStanding) -> tuple[int, int, int]:
+            return (order[u.state], u.lagging, u.pending_rows)
+
+        def arrival(u: UnitStanding) -> datetime:
+            sub = u.chosen.submission if u.chosen is not None else None
+            return sub.received if sub is not None and sub.received else datetime.max
+
+        units = sorted(self.expected_units(), key=lambda u: (key(u), arrival(u)))
+        ranked: list[tuple[int, UnitStanding]] = []
+        for i, u in enumerate(units):
+            rank = ranked[-1][0] if ranked and key(ranked[-1][1]) == key(u) else i + 1
+            ranked.append((rank, u))
+        return ranked
 
     def names_in(self, *states: UnitState) -> list[str]:
         """Names of the expected units in any of ``states``, in 单位 order."""
@@ -396,6 +470,10 @@ def build_standing(registry: Registry, rnd: Round, now: datetime, *, time_progre
     late = {u.name for u in units if u.state is UnitState.LATE}
     for row in rows:
         row.late = not row.is_total and row.unit in late
+        owner = by_name.get(row.unit) if not row.is_total else None
+        if owner is not None:
+            owner.rows += 1
+            owner.lagging += row.status in ATTENTION
     multi = {r.indicator.code for r in rows if r.is_total}
     headline = [r for r in rows if r.is_total or r.indicator.code not in multi]
     parts: dict[str, list[ResultRow]] = defaultdict(list)

@@ -192,6 +192,10 @@ class _State:
         row = self.db.execute("SELECT state, retry_after FROM jobs WHERE key = ?", (key,)).fetchone()
         return (row[0], row[1] or "") if row else ("", "")
 
+    def error(self, key: str) -> str:
+        row = self.db.execute("SELECT error FROM jobs WHERE key = ?", (key,)).fetchone()
+        return (row[0] or "") if row else ""
+
     def done(self, key: str, due: datetime, now: datetime, state: str = "done") -> None:
         self.db.execute("INSERT INTO jobs (key, state, due, finished, attempts) VALUES (?, ?, ?, ?, 1)"
                         " ON CONFLICT(key) DO UPDATE SET state = excluded.state, finished = excluded.finished,"
@@ -218,6 +222,7 @@ class TickReport:
     ran: list[str] = field(default_factory=list)  # job keys done in this tick
     skipped: list[str] = field(default_factory=list)  # superseded catch-ups, not run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, Chinese reason)
+    waiting: list[tuple[str, str, str]] = field(default_factory=list)  # failed earlier: (key, reason, retry after)
     lines: list[str] = field(default_factory=list)  # what was done, for the clerk
 
 
@@ -256,6 +261,7 @@ def run_due(ws: Workspace, now: datetime, *, fetch: bool = True) -> TickReport:
                             job.key, f"{job.due:%Y-%m-%d %H:%M}", settings.catch_up_days)
                 continue
             if status == "failed" and retry_after and now < datetime.fromisoformat(retry_after):
+                report.waiting.append((job.key, state.error(job.key), retry_after))
                 continue
             if any(state.state(k)[0] not in ("done", "expired") for k in job.requires):
                 continue
@@ -271,7 +277,7 @@ def _run(ws: Workspace, job: Job, s: ScheduleSettings, state: _State, now: datet
         lines = _ACTIONS[job.kind](ws, job, now)
     except Exception as exc:  # noqa: BLE001 - one failing job never stops the timetable
         reason = str(exc) if isinstance(exc, DuchaError) else f"{type(exc).__name__}: {exc}"
-        log.exception("任务 %s 失败：%s", job.key, reason)
+        log.error("任务 %s 失败：%s", job.key, reason, exc_info=not isinstance(exc, DuchaError))
         state.failed(job.key, job.due, now, now + timedelta(minutes=s.retry_minutes), reason)
         report.failed.append((job.key, reason))
         return

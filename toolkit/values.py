@@ -33,6 +33,15 @@ Numbers (:func:`parse_number`)
   ``见附件``, ``待统计`` …, see :data:`AMBIGUOUS_WORDS`) are E203; anything else
   that is not a number is E202.
 
+The parts of a 比率 row (:func:`parse_count`)
+--------------------------------------------
+In a 比率 row the 计量单位 (``%``) is the unit of the *rate*; 本期完成 and 基数 are
+counts in whatever unit the department counts in. So a count may carry any short
+unit word (``338个``, ``1,816项``, ``76个项目``), kept as typed in ``typed_unit``; a
+percentage (``95.48%``, or a cell with a percent number format) in 本期完成 is the
+rate itself (``rate=True``, value 95.48, notice W316) and never a count; in 基数 a
+percentage is E217. Approximations stay E203, negatives E211.
+
 Dates (:func:`parse_date`)
 --------------------------
 ``date``/``datetime`` objects, Excel serial numbers (> 59), ``20210513``, and
@@ -70,8 +79,10 @@ __all__ = [
     "Parsed",
     "half_up",
     "normalize_text",
+    "parse_count",
     "parse_date",
     "parse_number",
+    "slip_unit",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +223,7 @@ class Parsed:
     original: str = ""  # the text as typed (as shown in Excel), for messages' {value}
     detail: str = ""  # text for the message's {detail}, e.g. '0.22亿元' or '42.14'
     typed_unit: str = ""  # the unit the department wrote ('个', '%'); E212's {value} reads best with it
+    rate: bool = False  # parse_count: the number is a percentage (the rate itself), not a count
 
     @property
     def ok(self) -> bool:
@@ -326,6 +338,104 @@ def _from_text(raw: str, row_unit: str, negative_ok: bool) -> Parsed:
     converted = _shift(value, places)
     return _accept(converted, original, negative_ok, notice=Code.W301,
                    detail=f"{_text(converted)}{row_unit}", typed_unit=suffix)
+
+
+#: Words that make a number in a 比率 row a percentage (the rate), not a count (also a leading %).
+_RATE_SUFFIXES = ("百分点", "百分比", "百分率")
+
+
+def parse_count(raw: object, *, percent_format: bool = False, rate_ok: bool = True) -> Parsed:
+    """Read one part of a 比率 row: a count with any unit word, or (``rate_ok``) the rate itself.
+
+    ``338个`` → 338 (typed_unit ``个``); ``95.48%`` or a percent-formatted 0.9548 → 95.48 with
+    ``rate=True`` and notice W316 when ``rate_ok`` (本期完成), else E217 (基数). A count is never
+    negative (E211); ``约338个`` and ranges are E203; text that is no number is E202.
+    """
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        if not percent_format:
+            return parse_number(raw, unit="", kind="累计")
+        plain = parse_number(raw, unit="", kind="累计", allow_negative=True)
+        if plain.value is None:
+            return plain
+        percent = _shift(plain.value, 2)
+        return _rate(percent, f"{_text(percent)}%", rate_ok)
+    if not isinstance(raw, str):
+        return parse_number(raw, unit="", kind="累计")
+    original = raw.strip()
+    text = _number_text(raw)
+    if not text:
+        return Parsed(None, blank=True)
+    if _is_nothing(text):
+        return Parsed(None, nothing=True, notice=Code.W302, original=original)
+    m = _NUMBER.fullmatch(text)
+    if m is None or re.search(r"[0-9]", m["suffix"]):
+        return _error(Code.E203 if _is_ambiguous(text) else Code.E202, original, text)
+    value = Decimal(re.sub(r"[, ]", "", m["num"]))
+    if m["sign"] == "-":
+        value = -value
+    suffix = m["suffix"]
+    if any(word in suffix for word in AMBIGUOUS_WORDS):
+        return _error(Code.E203, original, text)
+    if suffix and not _UNIT_LIKE.fullmatch(suffix):
+        return _error(Code.E202, original, text)
+    if suffix.startswith("%") or any(word in suffix for word in _RATE_SUFFIXES):
+        return _rate(value, original, rate_ok)
+    return _accept(value, original, False, typed_unit=suffix)
+
+
+def _rate(percent: Decimal, shown: str, rate_ok: bool) -> Parsed:
+    if not rate_ok:
+        return _error(Code.E217, shown, typed_unit="%")
+    accepted = _accept(percent, shown, False, notice=Code.W316, detail=_text(percent), typed_unit="%")
+    if accepted.error is not None:
+        return accepted
+    return Parsed(accepted.value, notice=Code.W316, original=shown, detail=_text(percent), typed_unit="%",
+                  rate=True)
+
+
+def count_conversion(typed: str, other: str) -> int | None:
+    """Power of ten turning a count typed in ``typed`` into ``other`` (``0.22亿元`` vs ``万元`` → 4).
+
+    None when either is blank or they do not convert (``个`` vs ``项``); used to bring
+    a 比率 row's 本期完成 into the unit its 基数 was typed in.
+    """
+    typed, other = _clean_unit(typed), _clean_unit(other)
+    if not typed or not other or typed == other:
+        return None
+    typed_base, typed_power = _decompose(typed)
+    other_base, other_power = _decompose(other)
+    if typed_base != other_base or typed_power == other_power:
+        return None
+    return typed_power - other_power
+
+
+def shift(value: Decimal, places: int) -> Decimal:
+    """``value * 10 ** places`` exactly (``shift(Decimal('0.22'), 4)`` → 2200)."""
+    return _shift(value, places)
+
+
+def slip_unit(row_unit: str, places: int) -> str | None:
+    """The unit a number typed into a ``row_unit`` row was likely meant in, when it is ``10**places`` off.
+
+    A number ``10**places`` times too large was typed in a unit that much smaller:
+    ``slip_unit('万人', 4)`` → ``人``, ``slip_unit('亿元', 4)`` → ``万元``, ``slip_unit('亿元', 8)`` → ``元``,
+    ``slip_unit('公里', 3)`` → ``米``; a negative ``places`` means too small (``slip_unit('人', -4)`` → ``万人``).
+    None when there is no such unit (``家`` has nothing smaller; percentages have no scale).
+    """
+    row = _clean_unit(row_unit)
+    if not row or row in PERCENT_UNITS or places == 0:
+        return None
+    base, power = _decompose(row)
+    wanted = power - places
+    if not base or wanted < 0:
+        return None
+    named = [name for name, (b, p) in UNITS.items() if b == base and p == wanted]
+    if named:
+        return "公里" if "公里" in named else named[0]
+    if wanted == 0:
+        return base
+    prefix = next((name for name, p in MULTIPLIERS.items() if p == wanted), None)
+    return prefix + base if prefix else None
 
 
 def _is_nothing(text: str) -> bool:

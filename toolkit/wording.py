@@ -12,7 +12,14 @@ Placeholder values are bare text: numbers carry no ``%`` sign (write
 printed as reported, without trailing zeros; percentages (完成率, 比率, 序时进度,
 同比, and 差距 in percentage points) with exactly the indicator's 小数位数.
 ``{差距}`` is a magnitude; its direction is ``{比较}`` (高于/低于/等于), so
-``{比较}序时进度{差距}个百分点`` reads right either way. ``{同比}`` keeps its sign.
+``{比较}序时进度{差距}个百分点`` reads right either way. ``{同比}`` keeps its sign; for
+a rate (``Indicator.rate_like``: 增速, 比率, 上限/下限 in %) it is a difference in
+percentage points and ``{同比表述}`` says 「同比提高/回落X个百分点」.
+
+Wording follows meaning: an upper limit exceeded reads 「超出…的控制目标X」, a lower
+limit missed 「低于…的目标X」, and a 累计 whose 指标名称 names a need, plan or
+application (:data:`NEED_WORDS`) is not worded as completion of a task
+(「专项债券资金需求93亿元，为全年150亿元目标的62.00%」).
 """
 
 from __future__ import annotations
@@ -46,10 +53,13 @@ PLACEHOLDERS: dict[str, str] = {
     "比率": "比率类指标的比率（百分数，不含%）",
     "基数": "比率类指标的基数",
     "上年同期": "上年同期数",
-    "同比": "同比增减（百分数，带正负号，不含%）",
-    "同比表述": "如“同比上升55.26%”“同比下降3.10%”“与上年同期持平”",
+    "同比": "同比增减，带正负号，不含%：比率、增速及以%计的上限、下限指标为百分点之差，其他为增减百分比",
+    "同比表述": "如“同比上升55.26%”“同比下降3.10%”；比率、增速等百分数指标为“同比提高1.20个百分点”"
+              "“同比回落0.50个百分点”；相同时为“与上年同期持平”",
     "比较": "与目标（累计类为序时进度）相比：高于、低于或等于",
-    "差距表述": "如“高于目标1.2个百分点”“低于序时进度8.33个百分点”“达到目标”",
+    "差距表述": "如“高于目标1.2个百分点”“低于序时进度8.33个百分点”“超出控制目标7微克/立方米”“达到目标”",
+    "目标表述": "与年度目标比较的完整说法，如“高于90%的目标”“低于70%的目标5.00个百分点”"
+              "“超出45微克/立方米的控制目标7微克/立方米”“达到1个工作日的目标”",
     "完成状态": "节点类指标的完成状态（已完成、推进中、未启动）",
     "完成时限": "完成时限",
     "状态": "本期状态（已完成、序时推进、滞后、达标、未达标、逾期等）",
@@ -58,12 +68,18 @@ PLACEHOLDERS: dict[str, str] = {
 #: Default wording per indicator type (指标类型), in the seed report's style.
 DEFAULT_PHRASES: dict[str, str] = {
     "累计": "{指标名称}{本期完成}{计量单位}，完成全年{年度目标}{计量单位}目标任务的{完成率}%",
-    "比率": "{指标名称}{比率}%，{比较}{年度目标}%的目标",
-    "上限": "{指标名称}{本期完成}{计量单位}，{比较}{年度目标}{计量单位}的目标",
-    "下限": "{指标名称}{本期完成}{计量单位}，{比较}{年度目标}{计量单位}的目标",
+    "比率": "{指标名称}{比率}%，{目标表述}",
+    "上限": "{指标名称}{本期完成}{计量单位}，{目标表述}",
+    "下限": "{指标名称}{本期完成}{计量单位}，{目标表述}",
     "增速": "{指标名称}{本期完成}%，{差距表述}",
     "节点": "{指标名称}{完成状态}",
 }
+#: A 累计 whose 指标名称 names a need, plan or application: its figure is no completion of a task.
+NEED_WORDS = ("需求", "计划", "拟", "申报", "申请", "意向", "争取", "储备", "谋划", "预计")
+#: …unless the name says it is done (``完成年度计划投资``).
+DONE_WORDS = ("完成", "建成", "竣工", "到位", "落实", "实现", "发放", "开工", "投产")
+#: The default wording of such a row: a share of the target, not a completion.
+NEED_PHRASE = "{指标名称}{本期完成}{计量单位}，为全年{年度目标}{计量单位}目标的{完成率}%"
 
 #: Plainer wordings tried, in order, when the default lacks a value (no target, say).
 _FALLBACKS: dict[str, tuple[str, ...]] = {
@@ -147,11 +163,38 @@ def _shown_pct(value: Decimal, decimals: int) -> str:
     return format_pct(value, max(decimals, places_of(value)))
 
 
-def _yoy_phrase(yoy: Decimal, decimals: int) -> str:
+def _yoy_phrase(yoy: Decimal, decimals: int, points: bool = False) -> str:
+    """「同比上升55.26%」; for a rate (``points``) 「同比提高1.20个百分点」; 「与上年同期持平」 at zero."""
     text = _shown_pct(abs(yoy), decimals)
     if Decimal(text) == 0:
         return "与上年同期持平"
+    if points:
+        return f"同比{'提高' if yoy > 0 else '回落'}{text}个百分点"
     return f"同比{'上升' if yoy > 0 else '下降'}{text}%"
+
+
+def is_need(ind) -> bool:
+    """Whether a 累计 indicator's name names a need, plan or application (专项债券资金需求)."""
+    name = ind.name or ""
+    return ind.kind == "累计" and any(w in name for w in NEED_WORDS) and not any(w in name for w in DONE_WORDS)
+
+
+def _against_target(kind: str, diff: Decimal, magnitude: str, measure: str, target: str, unit: str) -> tuple[str, str]:
+    """(差距表述, 目标表述) for a level or a rate measured against its target.
+
+    The direction is the exact ``diff``'s; ``magnitude`` is its size as shown (never 0 unless
+    equal): an upper limit exceeded 「超出45微克/立方米的控制目标7微克/立方米」, one kept
+    「低于4.5%的目标」; a lower limit missed 「低于70%的目标5.0个百分点」, one met 「高于90%的目标」.
+    """
+    if diff == 0:
+        return "达到目标", f"达到{target}{unit}的目标"
+    if kind == "上限" and diff > 0:
+        return f"超出控制目标{magnitude}{measure}", f"超出{target}{unit}的控制目标{magnitude}{measure}"
+    if kind == "上限":
+        return f"低于目标{magnitude}{measure}", f"低于{target}{unit}的目标"
+    if diff > 0:
+        return f"高于目标{magnitude}{measure}", f"高于{target}{unit}的目标"
+    return f"低于目标{magnitude}{measure}", f"低于{target}{unit}的目标{magnitude}{measure}"
 
 
 def placeholders(row: ResultRow) -> dict[str, str]:
@@ -173,8 +216,9 @@ def placeholders(row: ResultRow) -> dict[str, str]:
             out[key] = _shown_pct(value, dec)
     if row.time_progress is not None:  # one quantity for the round: always two places
         out["序时进度"] = _shown_pct(row.time_progress, TIME_PROGRESS_PLACES)
-    if row.yoy is not None and _dec(row.yoy) is not None:
-        out["同比表述"] = _yoy_phrase(row.yoy, dec)
+    yoy = _dec(row.yoy)
+    if yoy is not None:
+        out["同比表述"] = _yoy_phrase(yoy, dec, ind.rate_like)
     diff = _difference(row)
     if diff is not None:
         value, against, points = diff
@@ -183,15 +227,19 @@ def placeholders(row: ResultRow) -> dict[str, str]:
             magnitude = format_number(shown(abs(value), max(dec, places_of(value)), above=nonzero))
         else:
             magnitude = format_count(abs(value))
+        measure = "个百分点" if points else (ind.unit or "")
         if Decimal(magnitude) == 0:
             out["比较"] = "等于"
             out["差距表述"] = "达到目标" if against == "目标" else "与序时进度持平"
         else:
             word = "高于" if value > 0 else "低于"
             out["比较"] = word
-            measure = "个百分点" if points else (ind.unit or "")
             out["差距表述"] = f"{word}{against}{magnitude}{measure}"
         out["差距"] = magnitude
+        if ind.kind in ("上限", "下限", "比率") and "年度目标" in out:
+            unit = "%" if ind.kind == "比率" else (ind.unit or "")
+            out["差距表述"], out["目标表述"] = _against_target(ind.kind, value, magnitude, measure,
+                                                          out["年度目标"], unit)
     if row.state:
         out["完成状态"] = row.state
     due = ind.due_text.strip() if ind.due_text else ""
@@ -253,7 +301,7 @@ def describe(row: ResultRow, *, default: bool = False) -> str:
     if ind.phrase and ind.phrase.strip() and not default:
         candidates.append(ind.phrase.strip())
     kind = ind.kind if ind.kind in DEFAULT_PHRASES else "累计"
-    candidates.append(DEFAULT_PHRASES[kind])
+    candidates.append(NEED_PHRASE if is_need(ind) else DEFAULT_PHRASES[kind])
     candidates.extend(_FALLBACKS.get(kind, ()))
     text = used = ""
     for template in candidates:
@@ -330,13 +378,59 @@ _OPEN = "（(《“‘「『〔【"
 _SHUT = "）)》”’」』〕】"
 _CLAUSE_ENDS = "，,。；;！？!?\n"
 _NO_UNIT = "，,。；;！？!?、：:（(）)\n\t "
-_CONTINUES = ("已", "累计", "共")
+_CONTINUES = ("已", "累计", "共", "年度", "本年度", "今年", "全年", "目前", "截至")
+#: Ends of a subject a second sentence may share with the first (国道209…新建工程 | 年度累计完成投资…).
+_SUBJECT_ENDS = ("工程", "项目", "基地", "园区", "产业园", "公司", "中心", "平台", "大桥", "高速", "铁路", "街区",
+                 "集群", "医院", "学校", "公园", "博物馆")
 _UNIT_AFTER = re.compile(f"[^{re.escape(_NO_UNIT)}0-9]{{0,6}}")  # always matches (possibly empty)
 
 
-def _numbers(text: str) -> list[tuple[int, int, Decimal]]:
-    """(start, end, value) of each figure in ``text``; digits inside names (PM2.5, 5G) are not figures."""
-    return [(m.start(), m.end(), Decimal(m.group())) for m in _NUMBER.finditer(text)]
+#: A number in Chinese numerals counts as a figure only before one of these measure words
+#: (``一个工作日``, ``三千五百亩``), never as an ordinal (``第一批``) or in a word (``进一步``, ``统一``).
+_CN_MEASURES = "个项家人名所座条台次户亩万亿元吨"
+_CN_NUMBER = re.compile(
+    f"(?<![第{_CN_DIGITS}十百千两〇])[{_CN_DIGITS}十两〇][{_CN_DIGITS}十百千两〇]*(?=[{_CN_MEASURES}])"
+)
+_CN_VALUES = {**{c: i for i, c in enumerate(_CN_DIGITS)}, "两": 2, "〇": 0}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def cn_number(text: str) -> Decimal | None:
+    """A whole number below ten thousand in Chinese numerals: 一 → 1, 十二 → 12, 三千五百 → 3500, 二〇二一 → 2021."""
+    if not text:
+        return None
+    if all(c in _CN_VALUES for c in text):
+        if len(text) == 1:
+            return Decimal(_CN_VALUES[text])
+        return Decimal("".join(str(_CN_VALUES[c]) for c in text))
+    total, digit = 0, None
+    for ch in text:
+        if ch in _CN_VALUES:
+            if digit is not None and digit != 0:
+                return None  # two digits without a unit between them (三五百)
+            digit = _CN_VALUES[ch]
+        elif ch in _CN_UNITS:
+            total += (1 if digit is None else digit) * _CN_UNITS[ch]
+            digit = None
+        else:
+            return None
+    return Decimal(total + (digit or 0))
+
+
+def _numbers(text: str, *, words: bool = False) -> list[tuple[int, int, Decimal]]:
+    """(start, end, value) of each figure in ``text``; digits inside names (PM2.5, 5G) are not figures.
+
+    ``words`` also finds figures written in Chinese numerals before a measure word
+    (``一个工作日`` → 1, ``三千五百亩`` → 3500), in text order.
+    """
+    found = [(m.start(), m.end(), Decimal(m.group())) for m in _NUMBER.finditer(text)]
+    if words:
+        for m in _CN_NUMBER.finditer(text):
+            value = cn_number(m.group())
+            if value is not None:
+                found.append((m.start(), m.end(), value))
+        found.sort()
+    return found
 
 
 def _depth(text: str, pos: int) -> int:
@@ -400,7 +494,7 @@ class Passage:
 
     def _anchor(self, forms: list[tuple[Decimal, str]]) -> tuple[int, int] | None:
         """(start, end) of the quantity in this passage, outside brackets and quotes."""
-        for start, end, number in _numbers(self.text):
+        for start, end, number in _numbers(self.text, words=True):  # 一个工作日 is 1个工作日
             for value, unit in forms:
                 if unit and number == value and self.text.startswith(unit, end) and not _depth(self.text, start):
                     return start, end + len(unit)
@@ -460,6 +554,7 @@ class Passage:
         if not tail.strip("，,、；;：: "):
             return True
         later = {n for _, _, n in _numbers(self.text[place[1]:])}
+        later.add(number)  # 「达到1个工作日的目标」 after 「一个工作日内」 says nothing new
         later.update(n for tails in self._inserts.values() for t in tails for _, _, n in _numbers(t))
         tail_numbers = [n for _, _, n in _numbers(tail)]
         if tail_numbers and all(n in later for n in tail_numbers):
@@ -488,15 +583,27 @@ class Passage:
         """Run ``clause`` on from the last sentence when both name the same subject.
 
         ``灵宝市现代农业产业园项目全面开工`` + ``灵宝市现代农业产业园项目已累计完成投资19.87亿元``
-        → ``灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元``.
+        → ``灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元``; and a long subject
+        ending like a name (…工程, …项目) is said once: ``国道209…新建工程累计完成投资约5.81亿元…``
+        + ``国道209…新建工程年度累计完成投资约0.776亿元…`` → ``…，年度累计完成投资约0.776亿元…``.
         """
         clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
         body = self.render().rstrip("。；，、 ")
         last = re.split(r"[。！？\n]", body)[-1]
+        last = last[2:] if last.startswith("其中") and not clause.startswith("其中") else last
         shared = len(os.path.commonprefix([last, clause]))
-        rest = clause[shared:]
-        if shared < 6 or shared >= len(last) or not rest.startswith(_CONTINUES):
+        for size in range(min(shared, len(last) - 1), 3, -1):  # back off to where a word starts
+            rest = clause[size:]
+            if not rest:
+                continue
+            if rest.startswith(_CONTINUES) and (size >= 6 or rest.startswith("已")):
+                break
+            if size >= 8 and last[:size].endswith(_SUBJECT_ENDS):
+                break
+        else:
             return False
+        if rest in last:
+            return False  # it says nothing the sentence has not said
         self._suffix.append("，" + rest)
         return True
 

@@ -3,6 +3,10 @@
 ::
 
     DIR/master.xlsx  ducha.toml  rounds/<轮次>/{templates,inbox,archive,feedback,output}/
+
+A round's own records live in ``rounds/<轮次>/.ducha/``: the registry snapshots its
+templates were built from (``snapshots/``), the accepted entries the next round is
+checked against (``entries.json``), the cache of checked returns.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from .check import SETTING_HELP, CheckSettings
 from .errors import WorkspaceError
 from .model import Entry, Registry, Round
 from .read import Limits
 from .registry import load_registry
 from .store import atomic_write
+from .values import _clean_unit, _conversion, _shift
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,6 +35,10 @@ else:  # pragma: no cover
 MASTER = "master.xlsx"
 CONFIG = "ducha.toml"
 STATE = ".ducha"
+#: Keys of a saved entry naming its indicator's 计量单位 and 指标类型 when it was accepted.
+MEASURE, KIND = "计量单位", "指标类型"
+#: Entry fields holding Decimals (kept as text in JSON).
+DECIMAL_FIELDS = ("value", "rate", "base", "last_year")
 
 
 @dataclass
@@ -61,6 +71,10 @@ class Workspace:
     def state(self, name: str) -> Path:
         return self.round_dir(name, STATE)
 
+    def snapshots(self, name: str) -> Path:
+        """Where the registry snapshots of a round's issued templates are kept (see toolkit.snapshot)."""
+        return self.state(name) / "snapshots"
+
     @property
     def intake_db(self) -> Path:
         return self.root / STATE / "intake.sqlite"
@@ -92,6 +106,24 @@ class Workspace:
             kwargs[key] = type(getattr(Limits(), key))(value)
         return Limits(**kwargs)
 
+    def check_settings(self) -> CheckSettings:
+        """The thresholds of the checks, from ducha.toml ``[checks]`` (defaults where not set)."""
+        section = self.config().get("checks", {})
+        if not isinstance(section, dict):
+            raise WorkspaceError("ducha.toml 中的 checks 应写成一节：[checks]，下面每行一项，如 magnitude_vs_target = 20。")
+        names = [f.name for f in dataclasses.fields(CheckSettings)]
+        kwargs = {}
+        for key, value in section.items():
+            if key not in names:
+                known = "；".join(f"{n}（{SETTING_HELP[n]}）" for n in names)
+                raise WorkspaceError(f"ducha.toml 的 [checks] 中没有“{key}”这一项，可用的有：{known}。")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 1 \
+                    or value != value or value == float("inf"):
+                raise WorkspaceError(f"ducha.toml 的 [checks] {key}（{SETTING_HELP[key]}）应为大于 1 的数字，"
+                                     f"现为“{value}”。请修改后重新运行。")
+            kwargs[key] = Decimal(str(value))
+        return CheckSettings(**kwargs)
+
     # -- registry and rounds ---------------------------------------------------------
     def registry(self) -> Registry:
         if not self.root.is_dir():
@@ -117,16 +149,30 @@ class Workspace:
         return earlier[-1] if earlier else None
 
     # -- accepted entries of a round (history for the next round's checks) ---------
-    def save_entries(self, name: str, entries: list[Entry]) -> None:
+    def save_entries(self, name: str, entries: list[Entry], registry: Registry | None = None) -> None:
+        """Keep a round's accepted entries; with ``registry``, each with its indicator's 计量单位
+        and type, so the next round can convert them when the office changes a unit."""
         folder = self.state(name)
         folder.mkdir(parents=True, exist_ok=True)
-        data = [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(e).items()}
-                for e in entries]
+        data = []
+        by_code = {ind.code: ind for ind in registry.indicators()} if registry is not None else {}
+        for e in entries:
+            item = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(e).items()}
+            ind = by_code.get(e.code)
+            if ind is not None:
+                item[MEASURE], item[KIND] = ind.unit, ind.kind
+            data.append(item)
         with atomic_write(folder / "entries.json", "w") as fh:
             json.dump({"round": name, "saved": datetime.now().isoformat(timespec="seconds"), "entries": data},
                       fh, ensure_ascii=False, indent=1)
 
-    def load_entries(self, name: str) -> dict[tuple[str, str], Entry] | None:
+    def load_entries(self, name: str, registry: Registry | None = None) -> dict[tuple[str, str], Entry] | None:
+        """A round's accepted entries by (指标编号, 单位名称); None when the round has none on record.
+
+        With ``registry`` the figures are given in its units (万元 saved, 亿元 now: divided
+        by 10 000); an entry whose unit does not convert, or whose indicator changed type,
+        is left out, so no comparison is made on it.
+        """
         path = self.state(name) / "entries.json"
         if not path.exists():
             return None
@@ -135,13 +181,45 @@ class Workspace:
         except (OSError, ValueError):
             return None
         out: dict[tuple[str, str], Entry] = {}
+        by_code = {ind.code: ind for ind in registry.indicators()} if registry is not None else {}
         for item in data.get("entries", []):
-            for key in ("value", "base", "last_year"):
+            for key in DECIMAL_FIELDS:
                 if item.get(key) is not None:
                     item[key] = Decimal(item[key])
             entry = Entry(**{k: v for k, v in item.items() if k in Entry.__dataclass_fields__})
+            ind = by_code.get(entry.code)
+            if ind is not None and MEASURE in item:  # entries saved before units were recorded: as they are
+                converted = rescale(entry, item[MEASURE], ind.unit) if item.get(KIND, ind.kind) == ind.kind else None
+                if converted is None:
+                    continue
+                entry = converted
             out[(entry.code, entry.unit)] = entry
         return out
+
+
+# -- units of measure: a figure kept in one unit, read in another -------------------------
+
+
+def measure_factor(old: str, new: str) -> int | None:
+    """Power of ten turning a figure in unit ``old`` into unit ``new`` (万元 → 亿元: -4);
+    0 when they are the same or one is blank; None when they do not convert (家 → 个, % → 万元)."""
+    a, b = _clean_unit(old), _clean_unit(new)
+    if a == b or not a or not b:
+        return 0
+    return _conversion(a, b)
+
+
+def rescale(entry: Entry, old: str, new: str) -> Entry | None:
+    """``entry`` with its figures in unit ``new`` (本期完成 and 上年同期; 基数 and a typed rate
+    are counts and percentages, unchanged); None when the units do not convert."""
+    power = measure_factor(old, new)
+    if power is None:
+        return None
+    if power == 0:
+        return entry
+    return dataclasses.replace(
+        entry, value=None if entry.value is None else _shift(entry.value, power),
+        last_year=None if entry.last_year is None else _shift(entry.last_year, power))
 
 
 def find_workspace(start: Path | None = None) -> Path:

@@ -152,6 +152,13 @@ def deliver(root: Path, settings: MailSettings, mails: Sequence[Outgoing], *, se
     if when.tzinfo is None:
         when = when.replace(tzinfo=CHINA)
     sender = settings.sender or "ducha@localhost"
+    if not dry_run and mails:
+        try:  # settings the clerk must fix stop the batch before anything is put on record
+            settings.need_smtp()
+            settings.password()
+        except MailError as exc:
+            report.fatal = str(exc)
+            return report
     with MailRecord(root) as record, SmtpSession(settings) as session:
         for mail in mails:
             if not mail.to:

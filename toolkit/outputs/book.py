@@ -35,6 +35,7 @@ from ..errors import WorkspaceError
 from ..findings import Level
 from ..formatting import cn_date, places_of
 from ..model import Indicator, ResultRow
+from ..read import col_letter
 from ..standing import Standing
 from ..store import atomic_path, display_width
 
@@ -71,8 +72,12 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "已完成": _GREEN, "达标": _GREEN, "序时推进": _LIGHT_GREEN, "滞后": _AMBER, "未达标": _AMBER,
     "逾期": _RED, "未报送": _GREY, "待更正": _GREY,
 }
+#: What the office does next about a unit (需办理), and its colour.
+ACTION_COLOURS = {"催报": _GREY, "通知重报": _RED, "通知更正": _AMBER, "核对提示": _BLUE}
 SUBMIT_COLOURS = {"按时报送": _GREEN, "逾期报送": _AMBER, "未报送": _GREY, "空表": _RED, "被拒收": _RED}
 LEVEL_COLOURS = {Level.REJECT.value: _RED, Level.ERROR.value: _AMBER, Level.NOTICE.value: _BLUE}
+#: 差距 (percentage points) below minus this is red, below zero amber, zero or more green.
+GAP_RED = 5
 # Stronger colours for chart series, same meaning as the cell colours.
 _CHART_COLOURS = {
     "已完成": "#00B050", "序时推进": "#92D050", "滞后": "#FFC000", "达标": "#2E8B57",
@@ -221,8 +226,9 @@ class _Col:
     kind: str = "text"  # text | wrap | num | pct | pts | int | count | status | datetime | date
     min_width: int = 6
     max_width: int = 30
-    colours: dict[str, tuple[str, str]] | None = None  # (fill, font) by cell text
+    colours: dict[str, tuple[str, str]] | None = None  # (fill, font) by cell text, as conditional formats
     header: tuple[str, str] | None = None  # (fill, font) of the header cell
+    lights: str = ""  # "gap": red/amber/green on a 差距 in points (conditional formats)
 
 
 @dataclass
@@ -260,6 +266,13 @@ class _Book:
         self.issuer = issuer
         self._formats: dict[tuple, Format] = {}
         self._taken: set[str] = set()
+
+    def light(self, fill: str, font: str) -> Format:
+        """A conditional format's look: fill and font colour (no font or border of its own)."""
+        key = ("light", fill, font)
+        if key not in self._formats:
+            self._formats[key] = self.wb.add_format({"bg_color": fill, "font_color": font})
+        return self._formats[key]
 
     def fmt(self, *styles: dict | None, **extra: object) -> Format:
         props: dict[str, object] = {}
@@ -379,7 +392,36 @@ class _Sheet:
             self._rows[r] = (trow.level, wrapped)
             if trow.level:
                 self.ws.set_row(r, None, None, {"level": trow.level})
+        if r > top:
+            self._lights(top + 1, r, cols)
         return r
+
+    def _lights(self, first: int, last: int, cols: Sequence[_Col]) -> None:
+        """红黄绿 as conditional formats, so that a clerk who edits a cell sees its colour follow."""
+        ws, book = self.ws, self.book
+        for c, col in enumerate(cols):
+            if col.colours:
+                for text, (fill, font) in col.colours.items():
+                    ws.conditional_format(first, c, last, c, {
+                        "type": "cell", "criteria": "==", "value": f'"{text}"',
+                        "format": book.light(fill, font)})
+            if col.lights == "gap":
+                ref = f"{col_letter(c + 1)}{first + 1}"
+                for rule, (fill, font) in ((f"AND(ISNUMBER({ref}),{ref}<-{GAP_RED})", _RED),
+                                           (f"AND(ISNUMBER({ref}),{ref}<0)", _AMBER),
+                                           (f"AND(ISNUMBER({ref}),{ref}>=0)", _GREEN)):
+                    ws.conditional_format(first, c, last, c, {
+                        "type": "formula", "criteria": "=" + rule, "format": book.light(fill, font),
+                        "stop_if_true": True})
+
+    def completion_lights(self, first: int, last: int, col: int, time_progress: Decimal) -> None:
+        """Traffic-light icons on a 完成率 column: green at or above 序时进度, amber within
+        GAP_RED points below it, red further behind."""
+        tp = float(time_progress)
+        self.ws.conditional_format(first, col, last, col, {
+            "type": "icon_set", "icon_style": "3_traffic_lights",
+            "icons": [{"criteria": ">=", "type": "number", "value": tp},
+                      {"criteria": ">=", "type": "number", "value": max(tp - GAP_RED, 0)}]})
 
     @staticmethod
     def _styles(col: _Col, trow: _Row, c: int, value: object) -> list[dict]:
@@ -395,9 +437,6 @@ class _Sheet:
             styles.append({"bold": True})
         if c in trow.indent:
             styles.append({"indent": 1})
-        if col.colours and isinstance(value, str) and value in col.colours:
-            fill, font = col.colours[value]
-            styles.append({"bg_color": fill, "font_color": font})
         return styles
 
     def fit_columns(self) -> list[int]:
@@ -420,26 +459,11 @@ class _Sheet:
 
     def finish_list(self, header_row: int, last_row: int, last_col: int, freeze_cols: int = 0,
                     title: str = "", paper: int = A4) -> None:
-        """Frozen header, autofilter and print set-up for a list sheet."""
+        """Frozen header, autofilter and print set-up for a list sheet: one page wide, as many
+        pages tall as it takes (never squeezed onto one page), header rows on every page."""
         self.ws.freeze_panes(header_row + 1, freeze_cols)
         self.ws.autofilter(header_row, 0, max(last_row, header_row), last_col)
-        _print_setup(self.ws, self.book, header_row, title, paper=paper,
-                     one_page=self.nearly_one_page(last_row, paper))
-
-    def nearly_one_page(self, last_row: int, paper: int = A4) -> bool:
-        """Whether the sheet, one page wide, runs at most a fifth over one page tall.
-
-        Such a sheet is printed "fit to one page": a few rows alone on a second sheet
-        of paper help nobody, and Excel, WPS and LibreOffice measure rows differently
-        (a file name that fits one line in 宋体 wraps in another font), so a list the
-        estimate puts just inside one page may still spill in print.
-        """
-        width_px = sum(w * 7 + 5 for w in self.fitted) or 1
-        page_w, page_h = _PAGE_INCHES[paper]
-        scale = min(1.0, (page_w - 0.8) * 96 / width_px)
-        last = max([last_row, *self.heights])
-        height = sum(self.heights.get(r, _DEFAULT_ROW_PT) for r in range(last + 1))
-        return height * scale <= (page_h - 1.5) * 72 * 1.2
+        _print_setup(self.ws, self.book, header_row, title, paper=paper)
 
 
 _LINE_PT = 13.5  # height of one line of 10 pt text

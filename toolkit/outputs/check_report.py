@@ -9,12 +9,9 @@ from ..findings import Finding, Level, catalogue, where
 from ..model import TOTAL
 from ..standing import Fate, Standing, UnitStanding
 from .book import (
-    _AMBER,
-    _BLUE,
-    _GREY,
     _NOTE,
-    _RED,
     _TITLE,
+    ACTION_COLOURS,
     LEVEL_COLOURS,
     UNKNOWN_UNIT,
     _Book,
@@ -29,7 +26,7 @@ from .book import (
 
 _LEVEL_RANK = {Level.REJECT: 0, Level.ERROR: 1, Level.NOTICE: 2}
 #: What the clerk does next about a unit (汇总 sheet, 需办理), and its colour.
-_ACTIONS = {"催报": _GREY, "通知重报": _RED, "通知更正": _AMBER, "核对提示": _BLUE}
+_ACTIONS = ACTION_COLOURS
 _FILE_AS_RECEIVED = "收到的文件名"
 _FINDING_COLS = (
     _Col("单位", min_width=8, max_width=18), _Col(_FILE_AS_RECEIVED, "wrap", 12, 34),

@@ -44,7 +44,8 @@ def _ledger_cols() -> list[_Col]:
     for title in LEDGER_COLUMNS:
         lo, hi = _LEDGER_WIDTHS.get(title, (6, 20))
         kind = _LEDGER_KINDS.get(title, "text")
-        cols.append(_Col(title, kind, lo, hi, STATUS_COLOURS if kind == "status" else None))
+        cols.append(_Col(title, kind, lo, hi, STATUS_COLOURS if kind == "status" else None,
+                         lights="gap" if title == "差距" else ""))
     return cols
 
 

@@ -30,12 +30,17 @@ def _csv_row(row: ResultRow) -> list[str]:
     return [_csv_text(t) for t in texts] + [format_number(d) for d in numbers] + [_csv_text(row.status)]
 
 
+def csv_rows(result: Standing) -> list[list[str]]:
+    """The rows of results.csv (without the header), in result.rows order."""
+    return [_csv_row(row) for row in result.rows]
+
+
 def write_results_csv(result: Standing, path: Path) -> Path:
     """results.csv (UTF-8 with BOM): one row per ResultRow, in result.rows order."""
     target = _target(path, "results.csv")
     with _atomic(target) as tmp, open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
-        writer.writerows(_csv_row(row) for row in result.rows)
+        writer.writerows(csv_rows(result))
     return target
 

@@ -19,6 +19,7 @@ from .book import (
     _LINE_PT,
     _NOTE,
     _TITLE,
+    ACTION_COLOURS,
     FONT,
     MAX_CELL_TEXT,
     STATUS_COLOURS,
@@ -49,16 +50,18 @@ _LAG_COLS = (
     _Col("类别", "wrap", 8, 14), _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 24),
     _Col("牵头单位", "wrap", 8, 14), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
     _Col("本期完成", "num"), _Col("完成率", "pct", 8), _Col("序时进度", "pct", 8),
-    _Col(_GAP, "pts", 8), _Col("完成时限", "wrap", 6, 12), _Col("状态", "status", 8, colours=STATUS_COLOURS),
+    _Col(_GAP, "pts", 8, lights="gap"), _Col("完成时限", "wrap", 6, 12), _Col("状态", "status", 8, colours=STATUS_COLOURS),
     _Col("存在问题", "wrap", 20, 34), _Col("备注", "wrap", 6, 16),
 )
 _CAT_COLS = (
     _Col("任务编号", max_width=8), _Col("指标名称", "wrap", 12, 22), _Col("牵头单位", "wrap", 8, 12),
     _Col("单位名称", "wrap", 8, 16), _Col("计量单位", max_width=8), _Col("年度目标", "num"),
     _Col("本期完成", "num"), _Col("完成率", "pct", 8), _Col("序时进度", "pct", 8),
-    _Col(_GAP, "pts", 8), _Col("同比", "pct"), _Col("状态", "status", 8, colours=STATUS_COLOURS),
+    _Col(_GAP, "pts", 8, lights="gap"), _Col("同比", "pct"), _Col("状态", "status", 8, colours=STATUS_COLOURS),
     _Col("进展情况", "wrap", 16, 32), _Col("存在问题", "wrap", 14, 26), _Col("备注", "wrap", 6, 14),
 )
+_COMPLETION_COL = [c.title for c in _CAT_COLS].index("完成率")
+_LAG_COMPLETION_COL = [c.title for c in _LAG_COLS].index("完成率")
 _SUBMIT_COLS = (
     _Col("单位名称", min_width=12, max_width=24), _Col("状态", "status", 10, colours=SUBMIT_COLOURS),
     _Col("收到时间", "datetime", 16), _Col("时间依据", min_width=8, max_width=10), _Col("文件", "wrap", 16, 44),
@@ -96,6 +99,8 @@ def write_summary(result: Standing, path: Path) -> Path:
         _overview_sheet(book, result, title)
         _lagging_sheet(book, result)
         _submission_sheet(book, result)
+        _ranking_sheet(book, result)
+        _trend_sheet(book, result)
         for sheet, cat_title in _category_order(result):
             _summary_category_sheet(book, result, sheet, cat_title)
 
@@ -171,6 +176,12 @@ def _key_points(result: Standing) -> list[tuple[str, str]]:
     if result.pending:
         units = list(dict.fromkeys(r.unit for r in result.pending))
         points.append(("数据待更正", f"{len(result.pending)}项数据有误未计入，已反馈相关单位更正：{_names(units)}。"))
+    added = [r for r in result.rows if not r.is_total and r.status is Status.TO_ADD]
+    if result.registry_changes:
+        text = f"任务台账在模板下发后修改了{len(result.registry_changes)}处，本表已按修改后的目标和名称计算"
+        if added:
+            text += f"；{len(added)}项新增指标待相关单位补报"
+        points.append(("台账变更", text + "，明细见校验报告“任务台账”工作表。"))
     return points
 
 
@@ -253,7 +264,7 @@ def _overview_sheet(book: _Book, result: Standing, title: str) -> None:
     # Two native charts side by side under the table, as wide as the table together.
     chart_top = last + 2
     table_px = int(sum(w * 7 + 5 for w in widths) * 0.97)  # a little inside the print area
-    chart_px = max(300, 120 + 28 * len(cats))  # a bar per category, labels never squeezed
+    chart_px = min(max(220, 100 + 18 * len(cats)), 340)  # a bar per category; the page must hold it all
     chart_rows = -(-chart_px // 20)
     present = [s for s in statuses if totals[s]]
     share_top = chart_top + chart_rows + 1
@@ -272,34 +283,14 @@ def _overview_sheet(book: _Book, result: Standing, title: str) -> None:
     _overview_charts(book, sh, cats, statuses, present, shares, most, top, share_top, chart_top,
                      table_px, chart_px)
 
-    # The sheet prints one page wide at a fixed scale (not "fit to page", which makes Excel
-    # ignore manual breaks): the whole sheet on one page when that needs little shrinking,
-    # else the text and table on page 1 and the charts whole on page 2.
-    # Heights are estimates (each program measures rows its own way), so aim a little short.
-    _print_setup(ws, book, None, fit=False)
-    room = _PRINTABLE_HEIGHT_PT * 0.92
-    width_scale = min(100, int(100 * _PRINTABLE_WIDTH_PX / max(table_px, 1)))
-    content_pt = sum(sh.heights.get(r, _DEFAULT_ROW_PT) for r in range(last + 1))
-    whole_pt = content_pt + _DEFAULT_ROW_PT + chart_px * 0.75
-    if whole_pt * width_scale / 100 <= room:
-        scale = width_scale
-    elif 100 * room / whole_pt >= _MIN_ONE_PAGE_SCALE:
-        scale = int(100 * room / whole_pt)
-    else:
-        scale = min(width_scale, max(_MIN_SCALE, int(100 * room / content_pt)))
-        # the break goes right under the table: the spacer row starts page 2, so a page 1
-        # that runs a little long never leaves a sliver of the charts behind
-        ws.set_h_pagebreaks([last + 1])
-    ws.set_print_scale(max(scale, 10))
+    # Everything a leader reads first on one printed A4 landscape page: the text, the table
+    # and the charts, shrunk to fit (the charts are sized so that the scale stays readable).
+    _print_setup(ws, book, None, one_page=True)
     ws.print_area(0, 0, chart_top + chart_rows, last_col)
     ws.hide_gridlines(2)
     ws.activate()
 
 
-_PRINTABLE_WIDTH_PX = int((11.69 - 0.8) * 96)  # A4 landscape less 0.4" side margins
-_PRINTABLE_HEIGHT_PT = (8.27 - 1.5) * 72  # less 0.75" top and bottom margins
-_MIN_ONE_PAGE_SCALE = 85  # shrink the overview this far to keep it on one page
-_MIN_SCALE = 60  # never print the overview's first page smaller than this
 
 
 def _label_colour(fill: str) -> str:
@@ -396,6 +387,8 @@ def _lagging_sheet(book: _Book, result: Standing) -> None:
             _lag_remark(r, item.lagging_parts),
         ], places=r.indicator.decimals))
     last = sh.table(1, cols, rows)
+    if rows:
+        sh.completion_lights(2, last, _LAG_COMPLETION_COL, result.time_progress_shown)
     if not rows:
         last = 2
         sh.ws.merge_range(2, 0, 2, len(cols) - 1, "", book.fmt(_CELL, align="center"))
@@ -473,8 +466,86 @@ def _summary_category_sheet(book: _Book, result: Standing, sheet: str, cat_title
     if not table:
         last = 2
         sh.text(2, 0, "本类别暂无结果", _NOTE)
+    else:
+        sh.completion_lights(2, last, _COMPLETION_COL, result.time_progress_shown)
     sh.ws.outline_settings(True, False, True, False)
     sh.fit_columns()
     sh.finish_list(1, last, len(cols) - 1, 2, sheet)
 
 
+
+
+_RANK_COLS = (
+    _Col("名次", "int", 5, 6), _Col("单位名称", min_width=12, max_width=24),
+    _Col("报送情况", "status", 9, 12, colours=SUBMIT_COLOURS), _Col("收到时间", "datetime", 16),
+    _Col("填报指标数", "int", 6, 8), _Col("滞后未达标\n逾期项数", "int", 8, 10),
+    _Col("待更正\n数据项数", "int", 7, 8), _Col("需办理", "status", 8, 10, colours=ACTION_COLOURS),
+)
+_RANK_NOTE = ("说明：按报送情况（按时报送、逾期报送、空表或被退回、未报送）排序，同类单位按本单位滞后、未达标、"
+              "逾期事项数由少到多，再按待更正数据项数由少到多排序；情况相同的单位名次并列，按报送时间先后列出。")
+
+
+def _ranking_sheet(book: _Book, result: Standing) -> None:
+    """单位排名: every unit that reports this round, as an office circulates it (报送及推进情况)."""
+    sh = book.sheet("单位排名")
+    cols = _RANK_COLS
+    sh.title(0, 0, len(cols) - 1, f"各单位报送及推进情况排名（{result.round.name}）")
+    rows = []
+    for rank, u in result.ranking():
+        sub = u.chosen.submission if u.chosen is not None and u.state.reported else None
+        rows.append(_Row([rank, u.name, str(u.state), sub.received if sub else None, u.rows,
+                          u.lagging, u.pending_rows, str(u.action)]))
+    last = sh.table(1, cols, rows)
+    sh.ws.merge_range(last + 1, 0, last + 1, len(cols) - 1, "", book.fmt(_NOTE, text_wrap=True))
+    sh.text(last + 1, 0, _RANK_NOTE, _NOTE, text_wrap=True)
+    sh.set_height(last + 1, 30)
+    sh.fit_columns()
+    sh.finish_list(1, last, len(cols) - 1, 2, "单位排名")
+
+
+def _trend_sheet(book: _Book, result: Standing) -> None:
+    """趋势: each category's average completion (累计 indicators) round by round against 序时进度,
+    with a native line chart; the year at a glance."""
+    sh = book.sheet("趋势")
+    history = result.history
+    rounds = history.rounds() if history is not None else []
+    cats = [sheet for sheet, _ in _category_order(result)]
+    cols = [_Col("类别", min_width=12, max_width=30)] + [_Col(r, "pct", 9, 11) for r in rounds]
+    sh.title(0, 0, max(len(cols) - 1, 1), f"各类别累计类指标平均完成率（%）逐轮变化（截至{result.round.name}）")
+    if history is None or not rounds:
+        sh.text(2, 0, "暂无往期合并结果，无法显示逐轮变化。", _NOTE)
+        _print_setup(sh.ws, book, None, one_page=True)
+        return
+    value = {(c.round, c.category): c for c in history.categories}
+    rows = []
+    for cat in cats:
+        rows.append(_Row([cat, *(value[(r, cat)].average if (r, cat) in value else None for r in rounds)], places=2))
+    progress = [next((c.time_progress for c in history.of(r) if c.time_progress is not None), None) for r in rounds]
+    rows.append(_Row(["序时进度", *progress], places=2, bold=True, shade=True))
+    last = sh.table(1, cols, rows)
+    sh.fit_columns()
+    note = last + 1
+    sh.ws.merge_range(note, 0, note, max(len(cols) - 1, 1), "", book.fmt(_NOTE, text_wrap=True))
+    sh.text(note, 0, "说明：平均完成率为本类别累计类指标完成率的平均数（每项最多计100%）；"
+                     "序时进度为各轮统计截止日期的时间进度。", _NOTE, text_wrap=True)
+    sh.set_height(note, 30)
+    if len(rounds) > 1:
+        chart = book.wb.add_chart({"type": "line"})
+        name = sh.name
+        for i, cat in enumerate(cats + ["序时进度"]):
+            r = 2 + i
+            series = {"name": [name, r, 0], "categories": [name, 1, 1, 1, len(rounds)],
+                      "values": [name, r, 1, r, len(rounds)], "marker": {"type": "circle", "size": 5}}
+            if cat == "序时进度":
+                series["line"] = {"color": "#404040", "dash_type": "dash", "width": 2}
+            chart.add_series(series)
+        font = {"name": FONT, "size": 9}
+        chart.set_title({"name": "各类别平均完成率逐轮变化", "name_font": {"name": FONT, "size": 12, "bold": True}})
+        chart.set_y_axis({"name": "%", "num_font": font, "min": 0, "max": 100, "major_unit": 20,
+                          "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+        chart.set_x_axis({"num_font": font})
+        chart.set_legend({"position": "right", "font": font})
+        chart.set_size({"width": 860, "height": 340})
+        sh.ws.insert_chart(note + 2, 0, chart, {"object_position": 3})
+    sh.ws.freeze_panes(2, 1)
+    _print_setup(sh.ws, book, 1, "趋势", one_page=True)
