@@ -226,3 +226,20 @@ def test_the_year_at_a_glance_on_the_demo(demo):
     assert f"本类别累计类指标平均完成率{first.average}%，较上月提高{first.change}个百分点" in body
     gaps = [row.cells[5].text for row in doc.tables[0].rows[1:]]
     assert any("连续2月滞后" in g for g in gaps)
+
+
+def test_two_returns_of_one_name_in_two_subfolders_get_two_replies(tmp_path):
+    ws = make_workspace(tmp_path)
+    for unit, folder in (("市科技局", "科技局"), ("市发展改革委", "发改委")):
+        path = make_return(ws, tmp_path / "in" / folder, unit=unit, name="报表.xlsx",
+                           values={"1-1-1": {"本期完成": "约59"}, "2-1-2": {"本期完成": "约3"}})
+        (ws.inbox(ROUND) / folder).mkdir(parents=True, exist_ok=True)
+        path.replace(ws.inbox(ROUND) / folder / "报表.xlsx")
+    standing = run_merge(ws, ROUND, now=NOW)
+    replies = sorted(p.name for p in ws.feedback(ROUND).glob("*_回复.txt"))
+    marked = sorted(p.name for p in ws.feedback(ROUND).glob("*_问题反馈.xlsx"))
+    assert len(replies) == 2 and len(marked) == 2, (replies, marked)
+    for reply in ws.feedback(ROUND).glob("*_回复.txt"):
+        text = reply.read_text(encoding="utf-8")
+        assert any(m in text for m in marked)  # each reply names its own marked-up file
+    assert {f.submission.unit for f in standing.pending_files} == {"市科技局", "市发展改革委"}

@@ -32,8 +32,9 @@ from .intake import HEADER_KEYS
 from .merge import run_merge
 from .model import ArrivalBasis, Registry, Round, Source, Unit
 from .receipts import CHINA, receive_file
+from .snapshot import issue_templates
 from .standing import Standing
-from .templates import GUIDE_SHEET, META_SHEET, write_templates
+from .templates import GUIDE_SHEET, META_SHEET
 from .workspace import CONFIG, MASTER, Workspace
 
 MARKER = ".ducha-demo"
@@ -154,7 +155,8 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
     # Round 2021-03: everyone on time, so 2021-04 has history to be checked against.
     hist = _round(registry, HISTORY_ROUND)
     ws.make_round_dirs(hist.name)
-    for res in write_templates(registry, hist, ws.templates(hist.name), now=datetime(2021, 3, 25, 9)):
+    # Templates are issued the way a clerk issues them: the master is frozen beside them.
+    for res in issue_templates(ws, hist.name, now=datetime(2021, 3, 25, 9)).templates:
         target = ws.inbox(hist.name) / f"{res.unit.name}{hist.name}报表.xlsx"
         fill_template(res.path, target, res.unit.name, hist.name, data)
         deliver(ws, hist.name, target, datetime(2021, 4, 7, 15, 0))
@@ -163,7 +165,7 @@ def run_demo(out: Path | None = None, log: Callable[[str], None] = lambda _m: No
 
     rnd = _round(registry, DEMO_ROUND)
     ws.make_round_dirs(rnd.name)
-    templates = write_templates(registry, rnd, ws.templates(rnd.name), now=datetime(2021, 4, 26, 9))
+    templates = issue_templates(ws, rnd.name, now=datetime(2021, 4, 26, 9)).templates
     log(f"已生成 {DEMO_ROUND} 轮模板 {len(templates)} 份")
     names = []
     for i, res in enumerate(templates):

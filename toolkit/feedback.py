@@ -76,16 +76,17 @@ def feedback_name(source: Path | str) -> str:
 
 
 def write_feedback(source: Path, outcome: Outcome, folder: Path, *, workbook: Workbook | None = None,
-                   round_name: str = "") -> Path:
+                   round_name: str = "", name: str = "") -> Path:
     """Write the department's file marked up with ``outcome``'s findings; return its path.
 
     ``workbook`` is the grid already read from ``source`` (read again if needed and
     not given). A source that cannot be read at all (a PDF, an encrypted file) gets
-    a workbook holding only the 问题清单.
+    a workbook holding only the 问题清单. ``name`` is the file name to write (default
+    :func:`feedback_name` of ``source``).
     """
     source, folder = Path(source), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / feedback_name(source)
+    target = folder / (name or feedback_name(source))
     kind = workbook.format if workbook is not None else _kind(source)
     with atomic_path(target) as tmp:
         done = False

@@ -322,20 +322,24 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
         fs = fates[id(sub)]
         if not fs.findings or fs.fate is Fate.DUPLICATE:
             continue
-        marked = folder / feedback_name(sub.path)
-        reply = folder / f"{Path(safe_name(sub.file)).stem}_回复.txt"
+        # named after the file as received, its folder kept in the name: two 报表.xlsx from two
+        # subfolders (or zips) get two replies
+        flat = sub.file.replace("\\", "/").replace("/", "_")
+        marked = folder / feedback_name(flat)
+        reply = folder / f"{Path(safe_name(flat)).stem}_回复.txt"
         subject = ""
         try:
             if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
                 sub.feedback = marked
             elif any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in fs.findings):
                 workbook = item.ret.workbook if item.ret is not None else None
-                sub.feedback = write_feedback(sub.path, item.outcome, folder, workbook=workbook,
+                sub.feedback = write_feedback(sub.path, item.outcome, folder, workbook=workbook, name=marked.name,
                                               round_name=rnd.name)
             if fs.pending:
                 due = correction_deadline(rnd, now)
                 subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
-                                           deadline=f"{due.month}月{due.day}日")
+                                           deadline=f"{due.month}月{due.day}日",
+                                           attachment=sub.feedback.name if sub.feedback else "")
                 with atomic_write(reply, "w") as fh:
                     fh.write(f"主题：{subject}\n\n{body}\n")
             elif reply.exists():
