@@ -146,29 +146,25 @@ def texts(doc) -> list[str]:
     return [p.text for p in doc.paragraphs]
 
 
-def body_after(doc, heading_start: str) -> str:
-    """A category's text: its body paragraphs (task headings left out) up to the next heading."""
+def _category(doc, heading_start: str) -> list:
+    """The paragraphs under a category's heading, up to the next 一级标题."""
     pars = list(doc.paragraphs)
     i = next(i for i, p in enumerate(pars) if p.style.name == "一级标题" and p.text.startswith(heading_start))
     out = []
     for p in pars[i + 1:]:
         if p.style.name == "一级标题":
             break
-        if p.style.name == "正文" and p.text:
-            out.append(p.text)
-    return "".join(out)
+        out.append(p)
+    return out
+
+
+def body_after(doc, heading_start: str) -> str:
+    """A category's text: its body paragraphs (task headings left out)."""
+    return "".join(p.text for p in _category(doc, heading_start) if p.style.name == "正文")
 
 
 def task_headings(doc, heading_start: str) -> list[str]:
-    pars = list(doc.paragraphs)
-    i = next(i for i, p in enumerate(pars) if p.style.name == "一级标题" and p.text.startswith(heading_start))
-    out = []
-    for p in pars[i + 1:]:
-        if p.style.name == "一级标题":
-            break
-        if p.style.name == "二级标题":
-            out.append(p.text)
-    return out
+    return [p.text for p in _category(doc, heading_start) if p.style.name == "二级标题"]
 
 
 def attachment(doc, number: int) -> list[list[str]]:

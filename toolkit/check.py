@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from decimal import Decimal
 
-from .findings import Code, Finding, Level, make
+from .findings import Code, Finding, FindingCounts, make
 from .formatting import format_count, places_of, round_half_up
 from .intake import ReturnFile, ReturnRow
 from .model import NODE_STATES, PERCENT_UNITS, Entry, Indicator, Registry, Round, Unit
@@ -73,7 +73,7 @@ class CheckContext:
 
 
 @dataclass
-class Outcome:
+class Outcome(FindingCounts):
     file: str
     unit: Unit | None = None
     unit_name: str = ""
@@ -81,17 +81,6 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
 
-    @property
-    def rejected(self) -> bool:
-        return any(f.level is Level.REJECT for f in self.findings)
-
-    @property
-    def errors(self) -> int:
-        return sum(f.level is Level.ERROR for f in self.findings)
-
-    @property
-    def notices(self) -> int:
-        return sum(f.level is Level.NOTICE for f in self.findings)
 
 
 def check_return(ret: ReturnFile, ctx: CheckContext) -> Outcome:

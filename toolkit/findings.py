@@ -134,6 +134,24 @@ class Finding:
         return data
 
 
+class FindingCounts:
+    """Counts by level over ``self.findings``, for records that hold a file's findings."""
+
+    findings: list[Finding]
+
+    @property
+    def rejected(self) -> bool:
+        return any(f.level is Level.REJECT for f in self.findings)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.level is Level.ERROR for f in self.findings)
+
+    @property
+    def notices(self) -> int:
+        return sum(f.level is Level.NOTICE for f in self.findings)
+
+
 def where(file: str, sheet: str = "", cell: str = "") -> str:
     """Chinese location prefix: 文件“a.xlsx”工作表“一、…”单元格 H5."""
     parts = [f"文件“{file}”"] if file else []

@@ -27,7 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from .findings import Code, Finding, Level
+from .findings import Code, Finding, FindingCounts, Level
 from .model import Registry, ResultRow, Round, Status, Submission, Unit
 
 __all__ = [
@@ -119,21 +119,13 @@ EMPTY_CODES = frozenset({"F116"})
 
 
 @dataclass
-class FileStanding:
+class FileStanding(FindingCounts):
     """One file and what became of it."""
 
     submission: Submission
     fate: Fate
     findings: list[Finding] = field(default_factory=list)  # the department's own (not merge notes)
     pending: bool = False  # the department still has to act on this file
-
-    @property
-    def errors(self) -> int:
-        return sum(f.level is Level.ERROR for f in self.findings)
-
-    @property
-    def notices(self) -> int:
-        return sum(f.level is Level.NOTICE for f in self.findings)
 
     @property
     def rejects(self) -> list[Finding]:
