@@ -304,21 +304,37 @@ def _from_number(raw: float | Decimal, row_unit: str, negative_ok: bool,
     return _accept(percent, shown, negative_ok, notice=Code.W313, detail=_text(percent), typed_unit="%")
 
 
-def _from_text(raw: str, row_unit: str, negative_ok: bool) -> Parsed:
+@dataclass(frozen=True)
+class _Lexed:
+    """A typed text read as a number and whatever follows it (``338个`` → 338, ``个``)."""
+
+    value: Decimal
+    suffix: str
+    original: str  # as typed, trimmed
+    text: str  # normalised
+
+
+def _lex(raw: str) -> _Lexed | Parsed:
+    """The number at the start of a typed text, or the Parsed that says why there is none
+    (blank, nothing to report, ambiguous, not a number)."""
     original = raw.strip()
     text = _number_text(raw)
     if not text:
         return Parsed(None, blank=True)
     if _is_nothing(text):
         return Parsed(None, nothing=True, notice=Code.W302, original=original)
-
     m = _NUMBER.fullmatch(text)
     if m is None or re.search(r"[0-9]", m["suffix"]):
         return _error(Code.E203 if _is_ambiguous(text) else Code.E202, original, text)
     value = Decimal(re.sub(r"[, ]", "", m["num"]))
-    if m["sign"] == "-":
-        value = -value
-    suffix = m["suffix"]
+    return _Lexed(-value if m["sign"] == "-" else value, m["suffix"], original, text)
+
+
+def _from_text(raw: str, row_unit: str, negative_ok: bool) -> Parsed:
+    lexed = _lex(raw)
+    if isinstance(lexed, Parsed):
+        return lexed
+    value, suffix, original, text = lexed.value, lexed.suffix, lexed.original, lexed.text
 
     if suffix in ("", row_unit):
         return _accept(value, original, negative_ok, typed_unit=suffix)
@@ -361,19 +377,10 @@ def parse_count(raw: object, *, percent_format: bool = False, rate_ok: bool = Tr
         return _rate(percent, f"{_text(percent)}%", rate_ok)
     if not isinstance(raw, str):
         return parse_number(raw, unit="", kind="累计")
-    original = raw.strip()
-    text = _number_text(raw)
-    if not text:
-        return Parsed(None, blank=True)
-    if _is_nothing(text):
-        return Parsed(None, nothing=True, notice=Code.W302, original=original)
-    m = _NUMBER.fullmatch(text)
-    if m is None or re.search(r"[0-9]", m["suffix"]):
-        return _error(Code.E203 if _is_ambiguous(text) else Code.E202, original, text)
-    value = Decimal(re.sub(r"[, ]", "", m["num"]))
-    if m["sign"] == "-":
-        value = -value
-    suffix = m["suffix"]
+    lexed = _lex(raw)
+    if isinstance(lexed, Parsed):
+        return lexed
+    value, suffix, original, text = lexed.value, lexed.suffix, lexed.original, lexed.text
     if any(word in suffix for word in AMBIGUOUS_WORDS):
         return _error(Code.E203, original, text)
     if suffix and not _UNIT_LIKE.fullmatch(suffix):
