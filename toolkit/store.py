@@ -391,6 +391,23 @@ def archive_file(
     raise WorkspaceError(f"归档文件夹 {archive_dir} 中同名文件过多，无法归档 {src.name}。请检查该文件夹。")
 
 
+def _write_hashed(fd: int, data: bytes | Path) -> str:
+    """Write ``data`` (bytes, or a file's content) to the open ``fd``, fsync and close it; its sha256."""
+    check = hashlib.sha256()
+    with os.fdopen(fd, "wb") as out:
+        if isinstance(data, bytes):
+            check.update(data)
+            out.write(data)
+        else:
+            with open(data, "rb") as inp:
+                while chunk := inp.read(_CHUNK):
+                    check.update(chunk)
+                    out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return check.hexdigest()
+
+
 def _same_hash(path: Path, digest: str) -> bool:
     try:
         return sha256_file(path) == digest
@@ -405,14 +422,7 @@ def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
     """
     tmp, fd = _create_temp(target)
     try:
-        check = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            while chunk := inp.read(_CHUNK):
-                check.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if check.hexdigest() != digest:
+        if _write_hashed(fd, src) != digest:
             raise WorkspaceError(f"文件 {src} 在归档过程中被修改。请等待文件保存完毕后重新运行。")
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
         try:
@@ -515,19 +525,7 @@ def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | 
         raise WorkspaceError(f"无法创建文件夹 {store}（{exc.strerror or exc}）。请确认工作区可写。") from exc
     tmp, fd = _create_temp(store / target.name)
     try:
-        check = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            if isinstance(data, bytes):
-                check.update(data)
-                out.write(data)
-            else:
-                with open(data, "rb") as inp:
-                    while chunk := inp.read(_CHUNK):
-                        check.update(chunk)
-                        out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if check.hexdigest() != digest:
+        if _write_hashed(fd, data) != digest:
             raise WorkspaceError(f"文件 {name} 在登记过程中被修改。请等待文件保存完毕后重新运行。")
         _mkdirs_durable(target.parent, defer_dirs)
         try:
