@@ -819,15 +819,35 @@ class IntakeLog:
 # terminal tables
 # ---------------------------------------------------------------------------------------
 
-def _char_width(ch: str) -> int:
+def _measure_char(ch: str) -> int:
     if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
         return 0
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
+class _CharWidths(dict):
+    """Width of each character seen so far; a character is measured once per process."""
+
+    def __missing__(self, ch: str) -> int:
+        width = self[ch] = _measure_char(ch)
+        return width
+
+
+_WIDTHS = _CharWidths()
+_char_width = _WIDTHS.__getitem__
+
+
 def display_width(s: str) -> int:
-    """Columns ``s`` takes in a terminal: CJK (wide/fullwidth) 2, combining marks 0, else 1."""
-    return sum(_char_width(ch) for ch in str(s))
+    """Columns ``s`` takes in a terminal: CJK (wide/fullwidth) 2, combining marks 0, else 1.
+
+    The writers call this for every cell of every output row, so it is cheap: an ASCII
+    text is its length (every ASCII character is one column), any other text is summed
+    from a per-character table filled as characters are first seen."""
+    if not isinstance(s, str):
+        s = str(s)
+    if s.isascii():
+        return len(s)
+    return sum(map(_char_width, s))
 
 
 def pad(s: str, width: int, align: str = "left") -> str:
