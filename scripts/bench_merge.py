@@ -539,6 +539,7 @@ class Measured:
     tree_mib: float  # sampled sum of RSS over the whole process tree
     returncode: int
     output: str = ""
+    cpu: float = 0.0  # user + system seconds of the process and its children (steady under load)
 
 
 def _children(pid: int) -> list[int]:
@@ -590,7 +591,8 @@ def run_measured(label: str, argv: list[str], cwd: Path) -> Measured:
     output = log.read().decode("utf-8", "replace")
     log.close()
     peak = usage.ru_maxrss / 1024
-    return Measured(label, seconds, peak, max(peak, peak_tree / (1024 * 1024)), proc.returncode, output)
+    return Measured(label, seconds, peak, max(peak, peak_tree / (1024 * 1024)), proc.returncode, output,
+                    usage.ru_utime + usage.ru_stime)
 
 
 @dataclass
@@ -632,26 +634,39 @@ def measure_size(n: int, source: Path, work: Path, *, with_naive: bool, log, cod
 
 
 def table(results: list[SizeResult]) -> str:
-    head = f"{'N':>6} {'步骤':<6}{'秒':>9}{'最大进程 MiB':>14}{'进程树 MiB':>12}"
+    head = f"{'N':>6} {'步骤':<6}{'秒':>9}{'CPU 秒':>9}{'最大进程 MiB':>14}{'进程树 MiB':>12}"
     lines = [head]
     for res in results:
         for m in (res.floor, res.naive, res.merge, res.rerun):
             if m is None:
                 continue
-            lines.append(f"{res.n:>6} {m.label:<6}{m.seconds:>9.1f}{m.peak_mib:>14.0f}{m.tree_mib:>12.0f}")
+            lines.append(f"{res.n:>6} {m.label:<6}{m.seconds:>9.1f}{m.cpu:>9.1f}{m.peak_mib:>14.0f}{m.tree_mib:>12.0f}")
     lines.append("")
-    lines.append(f"{'N':>6} {'合并/下限':>10}{'朴素/合并':>10}{'重跑/合并':>10}   目标：≤1.5  ≥5  ≤0.3，内存 ≤500 MiB")
+    lines.append(f"{'N':>6} {'合并/下限':>10}{'朴素/合并':>10}{'重跑/合并':>10}   目标：≤1.5  ≥5  ≤0.3，内存 ≤500 MiB"
+                 "（按墙钟时间）")
     for res in results:
-        naive = f"{res.naive.seconds / res.merge.seconds:>10.2f}" if res.naive else f"{'—':>10}"
-        lines.append(f"{res.n:>6} {res.merge.seconds / res.floor.seconds:>10.2f}{naive}"
-                     f"{res.rerun.seconds / res.merge.seconds:>10.2f}")
+        lines.append(_ratios(res, "seconds"))
+    lines.append(f"{'':>6} 按 CPU 时间（机器繁忙时更稳定；并行时 CPU 高于墙钟）：")
+    for res in results:
+        lines.append(_ratios(res, "cpu"))
     by_n = {r.n: r for r in results}
     for res in results:
         if 2 * res.n in by_n:
             big = by_n[2 * res.n]
             lines.append(f"time({2 * res.n})/time({res.n})：合并 {big.merge.seconds / res.merge.seconds:.2f}"
-                         f"（目标 ≤2.2），下限 {big.floor.seconds / res.floor.seconds:.2f}")
+                         f"（目标 ≤2.2），下限 {big.floor.seconds / res.floor.seconds:.2f}；"
+                         f"按 CPU：合并 {_div(big.merge.cpu, res.merge.cpu):.2f}，下限 {_div(big.floor.cpu, res.floor.cpu):.2f}")
     return "\n".join(lines)
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def _ratios(res: SizeResult, what: str) -> str:
+    merge, floor_, rerun = (getattr(m, what) for m in (res.merge, res.floor, res.rerun))
+    naive = f"{_div(getattr(res.naive, what), merge):>10.2f}" if res.naive else f"{'—':>10}"
+    return f"{res.n:>6} {_div(merge, floor_):>10.2f}{naive}{_div(rerun, merge):>10.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,7 +57,7 @@ def test_smoke_run_prints_the_table_and_keeps_the_workspace(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     for step in ("下限", "朴素", "合并", "重跑"):
-        assert re.search(rf"^\s+20 {step}\s+[\d.]+\s+\d+\s+\d+$", out, re.M), out
+        assert re.search(rf"^\s+20 {step}\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+$", out, re.M), out
     assert re.search(r"^\s+20\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out  # the three ratios
     assert "合并/下限" in out and "朴素/合并" in out and "重跑/合并" in out
     # the merged workspace is kept, with every output and the 20 returns accepted
@@ -77,10 +77,10 @@ def test_smoke_run_prints_the_table_and_keeps_the_workspace(tmp_path):
 
 def test_two_sizes_give_the_growth_ratio(bench):
     def m(label, seconds):
-        return bench.Measured(label, seconds, 100.0, 120.0, 0)
+        return bench.Measured(label, seconds, 100.0, 120.0, 0, cpu=seconds * 1.5)
 
     small = bench.SizeResult(1000, m("下限", 10), m("朴素", 100), m("合并", 14), m("重跑", 3))
     big = bench.SizeResult(2000, m("下限", 20), m("朴素", 200), m("合并", 29), m("重跑", 6))
     text = bench.table([small, big])
-    assert "time(2000)/time(1000)：合并 2.07" in text
+    assert "time(2000)/time(1000)：合并 2.07" in text and "按 CPU：合并 2.07" in text
     assert re.search(r"^\s+1000\s+1\.40\s+7\.14\s+0\.21$", text, re.M), text
