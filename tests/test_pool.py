@@ -13,7 +13,7 @@ from tests.office import SOFFICE, convert
 from toolkit import pool
 from toolkit.check import CheckContext
 from toolkit.findings import Code, Level
-from toolkit.pool import Checked, check_files, examine, keep_all, keep_none, needs_feedback
+from toolkit.pool import Checked, check_files, examine, keep_all, keep_none, map_ordered, needs_grid
 from toolkit.reader import Limits
 
 PARENT = os.getpid()
@@ -55,11 +55,11 @@ def inbox(tmp_path_factory):
     return ws, [(path, path.name) for path in files]
 
 
-def serial(items, ctx, keep=needs_feedback) -> list[Checked]:
+def serial(items, ctx, keep=needs_grid) -> list[Checked]:
     out = []
     for path, label in items:
         outcome, ret = examine(path, ctx, Limits(), name=label)
-        out.append(Checked(outcome, ret if ret is not None and keep(outcome) else None))
+        out.append(Checked(outcome, ret if ret is not None and keep(outcome, ret) else None))
     return out
 
 
@@ -88,15 +88,21 @@ def test_in_input_order_whatever_finishes_first(inbox):
     assert all(c.ret is None for c in got)
 
 
-def test_only_files_with_findings_come_back_with_their_workbook(inbox):
+def _with_findings(outcome, _ret) -> bool:
+    return bool(outcome.findings)
+
+
+def test_only_the_files_asked_for_come_back_with_their_workbook(inbox):
     ws, items = inbox
-    got = check_files(items, _round_context(ws), workers=2)
+    got = check_files(items, _round_context(ws), workers=2, keep=_with_findings)
     for checked in got:
         if checked.outcome.findings and not checked.outcome.rejected:
             assert checked.ret is not None and checked.ret.workbook.sheets
         if not checked.outcome.findings:
             assert checked.ret is None
     assert any(c.ret is not None for c in got) and any(c.ret is None for c in got)
+    # by default an xlsx never comes back: its feedback copy is made from the original file
+    assert all(c.ret is None for c in check_files(items, _round_context(ws), workers=2))
 
 
 def test_no_context_and_history_checks_behave_the_same(inbox):
@@ -120,11 +126,11 @@ def test_small_batches_and_one_worker_run_in_process(inbox, monkeypatch):
     assert check_files([], ctx) == []
 
 
-def _die_in_worker(outcome) -> bool:
+def _die_in_worker(outcome, ret) -> bool:
     """A keep() that kills the worker process running it (the OOM killer, a clerk's kill)."""
     if os.getpid() != PARENT and outcome.file == "卢氏.xlsx":
         os._exit(9)
-    return bool(outcome.findings)
+    return needs_grid(outcome, ret)
 
 
 def test_a_killed_worker_does_not_lose_files(inbox):
@@ -153,9 +159,14 @@ def test_legacy_formats_read_by_calamine_inside_a_worker(inbox, tmp_path):
         convert(good, "xls", tmp_path / "xls", tmp_path / "profile")
     mixed = [(p, p.name) for p in converted] * 2
     ctx = _round_context(ws)
-    got = check_files(mixed, ctx, workers=2)
-    assert [c.outcome for c in got] == [c.outcome for c in serial(mixed, ctx)]
+    got = check_files(mixed, ctx, workers=2, keep=keep_all)
+    want = serial(mixed, ctx, keep_all)
+    assert [c.outcome for c in got] == [c.outcome for c in want]
+    assert [c.ret for c in got] == [c.ret for c in want]
     assert all(not c.outcome.rejected for c in got)
+    # a legacy file with findings comes back with its grid: feedback rebuilds it from that
+    for checked in check_files(mixed, ctx, workers=2):
+        assert (checked.ret is not None) == bool(checked.outcome.findings)
 
 
 def test_paths_survive_the_round_trip(inbox):
@@ -164,3 +175,16 @@ def test_paths_survive_the_round_trip(inbox):
     for checked, (path, _label) in zip(got, items, strict=True):
         if checked.ret is not None:
             assert isinstance(checked.ret.path, Path) and checked.ret.path == path
+
+
+def _square_plus(item: int, shared: int) -> int:
+    if item < 0:
+        raise ValueError(item)
+    return item * item + shared
+
+
+def test_map_ordered_is_a_loop_on_several_cores():
+    items = list(range(50))
+    assert map_ordered(_square_plus, items, 3, workers=2) == [i * i + 3 for i in items]
+    with pytest.raises(ValueError):  # a job's own exception surfaces as in a loop
+        map_ordered(_square_plus, [1, 2, -1, 4] * 5, 0, workers=2)

@@ -6,15 +6,24 @@ exception) and check it against the round's context — but spreads the files ov
 pool of worker processes. Each worker receives the check context once, when it
 starts (inherited through ``fork`` on Linux, pickled once per worker elsewhere),
 and sends back per file only the :class:`~toolkit.check.Outcome` and, when
-``keep(outcome)`` asks for it, the :class:`~toolkit.intake.ReturnFile` (a file
-needing a marked-up feedback copy). The per-file limits are those of the reader:
-the xlsx reader's clock and cell limits run inside the worker; xls/ods/xlsb files
-are read by python-calamine in a further forked child with its memory and CPU caps,
-which is why the workers are ordinary (non-daemonic) processes.
+``keep(outcome, ret)`` asks for it, the :class:`~toolkit.intake.ReturnFile`.
 
-Small batches, a single core, or a platform without process support run in-process,
-and a pool that breaks (a worker killed from outside) finishes the remaining files
-in-process: the results never depend on how they were computed.
+By default only a file that will get a feedback copy *and* is not xlsx comes back
+whole: ``feedback.write_feedback`` marks an xlsx up from the original file with
+openpyxl and uses the grid only for xls/ods/xlsb (which it rebuilds). Shipping a
+return back costs about half a re-read (pickling in the worker, unpickling in the
+merge), so it pays only where the grid is used.
+
+The per-file limits are those of the reader: the xlsx reader's clock and cell limits
+run inside the worker; xls/ods/xlsb files are read by python-calamine in a further
+forked child with its memory and CPU caps, which is why the workers are ordinary
+(non-daemonic) processes. Small batches, a single core, or a platform without
+process support run in-process, and a pool that breaks (a worker killed from
+outside) finishes the remaining items in-process: results never depend on how
+they were computed.
+
+:func:`map_ordered` is the same machinery for any per-item job (e.g. writing the
+feedback copies), given a module-level function and the data all items share.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
@@ -33,9 +43,12 @@ from .findings import make
 from .intake import ReturnFile, read_return
 from .reader import Limits
 
-#: Below this many files a pool costs more than it saves (worker start-up ≈ one file's check).
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Below this many items a pool costs more than it saves (starting a worker ≈ checking a file or two).
 MIN_PARALLEL = 8
-#: Files per task sent to a worker: large enough to amortise the round trip, small enough to balance.
+#: Items per task sent to a worker: large enough to amortise the round trip, small enough to balance.
 MAX_CHUNK = 8
 
 
@@ -47,22 +60,23 @@ class Checked:
     ret: ReturnFile | None = None
 
 
-Keep = Callable[[Outcome], bool]
+Keep = Callable[[Outcome, ReturnFile], bool]
 
 
-def needs_feedback(outcome: Outcome) -> bool:
-    """Whether the merge may mark this file up: any finding at check time means a feedback copy.
+def needs_grid(outcome: Outcome, ret: ReturnFile) -> bool:
+    """Keep the grid of a file that will be marked up and cannot be marked up from the original.
 
-    (The merge's own notices — late, superseded, duplicate — are added after the check
-    and never need the workbook; an unreadable file has no workbook to keep.)"""
-    return bool(outcome.findings)
+    Any finding at check time means a feedback copy (the merge's own notices — late,
+    superseded, duplicate — come later and never need the grid); an xlsx is marked up
+    from the original file itself, so only other formats need the grid."""
+    return bool(outcome.findings) and ret.workbook.format != "xlsx"
 
 
-def keep_all(_outcome: Outcome) -> bool:
+def keep_all(_outcome: Outcome, _ret: ReturnFile) -> bool:
     return True
 
 
-def keep_none(_outcome: Outcome) -> bool:
+def keep_none(_outcome: Outcome, _ret: ReturnFile) -> bool:
     return False
 
 
@@ -88,45 +102,57 @@ def default_workers() -> int:
 
 
 def check_files(files: Sequence[tuple[Path, str]], ctx: CheckContext, limits: Limits = Limits(), *,
-                workers: int | None = None, keep: Keep = needs_feedback,
+                workers: int | None = None, keep: Keep = needs_grid,
                 on_result: Callable[[int, Checked], None] | None = None) -> list[Checked]:
     """Read and check every (path, label); one :class:`Checked` per file, in input order.
 
     ``workers``: processes to use (default: every core this process may use; 1 runs
-    in-process). ``keep(outcome)``: whether to hand back the file as read (default:
-    when it has findings, for the feedback copy). ``on_result(i, checked)`` is called
-    in the calling process, in input order, as results arrive (progress, log lines).
+    in-process). ``keep(outcome, ret)``: whether to hand back the file as read
+    (default :func:`needs_grid`). ``on_result(i, checked)`` is called in the calling
+    process, in input order, as results arrive (progress bar, log lines).
     """
-    items = list(files)
+    return map_ordered(_check_item, files, (ctx, limits, keep), workers=workers, on_result=on_result)
+
+
+def _check_item(item: tuple[Path, str], shared: tuple[CheckContext, Limits, Keep]) -> Checked:
+    path, label = item
+    ctx, limits, keep = shared
+    outcome, ret = examine(path, ctx, limits, name=label)
+    return Checked(outcome, ret if ret is not None and keep(outcome, ret) else None)
+
+
+def map_ordered(func: Callable[[T, Any], R], items: Sequence[T], shared: Any = None, *,
+                workers: int | None = None, on_result: Callable[[int, R], None] | None = None,
+                min_parallel: int = MIN_PARALLEL) -> list[R]:
+    """``[func(item, shared) for item in items]`` on every core, in input order.
+
+    ``func`` must be a module-level function (spawn pickles it by name); ``shared``
+    reaches each worker once. Exceptions raised by ``func`` propagate as in a loop;
+    a worker that dies (killed from outside) leaves the remaining items to be done
+    in-process.
+    """
+    items = list(items)
     wanted = default_workers() if workers is None else max(1, workers)
-    wanted = min(wanted, len(items) // (MIN_PARALLEL // 2) or 1)
-    results: list[Checked] = []
-    done = 0
-    if wanted > 1 and len(items) >= MIN_PARALLEL and _context() is not None:
+    wanted = min(wanted, len(items) // max(min_parallel // 2, 1) or 1)
+    results: list[R] = []
+    if wanted > 1 and len(items) >= min_parallel and _context() is not None:
         try:
-            for checked in _parallel(items, ctx, limits, keep, wanted):
-                results.append(checked)
+            for result in _parallel(func, items, shared, wanted):
                 if on_result is not None:
-                    on_result(done, checked)
-                done += 1
+                    on_result(len(results), result)
+                results.append(result)
         except (BrokenProcessPool, OSError):
-            pass  # a worker was killed from outside, or no process could start: finish in-process
-    for i in range(done, len(items)):
-        checked = _check_one(items[i], ctx, limits, keep)
-        results.append(checked)
+            pass  # a worker was killed, or no process could start: finish in-process
+    for i in range(len(results), len(items)):
+        result = func(items[i], shared)
         if on_result is not None:
-            on_result(i, checked)
+            on_result(i, result)
+        results.append(result)
     return results
 
 
-def _check_one(item: tuple[Path, str], ctx: CheckContext, limits: Limits, keep: Keep) -> Checked:
-    path, label = item
-    outcome, ret = examine(path, ctx, limits, name=label)
-    return Checked(outcome, ret if ret is not None and keep(outcome) else None)
-
-
 def _context():
-    """fork where it exists (the context is inherited, not pickled); spawn elsewhere."""
+    """fork where it exists (the shared data is inherited, not pickled); spawn elsewhere."""
     try:
         methods = multiprocessing.get_all_start_methods()
     except (ImportError, NotImplementedError):
@@ -137,11 +163,10 @@ def _context():
     return None
 
 
-def _parallel(items: list[tuple[Path, str]], ctx: CheckContext, limits: Limits, keep: Keep,
-              workers: int) -> Iterator[Checked]:
+def _parallel(func: Callable[[T, Any], R], items: list[T], shared: Any, workers: int) -> Iterator[R]:
     chunk = max(1, min(MAX_CHUNK, len(items) // (workers * 8)))
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init,
-                                   initargs=(ctx, limits, keep))
+                                   initargs=(func, shared))
     try:
         yield from executor.map(_work, items, chunksize=chunk)
     finally:
@@ -150,15 +175,15 @@ def _parallel(items: list[tuple[Path, str]], ctx: CheckContext, limits: Limits, 
 
 # -- in the worker -------------------------------------------------------------------------
 
-_STATE: tuple[CheckContext, Limits, Keep] | None = None
+_JOB: tuple[Callable[[Any, Any], Any], Any] | None = None
 
 
-def _init(ctx: CheckContext, limits: Limits, keep: Keep) -> None:
-    global _STATE
-    _STATE = (ctx, limits, keep)
+def _init(func: Callable[[Any, Any], Any], shared: Any) -> None:
+    global _JOB
+    _JOB = (func, shared)
 
 
-def _work(item: tuple[Path, str]) -> Checked:
-    assert _STATE is not None, "worker not initialised"
-    ctx, limits, keep = _STATE
-    return _check_one(item, ctx, limits, keep)
+def _work(item: Any) -> Any:
+    assert _JOB is not None, "worker not initialised"
+    func, shared = _JOB
+    return func(item, shared)
