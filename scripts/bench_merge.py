@@ -529,6 +529,55 @@ def naive(inbox: Path, out: Path) -> int:
 
 
 # ---------------------------------------------------------------------------------------
+# a profile of the merge, on a CPU-time clock (a loaded machine does not distort it)
+
+#: Stages of a merge and the functions that stand for them in a profile (first match wins).
+STAGES = [
+    ("读取报表", ("read_return",)), ("校验", ("check_return",)), ("缓存", ("OutcomeCache.put", "OutcomeCache.get")),
+    ("反馈文件", ("write_feedback",)), ("汇总表", ("write_summary",)), ("台账", ("write_ledger",)),
+    ("进展情况报告", ("write_report",)), ("校验报告", ("write_check_report",)), ("results.csv", ("write_results_csv",)),
+    ("任务台账", ("load_registry",)), ("计算", ("build_result",)), ("保存本轮数据", ("save_entries",)),
+    ("归档", ("archive_file",)),
+]
+
+
+def profile_merge(ws: Path, out: Path) -> int:
+    import cProfile
+
+    from toolkit.cli import main as ducha
+
+    profiler = cProfile.Profile(time.process_time)
+    code = profiler.runcall(ducha, ["merge", "-w", str(ws), "-r", ROUND, "--now", NOW])
+    profiler.dump_stats(str(out))
+    return 0 if code in (0, 1) else code
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """CPU seconds by stage of the merge, then the functions that take most time themselves."""
+    import io
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    by_name: dict[str, float] = {}
+    for (file, _line, func), (_cc, _nc, _tt, cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if "/toolkit/" in file:
+            qual = func
+            by_name[qual] = by_name.get(qual, 0.0) + cumulative
+    lines = [f"剖析 {path}（CPU 时钟，含剖析开销；共 {total:.1f} 秒）", "  按阶段（累计 CPU 秒，阶段间可能重叠）："]
+    for label, names in STAGES:
+        seconds = sum(by_name.get(n.rsplit(".", 1)[-1], 0.0) for n in names)
+        lines.append(f"    {label:<10}{seconds:>8.1f}  {100 * seconds / total:>5.1f}%")
+    buffer = io.StringIO()
+    pstats.Stats(str(path), stream=buffer).sort_stats("tottime").print_stats(top)
+    lines.append("  自身耗时最多的函数：")
+    text = buffer.getvalue()
+    text = text[text.find("   ncalls"):] if "   ncalls" in text else text
+    lines.extend("    " + line for line in text.splitlines() if line.strip())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
 # measuring a child process: wall time, its own peak RSS (wait4), the tree's sampled peak
 
 @dataclass
@@ -684,10 +733,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate-only", action="store_true", help="只生成（并缓存）工作区，不测量")
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="生成报表的进程数")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="另外在 CPU 时钟下剖析一次完整合并（不计入计时），统计存入 DIR/merge-N.prof 并列出耗时最多的函数")
     parser.add_argument("--measure", nargs=3, metavar=("WHAT", "INBOX", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
         what, inbox, out = args.measure
+        if what == "profile":  # INBOX is the workspace here
+            return profile_merge(Path(inbox), Path(out))
         cells = {"floor": floor, "naive": naive}[what](Path(inbox), Path(out))
         print(f"{cells} cells")
         return 0
@@ -710,6 +763,14 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
             results.append(measure_size(n, source, work, with_naive=not args.no_naive, log=log,
                                         code=args.code.resolve()))
+            if args.profile:
+                log(f"[{n}] 剖析完整合并（CPU 时钟）…")
+                args.profile.mkdir(parents=True, exist_ok=True)
+                stats = args.profile.resolve() / f"merge-{n}.prof"
+                ws = fresh_copy(source, work / "ws-profile")
+                run_measured("剖析", [sys.executable, str(Path(__file__).resolve()), "--measure", "profile", str(ws),
+                                      str(stats)], args.code.resolve())
+                print(profile_summary(stats))
             if not keep:
                 shutil.rmtree(work, ignore_errors=True)
     finally:
