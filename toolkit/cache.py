@@ -75,7 +75,7 @@ class OutcomeCache:
 
     def put(self, sha256: str, outcome: Outcome, pick: Pick) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self._path(sha256), "w") as fh:
+        with atomic_write(self._path(sha256), "w", durable=False) as fh:  # a lost entry is re-read, not wrong
             json.dump({**_dump(outcome), "against": {"snapshot": pick.snapshot, "basis": pick.basis.value,
                                                      "stamp": pick.stamp}}, fh, ensure_ascii=False)
 

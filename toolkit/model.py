@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 
 #: Units that mean "this figure is a percentage".
@@ -98,12 +99,19 @@ class Indicator:
 
     def target_for(self, unit_name: str) -> Decimal | None:
         """The annual target one reporting unit answers for."""
-        for name, value in self.targets_by_unit:
-            if name == unit_name:
-                return value
+        if unit_name in self._targets:
+            return self._targets[unit_name]
         if len(self.reporters) == 1:
             return self.target
         return None if self.targets_by_unit else self.target
+
+    @cached_property
+    def _targets(self) -> dict[str, Decimal]:
+        """targets_by_unit as a lookup (the first entry of a name wins, as in a scan)."""
+        out: dict[str, Decimal] = {}
+        for name, value in self.targets_by_unit:
+            out.setdefault(name, value)
+        return out
 
     @property
     def numeric(self) -> bool:
@@ -136,11 +144,19 @@ class Registry:
         for cat in self.categories:
             yield from cat.indicators
 
+    def _index(self) -> _RegistryIndex:
+        """Lookups by code and by unit, built once (rebuilt if categories or units are replaced).
+
+        A province has 2,000 units and each indicator up to 160 reporters: scanning for every
+        return would make a merge quadratic in the number of units."""
+        key = (id(self.categories), len(self.categories), id(self.units), len(self.units))
+        index = self.__dict__.get("_cached_index")
+        if index is None or index.key != key:
+            index = self.__dict__["_cached_index"] = _RegistryIndex.build(self, key)
+        return index
+
     def indicator(self, code: str) -> Indicator | None:
-        for ind in self.indicators():
-            if ind.code == code:
-                return ind
-        return None
+        return self._index().by_code.get(code)
 
     def round(self, name: str) -> Round | None:
         for rnd in self.rounds:
@@ -149,18 +165,15 @@ class Registry:
         return None
 
     def unit_by_code(self, code: str) -> Unit | None:
-        for unit in self.units.values():
-            if unit.code == code:
-                return unit
-        return None
+        return self._index().unit_by_code.get(code)
 
     def rows_for(self, unit_name: str) -> list[Indicator]:
         """Indicators a unit reports, in registry order."""
-        return [ind for ind in self.indicators() if unit_name in ind.reporters]
+        return list(self._index().rows_by_unit.get(unit_name, ()))
 
     def reporting_units(self) -> list[Unit]:
         """Units with at least one row to report, in 单位 order."""
-        names = {n for ind in self.indicators() for n in ind.reporters}
+        names = self._index().rows_by_unit
         return [u for u in self.units.values() if u.name in names]
 
     def category(self, sheet: str) -> Category | None:
@@ -168,6 +181,27 @@ class Registry:
             if cat.sheet == sheet:
                 return cat
         return None
+
+
+@dataclass(frozen=True)
+class _RegistryIndex:
+    key: tuple[int, int, int, int]
+    by_code: dict[str, Indicator]  # the first indicator of a code, as a scan finds it
+    unit_by_code: dict[str, Unit]  # the first unit of a code, as a scan finds it
+    rows_by_unit: dict[str, tuple[Indicator, ...]]  # registry order
+
+    @classmethod
+    def build(cls, registry: Registry, key: tuple[int, int, int, int]) -> _RegistryIndex:
+        by_code: dict[str, Indicator] = {}
+        rows: dict[str, list[Indicator]] = {}
+        for ind in registry.indicators():
+            by_code.setdefault(ind.code, ind)
+            for name in dict.fromkeys(ind.reporters):
+                rows.setdefault(name, []).append(ind)
+        units: dict[str, Unit] = {}
+        for unit in registry.units.values():
+            units.setdefault(unit.code, unit)
+        return cls(key, by_code, units, {name: tuple(inds) for name, inds in rows.items()})
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import MasterWorkbookError, ReadError
 from .model import KINDS, Category, Indicator, Registry, Round, Settings, Unit
-from .read import Sheet, cell_ref, read_workbook
+from .read import Limits, Sheet, cell_ref, read_workbook
 from .values import normalize_text, parse_date
 
 SPECIAL_SHEETS = ("说明", "设置", "单位", "轮次", "目标分解")
@@ -100,13 +100,19 @@ def _table(sheet: Sheet | None, name: str, must: str, layout: str,
     return head_row, _header(sheet, head_row)
 
 
+#: The master workbook is the office's own file, read once per command, and it grows with the
+#: province (目标分解 alone holds indicators × units rows: 48,000 at 2,000 units), so it gets
+#: more time than a department's return (Limits.seconds, 5 s), which a loaded machine exceeds.
+MASTER_LIMITS = Limits(seconds=120.0)
+
+
 def load_registry(path: Path | str) -> Registry:
     """Read and check ``master.xlsx``; raise MasterWorkbookError listing every problem."""
     path = Path(path)
     if not path.exists():
         raise MasterWorkbookError(f"找不到任务台账 {path}。请确认工作区文件夹正确，或用 ducha init 新建工作区。")
     try:
-        book = read_workbook(path)
+        book = read_workbook(path, MASTER_LIMITS)
     except ReadError as exc:
         raise MasterWorkbookError(f"任务台账 {path.name} 无法读取：{exc.detail}。请用 Excel 打开检查后另存为 xlsx。") \
             from exc

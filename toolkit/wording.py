@@ -653,13 +653,12 @@ def _drop_subsumed(sentences: list[str]) -> list[str]:
     generated "科技型中小企业已备案59家，完成全年目标任务的42.14%": keep the latter.
     """
     keys = [_sentence_key(s) for s in sentences]
-    kept = []
-    for i, sentence in enumerate(sentences):
-        key = keys[i]
-        if key and any(j != i and len(other) > len(key) and other.startswith(key) for j, other in enumerate(keys)):
-            continue
-        kept.append(sentence)
-    return kept
+    # Every key extending ``key`` sorts in one block right after it, so looking at the next
+    # distinct key in sorted order is enough: n log n instead of comparing every pair (a
+    # province's category paragraph gathers thousands of sentences).
+    distinct = sorted(set(keys))
+    extended = {key for key, after in zip(distinct, distinct[1:], strict=False) if after.startswith(key)}
+    return [sentence for sentence, key in zip(sentences, keys, strict=True) if not key or key not in extended]
 
 
 def join_clauses(parts: list[str]) -> str:

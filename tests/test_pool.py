@@ -1,0 +1,190 @@
+"""Reading and checking on several cores gives exactly what the serial path gives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests import hostile
+from tests.factories import delete_meta, make_return, make_workspace, set_meta
+from tests.office import SOFFICE, convert
+from toolkit import pool
+from toolkit.check import CheckContext
+from toolkit.findings import Code, Level
+from toolkit.pool import Checked, check_files, examine, keep_all, keep_none, map_ordered, needs_grid
+from toolkit.read import Limits
+
+PARENT = os.getpid()
+
+
+def _round_context(ws) -> CheckContext:
+    registry = ws.registry()
+    return CheckContext(registry=registry, round=registry.round("2021-04"))
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    """A round's worth of files: good returns, faulty ones, hostile and foreign files."""
+    tmp = tmp_path_factory.mktemp("pool")
+    ws = make_workspace(tmp)
+    out = tmp / "inbox"
+    files = [
+        make_return(ws, out, unit="市科技局", name="科技局.xlsx"),
+        make_return(ws, out, unit="市发展改革委", name="发改委.xlsx"),
+        make_return(ws, out, unit="灵宝市人民政府", name="灵宝.xlsx"),
+        make_return(ws, out, unit="卢氏县人民政府", name="卢氏.xlsx", contact=False),
+        make_return(ws, out, unit="市科技局", name="科技局_有错.xlsx",
+                    values={"1-1-1": {"本期完成": "约59家"}, "1-1-2": {"本期完成": None}}),
+        make_return(ws, out, unit="市发展改革委", name="发改委_无标识.xlsx", edit=delete_meta),
+        make_return(ws, out, unit="市科技局", name="科技局_上轮.xlsx", round="2021-03"),
+        make_return(ws, out, unit="市科技局", name="科技局_改单位.xlsx", edit=lambda wb: set_meta(wb, "单位编号", "D99")),
+        hostile.docx(out / "其实是Word.xlsx"),
+        hostile.pdf(out / "扫描件.xlsx"),
+        hostile.png(out / "截图.xls"),
+        hostile.garbage_xls(out / "损坏.xls"),  # read by calamine in a child of the worker
+        hostile.encrypted_ooxml(out / "加密.xlsx"),
+        hostile.billion_laughs(out / "实体.xlsx"),
+        hostile.external_entity(out / "外部实体.xlsx"),
+        hostile.zip_bomb_declared(out / "炸弹.xlsx"),
+        hostile.truncated(hostile.real_xlsx(out / "real.xlsx"), out / "截断.xlsx"),
+        hostile.real_xlsx(out / "别的表.xlsx"),
+        hostile.dimension_bomb(out / "维度.xlsx"),
+    ]
+    return ws, [(path, path.name) for path in files]
+
+
+def serial(items, ctx, keep=needs_grid) -> list[Checked]:
+    out = []
+    for path, label in items:
+        outcome, ret = examine(path, ctx, Limits(), name=label)
+        out.append(Checked(outcome, ret if ret is not None and keep(outcome, ret) else None))
+    return out
+
+
+def test_pool_gives_what_the_serial_path_gives(inbox):
+    ws, items = inbox
+    ctx = _round_context(ws)
+    want = serial(items, ctx, keep_all)
+    got = check_files(items, ctx, workers=2, keep=keep_all)
+    assert [c.outcome for c in got] == [c.outcome for c in want]
+    assert [c.ret for c in got] == [c.ret for c in want]
+    # the mix really is mixed: accepted, with errors, rejected for several reasons
+    codes = {f.code for c in got for f in c.outcome.findings}
+    assert {Code.E201, Code.W306, Code.W307, Code.F102, Code.F103, Code.F107, Code.F111, Code.F113} <= codes
+    assert sum(not c.outcome.rejected for c in got) >= 5
+    assert all(c.outcome.file == label for c, (_p, label) in zip(got, items, strict=True))
+
+
+def test_in_input_order_whatever_finishes_first(inbox):
+    ws, items = inbox
+    ctx = _round_context(ws)
+    reordered = list(reversed(items)) * 2
+    seen: list[int] = []
+    got = check_files(reordered, ctx, workers=2, keep=keep_none, on_result=lambda i, _c: seen.append(i))
+    assert seen == list(range(len(reordered)))
+    assert [c.outcome.file for c in got] == [label for _p, label in reordered]
+    assert all(c.ret is None for c in got)
+
+
+def _with_findings(outcome, _ret) -> bool:
+    return bool(outcome.findings)
+
+
+def test_only_the_files_asked_for_come_back_with_their_workbook(inbox):
+    ws, items = inbox
+    got = check_files(items, _round_context(ws), workers=2, keep=_with_findings)
+    for checked in got:
+        if checked.outcome.findings and not checked.outcome.rejected:
+            assert checked.ret is not None and checked.ret.workbook.sheets
+        if not checked.outcome.findings:
+            assert checked.ret is None
+    assert any(c.ret is not None for c in got) and any(c.ret is None for c in got)
+    # by default an xlsx never comes back: its feedback copy is made from the original file
+    assert all(c.ret is None for c in check_files(items, _round_context(ws), workers=2))
+
+
+def test_no_context_and_history_checks_behave_the_same(inbox):
+    """A department's own check (no registry) through the pool."""
+    _ws, items = inbox
+    ctx = CheckContext()
+    assert [c.outcome for c in check_files(items, ctx, workers=2)] == [c.outcome for c in serial(items, ctx)]
+
+
+def test_small_batches_and_one_worker_run_in_process(inbox, monkeypatch):
+    ws, items = inbox
+    ctx = _round_context(ws)
+
+    def no_pool(*_a, **_k):
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setattr(pool, "_parallel", no_pool)
+    few = items[: pool.MIN_PARALLEL - 1]
+    assert [c.outcome for c in check_files(few, ctx, workers=2)] == [c.outcome for c in serial(few, ctx)]
+    assert [c.outcome for c in check_files(items, ctx, workers=1)] == [c.outcome for c in serial(items, ctx)]
+    assert check_files([], ctx) == []
+
+
+def _die_in_worker(outcome, ret) -> bool:
+    """A keep() that kills the worker process running it (the OOM killer, a clerk's kill)."""
+    if os.getpid() != PARENT and outcome.file == "卢氏.xlsx":
+        os._exit(9)
+    return needs_grid(outcome, ret)
+
+
+def test_a_killed_worker_does_not_lose_files(inbox):
+    ws, items = inbox
+    ctx = _round_context(ws)
+    got = check_files(items, ctx, workers=2, keep=_die_in_worker)
+    assert [c.outcome for c in got] == [c.outcome for c in serial(items, ctx)]
+
+
+def test_unreadable_files_are_findings_not_exceptions(inbox):
+    ws, items = inbox
+    got = check_files(items, _round_context(ws), workers=2)
+    for checked, (path, _label) in zip(got, items, strict=True):
+        if checked.outcome.rejected:
+            reject = [f for f in checked.outcome.findings if f.level is Level.REJECT]
+            assert reject and all(f.message for f in reject), path.name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SOFFICE, reason="LibreOffice not installed")
+def test_legacy_formats_read_by_calamine_inside_a_worker(inbox, tmp_path):
+    """xls and ods go to python-calamine in a child of the worker, with its caps; same verdicts."""
+    ws, items = inbox
+    good = [path for path, _label in items[:4]]
+    converted = convert(good, "ods", tmp_path / "ods", tmp_path / "profile") + \
+        convert(good, "xls", tmp_path / "xls", tmp_path / "profile")
+    mixed = [(p, p.name) for p in converted] * 2
+    ctx = _round_context(ws)
+    got = check_files(mixed, ctx, workers=2, keep=keep_all)
+    want = serial(mixed, ctx, keep_all)
+    assert [c.outcome for c in got] == [c.outcome for c in want]
+    assert [c.ret for c in got] == [c.ret for c in want]
+    assert all(not c.outcome.rejected for c in got)
+    # a legacy file with findings comes back with its grid: feedback rebuilds it from that
+    for checked in check_files(mixed, ctx, workers=2):
+        assert (checked.ret is not None) == bool(checked.outcome.findings)
+
+
+def test_paths_survive_the_round_trip(inbox):
+    ws, items = inbox
+    got = check_files(items, _round_context(ws), workers=2, keep=keep_all)
+    for checked, (path, _label) in zip(got, items, strict=True):
+        if checked.ret is not None:
+            assert isinstance(checked.ret.path, Path) and checked.ret.path == path
+
+
+def _square_plus(item: int, shared: int) -> int:
+    if item < 0:
+        raise ValueError(item)
+    return item * item + shared
+
+
+def test_map_ordered_is_a_loop_on_several_cores():
+    items = list(range(50))
+    assert map_ordered(_square_plus, items, 3, workers=2) == [i * i + 3 for i in items]
+    with pytest.raises(ValueError):  # a job's own exception surfaces as in a loop
+        map_ordered(_square_plus, [1, 2, -1, 4] * 5, 0, workers=2)

@@ -1,0 +1,189 @@
+"""Reading and checking many returns on every core, results in input order.
+
+:func:`check_files` does for a list of files exactly what :func:`examine` does for
+one — read it (a file that cannot be read becomes a 拒收 finding, never an
+exception) and check it against the round's context — but spreads the files over a
+pool of worker processes. Each worker receives the check context once, when it
+starts (inherited through ``fork`` on Linux, pickled once per worker elsewhere),
+and sends back per file only the :class:`~toolkit.check.Outcome` and, when
+``keep(outcome, ret)`` asks for it, the :class:`~toolkit.intake.ReturnFile`.
+
+By default only a file that will get a feedback copy *and* is not xlsx comes back
+whole: ``feedback.write_feedback`` marks an xlsx up from the original file with
+openpyxl and uses the grid only for xls/ods/xlsb (which it rebuilds). Shipping a
+return back costs about half a re-read (pickling in the worker, unpickling in the
+merge), so it pays only where the grid is used.
+
+The per-file limits are those of the reader: the xlsx reader's clock and cell limits
+run inside the worker; xls/ods/xlsb files are read by python-calamine in a further
+forked child with its memory and CPU caps, which is why the workers are ordinary
+(non-daemonic) processes. Small batches, a single core, or a platform without
+process support run in-process, and a pool that breaks (a worker killed from
+outside) finishes the remaining items in-process: results never depend on how
+they were computed.
+
+:func:`map_ordered` is the same machinery for any per-item job (e.g. writing the
+feedback copies), given a module-level function and the data all items share.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .check import CheckContext, Outcome, check_return
+from .errors import ReadError
+from .findings import make
+from .intake import ReturnFile, read_return
+from .read import Limits
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Below this many items a pool costs more than it saves (starting a worker ≈ checking a file or two).
+MIN_PARALLEL = 8
+#: Items per task sent to a worker: large enough to amortise the round trip, small enough to balance.
+MAX_CHUNK = 8
+
+
+@dataclass
+class Checked:
+    """One file's verdict; ``ret`` is the file as read, kept only when asked for."""
+
+    outcome: Outcome
+    ret: ReturnFile | None = None
+
+
+Keep = Callable[[Outcome, ReturnFile], bool]
+
+
+def needs_grid(outcome: Outcome, ret: ReturnFile) -> bool:
+    """Keep the grid of a file that will be marked up and cannot be marked up from the original.
+
+    Any finding at check time means a feedback copy (the merge's own notices — late,
+    superseded, duplicate — come later and never need the grid); an xlsx is marked up
+    from the original file itself, so only other formats need the grid."""
+    return bool(outcome.findings) and ret.workbook.format != "xlsx"
+
+
+def keep_all(_outcome: Outcome, _ret: ReturnFile) -> bool:
+    return True
+
+
+def keep_none(_outcome: Outcome, _ret: ReturnFile) -> bool:
+    return False
+
+
+def examine(path: Path, ctx: CheckContext, limits: Limits = Limits(), name: str | None = None
+            ) -> tuple[Outcome, ReturnFile | None]:
+    """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
+    label = name or path.name
+    try:
+        ret = read_return(path, limits, name=label)
+    except ReadError as exc:
+        out = Outcome(file=label)
+        out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
+        return out, None
+    return check_return(ret, ctx), ret
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_files(files: Sequence[tuple[Path, str]], ctx: CheckContext, limits: Limits = Limits(), *,
+                workers: int | None = None, keep: Keep = needs_grid,
+                on_result: Callable[[int, Checked], None] | None = None) -> list[Checked]:
+    """Read and check every (path, label); one :class:`Checked` per file, in input order.
+
+    ``workers``: processes to use (default: every core this process may use; 1 runs
+    in-process). ``keep(outcome, ret)``: whether to hand back the file as read
+    (default :func:`needs_grid`). ``on_result(i, checked)`` is called in the calling
+    process, in input order, as results arrive (progress bar, log lines).
+    """
+    return map_ordered(_check_item, files, (ctx, limits, keep), workers=workers, on_result=on_result)
+
+
+def _check_item(item: tuple[Path, str], shared: tuple[CheckContext, Limits, Keep]) -> Checked:
+    path, label = item
+    ctx, limits, keep = shared
+    outcome, ret = examine(path, ctx, limits, name=label)
+    return Checked(outcome, ret if ret is not None and keep(outcome, ret) else None)
+
+
+def map_ordered(func: Callable[[T, Any], R], items: Sequence[T], shared: Any = None, *,
+                workers: int | None = None, on_result: Callable[[int, R], None] | None = None,
+                min_parallel: int = MIN_PARALLEL) -> list[R]:
+    """``[func(item, shared) for item in items]`` on every core, in input order.
+
+    ``func`` must be a module-level function (spawn pickles it by name); ``shared``
+    reaches each worker once. Exceptions raised by ``func`` propagate as in a loop;
+    a worker that dies (killed from outside) leaves the remaining items to be done
+    in-process.
+    """
+    items = list(items)
+    wanted = default_workers() if workers is None else max(1, workers)
+    wanted = min(wanted, len(items) // max(min_parallel // 2, 1) or 1)
+    results: list[R] = []
+    if wanted > 1 and len(items) >= min_parallel and _context() is not None:
+        try:
+            for result in _parallel(func, items, shared, wanted):
+                if on_result is not None:
+                    on_result(len(results), result)
+                results.append(result)
+        except (BrokenProcessPool, OSError):
+            pass  # a worker was killed, or no process could start: finish in-process
+    for i in range(len(results), len(items)):
+        result = func(items[i], shared)
+        if on_result is not None:
+            on_result(i, result)
+        results.append(result)
+    return results
+
+
+def _context():
+    """fork where it exists (the shared data is inherited, not pickled); spawn elsewhere."""
+    try:
+        methods = multiprocessing.get_all_start_methods()
+    except (ImportError, NotImplementedError):
+        return None
+    for method in ("fork", "spawn"):
+        if method in methods:
+            return multiprocessing.get_context(method)
+    return None
+
+
+def _parallel(func: Callable[[T, Any], R], items: list[T], shared: Any, workers: int) -> Iterator[R]:
+    chunk = max(1, min(MAX_CHUNK, len(items) // (workers * 8)))
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init,
+                                   initargs=(func, shared))
+    try:
+        yield from executor.map(_work, items, chunksize=chunk)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+# -- in the worker -------------------------------------------------------------------------
+
+_JOB: tuple[Callable[[Any, Any], Any], Any] | None = None
+
+
+def _init(func: Callable[[Any, Any], Any], shared: Any) -> None:
+    global _JOB
+    _JOB = (func, shared)
+
+
+def _work(item: Any) -> Any:
+    assert _JOB is not None, "worker not initialised"
+    func, shared = _JOB
+    return func(item, shared)
