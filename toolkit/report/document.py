@@ -13,16 +13,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_ALIGN_VERTICAL, WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
 
@@ -552,7 +553,7 @@ class _Writer:
     def table(self, columns: list[str], widths_mm: list[float], rows: list[list[str]]) -> None:
         """A table that renders the same in Word, WPS and LibreOffice: fixed layout, a grid column
         and an explicit width for every cell, borders of its own, the header row repeated."""
-        table = self.doc.add_table(rows=1 + len(rows), cols=len(columns))
+        table = self.doc.add_table(rows=0, cols=len(columns))
         table.autofit = False  # w:tblLayout fixed: Word and WPS keep the widths given
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         tbl_pr = table._tbl.tblPr
@@ -563,20 +564,31 @@ class _Writer:
             _set_child(borders, f"w:{edge}", {"w:val": "single", "w:sz": "4", "w:space": "0", "w:color": "000000"})
         for col, width in zip(table.columns, widths_mm, strict=True):
             col.width = Mm(width)
-        header = table.rows[0]
-        _set_child(header._tr.get_or_add_trPr(), "w:tblHeader", {})
-        font_body, font_head = self.fonts.get(STYLE_TABLE, FONT_BODY), FONT_HEADING1
+        # The rows as XML in one go: through python-docx's cell objects a table of a few thousand
+        # rows takes minutes (every row and cell lookup walks the table again).
         style_id = self.doc.styles[STYLE_TABLE].style_id  # looked up once: by name it is a linear search
+        twips = [_twips(w) for w in widths_mm]
+        fonts = (FONT_HEADING1, self.fonts.get(STYLE_TABLE, FONT_BODY))
+        xml = [f"<w:tbl {nsdecls('w')}>"]
         for r, values in enumerate([columns, *rows]):
-            for cell, width, value in zip(table.rows[r].cells, widths_mm, values, strict=True):
-                cell.width = Mm(width)
-                cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
-                par = cell.paragraphs[0]
-                par._p.get_or_add_pPr().get_or_add_pStyle().val = style_id
-                _no_auto_space(par)
-                if r and len(value) > 8:  # long text reads from the left; short figures centred
-                    par.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
-                add_text(par, value, font_head if r == 0 else font_body)
+            xml.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>")
+            font = fonts[r > 0]
+            for width, value in zip(twips, values, strict=True):
+                align = '<w:jc w:val="left"/>' if r and len(value) > 8 else ""  # long text from the left
+                xml.append(
+                    f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
+                    f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:autoSpaceDE w:val="0"/>'
+                    f'<w:autoSpaceDN w:val="0"/>{align}</w:pPr>'
+                    f'<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>'
+                    f'</w:rPr><w:t xml:space="preserve">{xml_escape(_XML_ILLEGAL.sub("", value))}</w:t></w:r></w:p></w:tc>')
+            xml.append("</w:tr>")
+        xml.append("</w:tbl>")
+        for tr in list(parse_xml("".join(xml))):
+            table._tbl.append(tr)
+
+
+#: Characters XML 1.0 cannot hold (a control character pasted into the master's text).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _twips(mm: float) -> int:
