@@ -243,3 +243,35 @@ def test_two_returns_of_one_name_in_two_subfolders_get_two_replies(tmp_path):
         text = reply.read_text(encoding="utf-8")
         assert any(m in text for m in marked)  # each reply names its own marked-up file
     assert {f.submission.unit for f in standing.pending_files} == {"市科技局", "市发展改革委"}
+
+
+def test_a_rerun_with_nothing_new_reuses_the_outputs(tmp_path, monkeypatch):
+    import toolkit.merge as merge_mod
+    from toolkit.demo import deliver
+
+    ws = make_workspace(tmp_path)
+    deliver(ws, ROUND, _inbox_copy(ws, make_return(ws, tmp_path / "in", unit="市科技局")), datetime(2021, 5, 7, 9))
+    first = run_merge(ws, ROUND, now=NOW)
+    stamps = {k: p.stat().st_mtime_ns for k, p in first.outputs.items()}
+    calls = []
+    real = merge_mod.write_outputs
+    monkeypatch.setattr(merge_mod, "write_outputs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = run_merge(ws, ROUND, now=NOW.replace(hour=17))  # later the same day, nothing new
+    assert calls == [] and again.outputs == first.outputs
+    assert {k: p.stat().st_mtime_ns for k, p in again.outputs.items()} == stamps
+    # a new return, an output deleted, or the next day: written again
+    deliver(ws, ROUND, _inbox_copy(ws, make_return(ws, tmp_path / "in", unit="市发展改革委")),
+            datetime(2021, 5, 7, 10))
+    run_merge(ws, ROUND, now=NOW)
+    assert calls == [1]
+    first.outputs["summary"].unlink()
+    run_merge(ws, ROUND, now=NOW)
+    assert calls == [1, 1] and first.outputs["summary"].exists()
+    run_merge(ws, ROUND, now=NOW.replace(day=14))
+    assert calls == [1, 1, 1]
+
+
+def _inbox_copy(ws, path):
+    target = ws.inbox(ROUND) / path.name
+    path.replace(target)
+    return target

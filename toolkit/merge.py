@@ -11,10 +11,11 @@ atomically. Rerunning gives the same results, also after the inbox was tidied.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -236,10 +237,57 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     standing.history = year_history(ws, standing)
     _archive(ws, rnd, seen)
     _feedback(ws, rnd, seen, standing, log, now)
-    ws.save_entries(rnd.name, list(entries.values()), registry)
     _record_intake(ws, rnd, seen)
+    digest = _outputs_digest(standing)
+    if _outputs_current(ws, standing, digest):
+        log(f"  本轮没有新的报表或修改，沿用已生成的输出文件（{ws.output(rnd.name)}）")
+        return standing
+    ws.save_entries(rnd.name, list(entries.values()), registry)
     write_outputs(ws, standing, log)
+    _remember_outputs(ws, standing, digest)
     return standing
+
+
+_OUTPUTS_STATE = "outputs.json"
+
+
+def _outputs_digest(standing: Standing) -> str:
+    """A fingerprint of everything the outputs say: the standing (its time of day left out: a
+    rerun minutes later with nothing new says the same), the toolkit and the report template."""
+    from . import __version__
+    from .report import template_path
+
+    same_day = replace(standing, now=datetime.combine(standing.now.date(), datetime.min.time()), outputs={})
+    # repr, not pickle: a dataclass's repr follows its fields, whatever objects they share
+    digest = hashlib.sha256(repr(same_day).encode("utf-8"))
+    digest.update(__version__.encode())
+    template = template_path()
+    if template is not None:
+        digest.update(template.read_bytes())
+    return digest.hexdigest()
+
+
+def _outputs_current(ws: Workspace, standing: Standing, digest: str) -> bool:
+    """Whether the round's outputs were written from this very standing and are all still there
+    (then a rerun reuses them: ``standing.outputs`` is set to their paths)."""
+    try:
+        state = json.loads((ws.state(standing.round.name) / _OUTPUTS_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if state.get("digest") != digest:
+        return False
+    folder = ws.output(standing.round.name)
+    paths = {key: folder / name for key, name in output_names(standing.round.name).items()}
+    if not all(p.is_file() and p.stat().st_size == state.get("sizes", {}).get(key) for key, p in paths.items()):
+        return False
+    standing.outputs.update(paths)
+    return True
+
+
+def _remember_outputs(ws: Workspace, standing: Standing, digest: str) -> None:
+    sizes = {key: path.stat().st_size for key, path in standing.outputs.items()}
+    with atomic_write(ws.state(standing.round.name) / _OUTPUTS_STATE, "w") as fh:
+        json.dump({"digest": digest, "sizes": sizes}, fh)
 
 
 def _pick_winners(seen: list[_Seen], rnd: Round) -> dict[str, _Seen]:

@@ -144,6 +144,13 @@ class Registry:
         for cat in self.categories:
             yield from cat.indicators
 
+    def __getstate__(self) -> dict:
+        """Pickled without the lookup cache: it is rebuilt on demand, and a pickle (for a worker
+        process, or the fingerprint of a round's outputs) depends only on what the registry says."""
+        state = dict(self.__dict__)
+        state.pop("_cached_index", None)
+        return state
+
     def _index(self) -> _RegistryIndex:
         """Lookups by code and by unit, built once (rebuilt if categories or units are replaced).
 
