@@ -17,7 +17,7 @@ status is never done on these texts, only on the exact values (see
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "change_text",
     "cn_date",
     "cn_month_day",
+    "cn_month_day_time",
     "decimal_or_none",
     "format_count",
     "format_number",
@@ -111,3 +112,8 @@ def cn_date(value: date) -> str:
 def cn_month_day(value: date) -> str:
     """``4月30日``."""
     return f"{value.month}月{value.day}日"
+
+
+def cn_month_day_time(value: datetime) -> str:
+    """``5月7日 10:05`` (an arrival time in a table)."""
+    return f"{value.month}月{value.day}日 {value:%H:%M}"

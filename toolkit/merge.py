@@ -25,7 +25,7 @@ from .cache import OutcomeCache, context_key
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
 from .findings import Code, Finding, Level, make
-from .formatting import TIME_PROGRESS_PLACES
+from .formatting import TIME_PROGRESS_PLACES, cn_month_day
 from .intake import ReturnFile, read_return
 from .model import Entry, Registry, Round, Submission
 from .read import Limits
@@ -386,7 +386,7 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
             if fs.pending:
                 due = correction_deadline(rnd, now)
                 subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
-                                           deadline=f"{due.month}月{due.day}日",
+                                           deadline=cn_month_day(due),
                                            attachment=sub.feedback.name if sub.feedback else "")
                 with atomic_write(reply, "w") as fh:
                     fh.write(f"主题：{subject}\n\n{body}\n")

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ..formatting import change_text, cn_date, cn_month_day, format_count, format_number
+from ..formatting import change_text, cn_date, cn_month_day, cn_month_day_time, format_count, format_number
 from ..model import LAGGING, Category, Indicator, ResultRow, Status
 from ..standing import Standing, UnitState
 from ..wording import (
@@ -505,7 +505,7 @@ def units_table(result: Standing) -> Table:
     rows: list[list[str]] = []
     for u in result.expected_units():
         sub = u.chosen.submission if u.chosen is not None else None
-        when = f"{sub.received.month}月{sub.received.day}日 {sub.received:%H:%M}" if sub and sub.received else ""
+        when = cn_month_day_time(sub.received) if sub and sub.received else ""
         note = ""
         if u.state is UnitState.MISSING:
             note = f"截至{cn_month_day(_as_date(result.now))}未收到"
