@@ -78,6 +78,8 @@ def _tqdm_class():
     from tqdm import tqdm
 
     class _Tqdm(tqdm):
+        monitor_interval = 0  # no monitor thread: the merge forks its worker pool while a bar is up
+
         @property
         def format_dict(self):
             d = super().format_dict
