@@ -52,7 +52,8 @@ def test_unit_names_are_distinct(bench):
 def test_smoke_run_prints_the_table_and_keeps_the_workspace(tmp_path):
     """The --n 20 smoke run: generate, measure floor, naive, merge and rerun; then reuse the cache."""
     cache, keep = tmp_path / "cache", tmp_path / "keep"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--n", "20", "--cache", str(cache), "--keep", str(keep)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--n", "20", "--cache", str(cache), "--keep", str(keep),
+                           "--profile", str(tmp_path / "prof")],
                           capture_output=True, text=True, encoding="utf-8", timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -60,6 +61,9 @@ def test_smoke_run_prints_the_table_and_keeps_the_workspace(tmp_path):
         assert re.search(rf"^\s+20 {step}\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+$", out, re.M), out
     assert re.search(r"^\s+20\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out  # the three ratios
     assert "合并/下限" in out and "朴素/合并" in out and "重跑/合并" in out
+    # the profile of one more merge, by stage
+    assert (tmp_path / "prof" / "merge-20.prof").exists()
+    assert re.search(r"^\s+读取报表\s+[\d.]+\s+[\d.]+%$", out, re.M) and "台账" in out, out
     # the merged workspace is kept, with every output and the 20 returns accepted
     ws = Workspace(keep / "n20" / "ws")
     outputs = {p.name for p in ws.output("2021-04").iterdir()}

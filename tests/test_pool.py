@@ -188,3 +188,18 @@ def test_map_ordered_is_a_loop_on_several_cores():
     assert map_ordered(_square_plus, items, 3, workers=2) == [i * i + 3 for i in items]
     with pytest.raises(ValueError):  # a job's own exception surfaces as in a loop
         map_ordered(_square_plus, [1, 2, -1, 4] * 5, 0, workers=2)
+
+
+def test_workers_can_be_capped_from_the_environment(inbox, monkeypatch):
+    ws, items = inbox
+
+    def no_pool(*_a, **_k):
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setenv("DUCHA_WORKERS", "1")
+    assert pool.default_workers() == 1
+    monkeypatch.setattr(pool, "_parallel", no_pool)
+    ctx = _round_context(ws)
+    assert [c.outcome for c in check_files(items, ctx)] == [c.outcome for c in serial(items, ctx)]
+    monkeypatch.setenv("DUCHA_WORKERS", "zwei")
+    assert pool.default_workers() >= 1

@@ -79,3 +79,13 @@ def test_a_quick_run_shows_nothing_before_the_delay():
     with progress(3, "校验报表", enabled=True, stream=screen, delay=60) as bar:
         bar.advance(3)
     assert "校验报表" not in screen.getvalue()
+
+
+def test_no_thread_is_started_for_the_bar():
+    """The merge forks its worker pool while the bar is up: no extra thread may exist then."""
+    import threading
+
+    before = threading.active_count()
+    with progress(10, "校验报表", enabled=True, stream=Terminal(), delay=0) as bar:
+        bar.advance()
+        assert threading.active_count() == before

@@ -93,8 +93,16 @@ def examine(path: Path, ctx: CheckContext, limits: Limits = Limits(), name: str 
     return check_return(ret, ctx), ret
 
 
+#: Set to a number to cap the worker processes (``DUCHA_WORKERS=1``: everything in-process,
+#: e.g. on a machine shared with others, or for a test that watches calls).
+WORKERS_ENV = "DUCHA_WORKERS"
+
+
 def default_workers() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on, or ``DUCHA_WORKERS`` when set to a positive number."""
+    wish = os.environ.get(WORKERS_ENV, "").strip()
+    if wish.isdigit() and int(wish) > 0:
+        return int(wish)
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -31,7 +31,16 @@ from typing import IO
 
 Log = Callable[[str], None]
 #: Chinese layout: 校验报表  45%|████▌     | 900/2000 份，每秒 48.2 份，已用 00:18，剩余 00:22
+#: Width used where the terminal does not say how wide it is.
+FALLBACK_COLUMNS = 80
 BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}，{speed}，已用 {elapsed}，剩余 {remaining}"
+
+
+def _columns(stream) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def on_terminal() -> bool:
@@ -78,6 +87,8 @@ def _tqdm_class():
     from tqdm import tqdm
 
     class _Tqdm(tqdm):
+        monitor_interval = 0  # no monitor thread: the merge forks its worker pool while a bar is up
+
         @property
         def format_dict(self):
             d = super().format_dict
@@ -102,9 +113,11 @@ def progress(total: int, label: str, *, unit: str = "份", enabled: bool | None 
         yield Bar()
         return
     target = stream if stream is not None else sys.__stderr__
+    sized = _columns(target) > 0  # a terminal that reports no size (0 columns) would get an empty bar
     try:
         bar = _tqdm_class()(total=total, desc=label, unit=unit, file=target, delay=delay, mininterval=0.2,
-                            bar_format=BAR_FORMAT, leave=False, dynamic_ncols=True, ascii=False)
+                            bar_format=BAR_FORMAT, leave=False, dynamic_ncols=sized,
+                            ncols=None if sized else FALLBACK_COLUMNS, nrows=None if sized else 24, ascii=False)
     except ImportError:  # tqdm missing from a broken install: run without a bar
         yield Bar()
         return
