@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -70,13 +71,23 @@ def test_streamed_workbooks_equal_plain_ones(writer, tmp_path, monkeypatch):
     assert xlsx_digest(writer(standing, tmp_path / "b.xlsx")) == streamed
 
 
-def test_a_table_holding_dates_is_written_through_the_api(tmp_path):
+def test_streamed_cells_of_every_type(tmp_path, monkeypatch):
     from datetime import date, datetime
 
-    cols = [_Col("日期", "date"), _Col("时间", "datetime", 16)]
-    path = _write(tmp_path / "d.xlsx", [_Row([date(2021, 5, 8), datetime(2021, 5, 8, 9, 30)])], cols)
-    cells = {(r, c): v for r, c, v, _ in xlsx_digest(path)["sheets"][0]["cells"]}
+    from toolkit.model import Status
+
+    cols = [_Col("日期", "date"), _Col("时间", "datetime", 16), _Col("值", "num"), _Col("状态", "status"),
+            _Col("其他")]
+    rows = [_Row([date(2021, 5, 8), datetime(2021, 5, 8, 9, 30), 42, Status.LAGGING, True]),
+            _Row([None, "", Decimal("NaN"), Status.DONE, 1.5]),
+            _Row(["2021-05-08", None, Decimal("Infinity"), "", False], bold=True, shade=True)]
+    streamed = _write(tmp_path / "a.xlsx", rows, cols)
+    monkeypatch.setattr(book, "_STREAM_ROWS", False)
+    plain = _write(tmp_path / "b.xlsx", rows, cols)
+    assert _sheet_xml(streamed) == _sheet_xml(plain)
+    cells = {(r, c): v for r, c, v, _ in xlsx_digest(streamed)["sheets"][0]["cells"]}
     assert cells[(3, 1)] == "2021-05-08T00:00:00" and cells[(3, 2)] == "2021-05-08T09:30:00"
+    assert (cells[(3, 3)], cells[(3, 4)], cells[(3, 5)], cells[(4, 5)]) == (42, "滞后", "是", "1.5")
 
 
 _DECIMALS = st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=Decimal("-1e15"),
@@ -98,3 +109,24 @@ def test_number_width_is_the_width_shown(d, digits, kind):
 @given(d=st.decimals(allow_nan=True, allow_infinity=True))
 def test_places_read_from_text(d):
     assert _places(d) == places_of(d)
+
+
+_TEXT = st.text(alphabet=st.one_of(
+    st.characters(max_codepoint=0x7F), st.characters(min_codepoint=0x3000, max_codepoint=0x303F),
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80), st.characters(min_codepoint=0xFF00, max_codepoint=0xFFEF),
+    st.sampled_from("—“”…①é\u0300\u200b😀가\u3099")), max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_TEXT)
+def test_width_counted_as_display_width(text):
+    from toolkit.outputs.book import _lines, _width, text_width
+    from toolkit.store import display_width
+
+    lines = text.splitlines() or [""]
+    assert text_width(text) == max(display_width(line) for line in lines)
+    if "\n" not in text and text.isprintable():
+        assert _width(text) == display_width(text)
+    for width in (6, 14.5, 32):
+        room = max(width - 1.5, 1)
+        assert _lines(text, width) == sum(max(1, math.ceil(display_width(line) / room)) for line in lines)

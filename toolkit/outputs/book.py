@@ -25,8 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 import xlsxwriter
 from xlsxwriter.format import Format
@@ -105,8 +106,41 @@ def text_width(text: str) -> int:
     """Display width of the longest line: CJK and full-width characters count double."""
     lines = str(text).splitlines()
     if len(lines) <= 1:
-        return display_width(lines[0]) if lines else 0
-    return max(map(display_width, lines))
+        return _width(lines[0]) if lines else 0
+    return max(map(_width, lines))
+
+
+_COMMON_WIDE: re.Pattern[str] | None = None
+
+
+def _common_wide() -> re.Pattern[str]:
+    """A pattern matching text of ASCII and of the wide characters Chinese text is mostly made of
+    (ideographs, CJK and full-width punctuation): each of these counts 1 or 2, nothing between."""
+    global _COMMON_WIDE
+    if _COMMON_WIDE is None:
+        runs: list[str] = []
+        for low, high in ((0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF01, 0xFF60)):
+            start = None
+            for cp in range(low, high + 2):
+                wide = cp <= high and display_width(chr(cp)) == 2
+                if wide and start is None:
+                    start = cp
+                elif not wide and start is not None:
+                    runs.append(f"{re.escape(chr(start))}-{re.escape(chr(cp - 1))}")
+                    start = None
+        _COMMON_WIDE = re.compile(f"[\\x00-\\x7f{''.join(runs)}]*")
+    return _COMMON_WIDE
+
+
+def _width(line: str) -> int:
+    """:func:`toolkit.store.display_width` of one line, counted without looking at each character
+    when the line holds only ASCII and common wide characters (3 bytes each in UTF-8)."""
+    if line.isascii():
+        return len(line)
+    if _common_wide().fullmatch(line):
+        n = len(line)
+        return n + (len(line.encode("utf-8")) - n) // 2
+    return display_width(line)
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -201,12 +235,16 @@ def _aligned_places(rows: Iterable[ResultRow], *fields: str) -> dict[tuple[str, 
     place it was given (4.8667 stays 4.8667).
     """
     out: dict[tuple[str, str], int] = {}
-    for r in rows:
-        for name in fields:
-            v = getattr(r, name)
-            if isinstance(v, Decimal) and v.is_finite():
-                key = (r.indicator.code, name)
-                out[key] = max(out.get(key, 0), min(_places(v), max(2, r.indicator.decimals)))
+    rows = rows if isinstance(rows, list) else list(rows)
+    for name in fields:
+        get = attrgetter(name)
+        for r in rows:
+            v = get(r)
+            if v is None or not isinstance(v, Decimal) or not v.is_finite():
+                continue
+            ind = r.indicator
+            key = (ind.code, name)
+            out[key] = max(out.get(key, 0), min(_places(v), max(2, ind.decimals)))
     return out
 
 
@@ -412,38 +450,41 @@ class _Sheet:
         return r
 
     def _fit(self, cols: list[_Col], rows: list[_Row]) -> list[int]:
-        """Measure the rows (each column until it is as wide as it may be) and set the widths."""
+        """Measure the rows column by column (each until it is as wide as it may be) and set the widths."""
         measured = self.widths
-        todo = [c for c, col in enumerate(cols) if measured.get(c, 0) + 2 < col.max_width]
-        for trow in rows:
-            if not todo:
-                break
-            values = trow.values
-            n = len(values)
-            full = False
-            for c in todo:
-                v = values[c] if c < n else None
+        for c, col in enumerate(cols):
+            best, limit = measured.get(c, 0), col.max_width - 2  # wider than limit changes nothing
+            if best >= limit:
+                continue
+            kind = col.kind if col.kind in _NUMBER_KINDS else "num"
+            seen: set[str] = set()  # texts measured (names, statuses repeat)
+            for trow in rows:
+                values = trow.values
+                v = values[c] if c < len(values) else None
+                extra = 2 if trow.indent and c in trow.indent else 0
                 if isinstance(v, str):
-                    width = text_width(v[:MAX_CELL_TEXT]) if v else 0
+                    # no character is wider than two: a text that short cannot widen the column
+                    if 2 * len(v) + extra <= best or (not extra and v in seen):
+                        continue
+                    width = (text_width(v[:MAX_CELL_TEXT]) if v else 0) + extra
+                    if not extra:
+                        seen.add(v)
                 elif isinstance(v, Decimal) and v.is_finite():
-                    num_kind, digits = _number_digits(v, cols[c].kind, trow.places, trow.num_places.get(c, 0))
+                    num_kind, digits = _number_digits(v, kind, trow.places, trow.num_places.get(c, 0))
                     # at most one digit more than it has before the point (9.996 → 10.00), a sign,
                     # a point with its decimals, thousands separators, a %
                     ints = max(v.adjusted(), 0) + 2
-                    bound = ints + (ints - 1) // 3 + digits + 3
-                    if bound + 2 * (c in trow.indent) <= measured.get(c, 0):
+                    if ints + (ints - 1) // 3 + digits + 3 + extra <= best:
                         continue
-                    width = _number_width(v, num_kind, digits)
+                    width = _number_width(v, num_kind, digits) + extra
                 else:
-                    width = _shown_width(v, cols[c].kind, trow.places, trow.num_places.get(c, 0))
-                if c in trow.indent:
-                    width += 2
-                if width > measured.get(c, 0):
-                    measured[c] = width
-                    if width + 2 >= cols[c].max_width:
-                        full = True
-            if full:
-                todo = [c for c in todo if measured.get(c, 0) + 2 < cols[c].max_width]
+                    width = _shown_width(v, col.kind, trow.places, trow.num_places.get(c, 0)) + extra
+                if width > best:
+                    best = width
+                    if best >= limit:
+                        break
+            if best > measured.get(c, 0):
+                measured[c] = best
         widths: list[int] = []
         for c, col in enumerate(cols):
             width = min(max(measured.get(c, 0) + 2, col.min_width), col.max_width)
@@ -505,8 +546,9 @@ class _Body:
         self.kinds = [col.kind for col in cols]
         self.numeric = [k in _NUMBER_KINDS for k in self.kinds]
         self.ncols = len(cols)
-        self.wrap = wrap
-        # row look -> (plain, centred) format per column, numbers' formats by (column, number format)
+        # the widest wrapped column first: its text usually decides the row's height
+        self.wrap = sorted(wrap, key=lambda item: -cols[item[0]].max_width)
+        # row look -> (plain, centred) format per column, other formats by (column, number format)
         self.looks: dict[tuple, tuple[list[Format], list[Format], dict[tuple[int, str], Format]]] = {}
 
     def look(self, trow: _Row) -> tuple[list[Format], list[Format], dict[tuple[int, str], Format]]:
@@ -520,14 +562,16 @@ class _Body:
             found = self.looks[key] = (plain, centred, {})
         return found
 
-    def number_format(self, trow: _Row, c: int, numbers: dict[tuple[int, str], Format], d: Decimal) -> Format:
-        kind, digits = _number_digits(d, self.kinds[c], trow.places, trow.num_places.get(c, 0))
-        number_format = _num_format(digits, kind)
+    def format_of(self, trow: _Row, c: int, numbers: dict[tuple[int, str], Format], number_format: str) -> Format:
         fmt = numbers.get((c, number_format))
         if fmt is None:
             fmt = numbers[(c, number_format)] = self.book.fmt(*_cell_styles(self.kinds[c], trow, c, False),
                                                               num_format=number_format)
         return fmt
+
+    def number_format(self, trow: _Row, c: int, numbers: dict[tuple[int, str], Format], d: Decimal) -> Format:
+        kind, digits = _number_digits(d, self.kinds[c], trow.places, trow.num_places.get(c, 0))
+        return self.format_of(trow, c, numbers, _num_format(digits, kind))
 
     def height(self, values: Sequence[object]) -> float | None:
         """Points a row needs for its longest wrapped text, when more than one line."""
@@ -535,8 +579,9 @@ class _Body:
         for c, room in self.wrap:
             if c < n:
                 v = values[c]
-                # a text of at most room/2 characters and no line break fits on one line
-                if v and isinstance(v, str) and (len(v) * 2 > room or not v.isprintable()):
+                # no character is wider than two: a text of at most room·lines/2 characters
+                # without a line break takes no more lines than the row has already
+                if v and isinstance(v, str) and (2 * len(v) > room * lines or not v.isprintable()):
                     lines = max(lines, _lines_in(v, room))
         return _LINE_PT * lines + 3 if lines > 1 else None
 
@@ -575,13 +620,9 @@ class _Body:
         return r
 
     def stream(self, first: int, rows: list[_Row]) -> int:
-        """The rows as sheet XML, written where xlsxwriter's constant-memory mode writes its rows.
-
-        Only text, numbers and blanks are streamed; a table holding anything else (a date) is
-        written through the API. Returns the last row index.
-        """
-        if any(type(v) not in _STREAMED and not isinstance(v, str) for trow in rows for v in trow.values):
-            return self.write(first, rows)
+        """The rows as sheet XML, written where xlsxwriter's constant-memory mode writes its rows
+        (the cells :meth:`write` would write, in the XML xlsxwriter would write); returns the last
+        row index."""
         sheet, ws, ncols = self.sheet, self.sheet.ws, self.ncols
         ws._write_single_row(first)  # flush the rows above (title, header) as xlsxwriter holds them
         letters = [col_letter(c + 1) for c in range(ncols)]
@@ -594,12 +635,22 @@ class _Body:
                 found = xf[id(fmt)] = f' s="{fmt._get_xf_index()}"'
             return found
 
+        # per row look: the style attribute of each column's plain and centred format, and of each
+        # (column, decimals) of a number, filled in as first used (xlsxwriter numbers formats in
+        # the order cells use them)
+        attrs: dict[int, tuple[list[str | None], list[str | None], dict[tuple[int, int], str]]] = {}
+        # each column's number kind and whether its decimals are the row's (pct, pts)
+        num_kinds = [k if k in _NUMBER_KINDS else "num" for k in self.kinds]
+        by_row = [k in ("pct", "pts") for k in num_kinds]
+        counted = [k in ("int", "count") for k in num_kinds]
+        columns = range(ncols)
         out: list[str] = []
         level_max = 0
         r = first - 1
         for r, trow in enumerate(rows, start=first):
-            values = trow.values
-            n = len(values)
+            values: Sequence[Any] = trow.values
+            if len(values) < ncols:
+                values = [*values, *([None] * (ncols - len(values)))]
             number = str(r + 1)
             head = f'<row r="{number}"'
             height = self.height(values) if self.wrap else None
@@ -614,24 +665,44 @@ class _Body:
                 if level:
                     head += f' outlineLevel="{level}"'
             out.append(head + ">")
-            plain, centred, numbers = self.look(trow)
-            for c in range(ncols):
-                v = values[c] if c < n else None
-                ref = letters[c] + number
-                if v is None:
-                    out.append(f'<c r="{ref}"{style(plain[c])}/>')
-                elif isinstance(v, str):
-                    if v:
-                        out.append(f'<c r="{ref}"{style(centred[c])} t="inlineStr"><is>{_inline_text(v)}</is></c>')
+            look = self.look(trow)
+            found = attrs.get(id(look))
+            if found is None:
+                found = attrs[id(look)] = ([None] * ncols, [None] * ncols, {})
+            plain_s, centred_s, number_s = found
+            places = trow.places
+            for c in columns:
+                v = values[c]
+                t = type(v)
+                if t is str and v:
+                    attr = centred_s[c]
+                    if attr is None:
+                        attr = centred_s[c] = style(look[1][c])
+                    if len(v) > _XLSX_STRMAX // 2 or _XML_WORK.search(v):
+                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is>{_inline_text(v)}</is></c>')
                     else:
-                        out.append(f'<c r="{ref}"{style(plain[c])}/>')
+                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is><t>{v}</t></is></c>')
+                elif v is None or t is str:
+                    attr = plain_s[c]
+                    if attr is None:
+                        attr = plain_s[c] = style(look[0][c])
+                    out.append(f'<c r="{letters[c]}{number}"{attr}/>')
+                elif t is Decimal and v.is_finite():
+                    if counted[c]:
+                        digits = 0
+                    elif places is not None and by_row[c]:
+                        digits = places
+                    else:
+                        digits = _places(v)
+                        if num_kinds[c] == "num":
+                            digits = max(digits, trow.num_places.get(c, 0))
+                    attr = number_s.get((c, digits))
+                    if attr is None:
+                        fmt = self.format_of(trow, c, look[2], _num_format(digits, num_kinds[c]))
+                        attr = number_s[(c, digits)] = style(fmt)
+                    out.append(f'<c r="{letters[c]}{number}"{attr}><v>{float(v):.16G}</v></c>')
                 else:
-                    d = v if isinstance(v, Decimal) else Decimal(cast(int, v))
-                    if d.is_finite():
-                        fmt = self.number_format(trow, c, numbers, d)
-                        out.append(f'<c r="{ref}"{style(fmt)}><v>{float(d):.16G}</v></c>')
-                    else:
-                        out.append(f'<c r="{ref}"{style(plain[c])}/>')
+                    out.append(self._other(f'<c r="{letters[c]}{number}"', trow, c, v, look, style))
             out.append("</row>")
             if len(out) > 4096:
                 ws.fh.write("".join(out))
@@ -645,12 +716,29 @@ class _Body:
         ws.previous_row = r
         return r
 
+    def _other(self, cell: str, trow: _Row, c: int, v: object, look: tuple, style: Callable[[Format], str]) -> str:
+        """A cell holding anything but text, a Decimal or nothing, as :meth:`_Sheet.value` writes it."""
+        plain, centred, numbers = look
+        if isinstance(v, str):  # a str enum
+            return f'{cell}{style(centred[c])} t="inlineStr"><is>{_inline_text(v)}</is></c>' if v \
+                else f"{cell}{style(plain[c])}/>"
+        if isinstance(v, bool):
+            return f'{cell}{style(plain[c])} t="inlineStr"><is>{_inline_text("是" if v else "否")}</is></c>'
+        if isinstance(v, (int, Decimal)):
+            d = v if isinstance(v, Decimal) else Decimal(v)
+            if not d.is_finite():
+                return f"{cell}{style(plain[c])}/>"
+            return f"{cell}{style(self.number_format(trow, c, numbers, d))}><v>{float(d):.16G}</v></c>"
+        if isinstance(v, date):  # a datetime too: xlsxwriter's serial number
+            fmt = self.format_of(trow, c, numbers, _DATETIME_FORMAT if isinstance(v, datetime) else _DATE_FORMAT)
+            return f"{cell}{style(fmt)}><v>{self.sheet.ws._convert_date_time(v):.16G}</v></c>"
+        return f'{cell}{style(plain[c])} t="inlineStr"><is>{_inline_text(str(v))}</is></c>'
 
-#: Cell values a streamed table writes itself (anything else goes through xlsxwriter's API).
-_STREAMED = frozenset({str, Decimal, int, type(None)})
+
 #: Text that needs more than copying into the XML: markup characters, control characters
-#: (written as _xHHHH_), text that looks like such an escape, and Unicode non-characters.
-_XML_WORK = re.compile("[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+#: (written as _xHHHH_), text that looks like such an escape, Unicode non-characters, and
+#: space at either end (kept with xml:space="preserve").
+_XML_WORK = re.compile("[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\\s|\\s$")
 _XLSX_STRMAX = 32767  # characters (UTF-16 units) Excel keeps in a cell
 
 
@@ -680,7 +768,7 @@ def _streamable(ws: Worksheet) -> bool:
             and getattr(ws, "excel_version", 2007) == 2007
             and all(hasattr(ws, name) for name in ("_write_single_row", "_check_dimensions", "previous_row",
                                                     "outline_row_level", "default_row_height",
-                                                    "original_row_height"))
+                                                    "original_row_height", "_convert_date_time"))
             and hasattr(XMLwriter, "_escape_control_characters"))
 
 
@@ -774,7 +862,10 @@ def _lines(text: str, width: float) -> int:
 
 def _lines_in(text: str, room: float) -> int:
     """Lines a wrapped text takes with ``room`` units for text on each line."""
-    return sum(max(1, math.ceil(display_width(line) / room)) for line in text.splitlines() or [""])
+    lines = text.splitlines()
+    if len(lines) == 1:
+        return max(1, math.ceil(_width(lines[0]) / room))
+    return sum(max(1, math.ceil(_width(line) / room)) for line in lines or [""])
 
 
 def _header_width(title: str) -> int:
