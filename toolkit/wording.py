@@ -353,21 +353,49 @@ def tidy_punctuation(text: str) -> str:
     ``435.5亿元``), and doubled or clashing marks are merged (``，。`` → ``。``).
     Text without Chinese characters is returned unchanged.
     """
-    if not text or not re.search(f"[{_HAN}]", text):
+    # Each rule runs only when the text holds the character it acts on: the report tidies
+    # every sentence of every department several times over.
+    if not text or not _HAN_RE.search(text):
         return text
-    text = text.translate(_FULL_WIDTH)
-    text = re.sub(r"(?<=[0-9])．(?=[0-9])", ".", text)
-    text = re.sub(rf"[ \t\u3000]+(?={_HAN_OR_MARK})|(?<={_HAN_OR_MARK})[ \t\u3000]+", "", text)
-    text = re.sub(r"(?<=[0-9]) +(?=[%％])", "", text)
-    text = re.sub(r",(?![0-9])|(?<![0-9]),", "，", text)
-    text = re.sub(r":(?![0-9])|(?<![0-9]):", "：", text)
-    text = text.translate(_HALF_MARKS)
-    text = re.sub(rf"(?<=[{_HAN}）》”])\.(?![0-9])", "。", text)
-    text = re.sub(r"[，、；：,]+(?=[。！？])", "", text)
-    text = re.sub(r"(?<=[。！？])[，、；]+", "", text)
-    text = re.sub(r"。{2,}", "。", text)
-    text = re.sub(r"([，、；])\1+", r"\1", text)
+    if _FULL_WIDTH_RE.search(text):
+        text = text.translate(_FULL_WIDTH)
+    if "．" in text:
+        text = _FULL_POINT_RE.sub(".", text)
+    if " " in text or "\t" in text or "\u3000" in text:
+        text = _SPACES_RE.sub("", text)
+        if " " in text:
+            text = _SPACE_PERCENT_RE.sub("", text)
+    if "," in text:
+        text = _COMMA_RE.sub("，", text)
+    if ":" in text:
+        text = _COLON_RE.sub("：", text)
+    if _HALF_MARKS_RE.search(text):
+        text = text.translate(_HALF_MARKS)
+    if "." in text:
+        text = _STOP_RE.sub("。", text)
+    if "。" in text or "！" in text or "？" in text:
+        text = _BEFORE_END_RE.sub("", text)
+        text = _AFTER_END_RE.sub("", text)
+        if "。。" in text:
+            text = _STOPS_RE.sub("。", text)
+    if "，，" in text or "、、" in text or "；；" in text:
+        text = _DOUBLED_RE.sub(r"\1", text)
     return text
+
+
+_HAN_RE = re.compile(f"[{_HAN}]")
+_FULL_WIDTH_RE = re.compile("[０-９％]")
+_FULL_POINT_RE = re.compile(r"(?<=[0-9])．(?=[0-9])")
+_SPACES_RE = re.compile(rf"[ \t\u3000]+(?={_HAN_OR_MARK})|(?<={_HAN_OR_MARK})[ \t\u3000]+")
+_SPACE_PERCENT_RE = re.compile(r"(?<=[0-9]) +(?=[%％])")
+_COMMA_RE = re.compile(r",(?![0-9])|(?<![0-9]),")
+_COLON_RE = re.compile(r":(?![0-9])|(?<![0-9]):")
+_HALF_MARKS_RE = re.compile(r"[();?!]")
+_STOP_RE = re.compile(rf"(?<=[{_HAN}）》”])\.(?![0-9])")
+_BEFORE_END_RE = re.compile(r"[，、；：,]+(?=[。！？])")
+_AFTER_END_RE = re.compile(r"(?<=[。！？])[，、；]+")
+_STOPS_RE = re.compile(r"。{2,}")
+_DOUBLED_RE = re.compile(r"([，、；])\1+")
 
 
 # -- one department's sentence taking in the generated figure ------------------------------
@@ -640,10 +668,11 @@ def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
 
 def _sentence_key(sentence: str) -> str:
     key = sentence.rstrip(_ENDS + _CLOSERS)
-    return key.translate(_COMMA_FORMS)
+    return key.translate(_COMMA_FORMS) if _HALF_COMMAS.search(key) else key
 
 
 _COMMA_FORMS = str.maketrans({",": "，", "(": "（", ")": "）", ";": "；", ":": "："})
+_HALF_COMMAS = re.compile("[,();:]")
 
 
 def _drop_subsumed(sentences: list[str]) -> list[str]:
