@@ -27,6 +27,7 @@ from __future__ import annotations
 import os.path
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 from .formatting import (
     TIME_PROGRESS_PLACES,
@@ -284,19 +285,20 @@ def short_unit_name(name: str) -> str:
     return short if len(short) >= 2 else name
 
 
-def describe(row: ResultRow, *, default: bool = False) -> str:
+def describe(row: ResultRow, *, default: bool = False, values: dict[str, str] | None = None) -> str:
     """The clause for one row, e.g. ``开（复）工率95.48%``; ``""`` when there is no figure.
 
     The indicator's 表述模板 is used when it has every value it names (unless
     ``default``: one unit's part of a 合计 must not borrow a city-wide “全市…”
     wording); otherwise the default wording for the indicator type, then plainer
     ones. A 同比 the wording does not mention is appended; a 合计 that misses some
-    units' parts says so.
+    units' parts says so. ``values``: the row's :func:`placeholders`, when the caller has them.
     """
     if row.status in _NO_FIGURE and not row.undecided:
         return ""
     ind = row.indicator
-    values = placeholders(row)
+    if values is None:
+        values = placeholders(row)
     candidates: list[str] = []
     if ind.phrase and ind.phrase.strip() and not default:
         candidates.append(ind.phrase.strip())
@@ -344,6 +346,7 @@ _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "�
 _HALF_MARKS = str.maketrans({"(": "（", ")": "）", ";": "；", "?": "？", "!": "！"})
 
 
+@lru_cache(maxsize=8192)  # the report tidies the same sentences several times over
 def tidy_punctuation(text: str) -> str:
     """Chinese text with Chinese punctuation, as the seed prints it.
 
@@ -617,7 +620,7 @@ class Passage:
         """
         clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
         body = self.render().rstrip("。；，、 ")
-        last = re.split(r"[。！？\n]", body)[-1]
+        last = body[max(body.rfind("。"), body.rfind("！"), body.rfind("？"), body.rfind("\n")) + 1:]  # the last sentence
         last = last[2:] if last.startswith("其中") and not clause.startswith("其中") else last
         shared = len(os.path.commonprefix([last, clause]))
         for size in range(min(shared, len(last) - 1), 3, -1):  # back off to where a word starts

@@ -58,10 +58,10 @@ def _narrative(row: ResultRow) -> str:
 
 def _part_clause(row: ResultRow) -> str:
     """A unit's lagging part of a 合计: ``卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点``."""
-    said = describe(row, default=True)
+    values = placeholders(row)
+    said = describe(row, default=True, values=values)
     if not said:
         return ""
-    values = placeholders(row)
     gap = values.get("差距表述")
     against = "序时进度" if row.indicator.kind == "累计" else "目标"
     if gap and against not in said:
