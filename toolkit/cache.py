@@ -18,18 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict
-from decimal import Decimal
+from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 
 from . import __version__
 from .check import CheckSettings, Outcome
 from .findings import Code, Finding
-from .model import Entry, Registry, Round
+from .model import Registry, Round
 from .read import Limits
 from .snapshot import Basis, Pick
 from .store import atomic_write
-from .workspace import DECIMAL_FIELDS
+from .workspace import entry_from_record, entry_record
 
 
 def context_key(rnd: Round, history: Path | None, limits: Limits, settings: CheckSettings | None = None) -> str:
@@ -75,20 +75,31 @@ class OutcomeCache:
 
     def put(self, sha256: str, outcome: Outcome, pick: Pick) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # json.dumps, not json.dump: only the one-shot encoder is json's C encoder
+        text = json.dumps({**_dump(outcome), "against": {"snapshot": pick.snapshot, "basis": pick.basis.value,
+                                                         "stamp": pick.stamp}}, ensure_ascii=False)
         with atomic_write(self._path(sha256), "w", durable=False) as fh:  # a lost entry is re-read, not wrong
-            json.dump({**_dump(outcome), "against": {"snapshot": pick.snapshot, "basis": pick.basis.value,
-                                                     "stamp": pick.stamp}}, fh, ensure_ascii=False)
+            fh.write(text)
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_finding_values = attrgetter(*_FINDING_FIELDS)
 
 
 def _dump(outcome: Outcome) -> dict:
+    """The outcome as JSON data, built field by field (``dataclasses.asdict`` deep-copies every value)."""
+    findings = []
+    for f in outcome.findings:
+        item = dict(zip(_FINDING_FIELDS, _finding_values(f), strict=True))
+        item["code"] = f.code.name
+        findings.append(item)
     return {
         "file": outcome.file,
         "unit_code": outcome.unit.code if outcome.unit else "",
         "unit_name": outcome.unit_name,
         "round": outcome.round,
-        "findings": [{**asdict(f), "code": f.code.name} for f in outcome.findings],
-        "entries": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(e).items()}
-                    for e in outcome.entries],
+        "findings": findings,
+        "entries": [entry_record(e) for e in outcome.entries],
     }
 
 
@@ -104,9 +115,6 @@ def _load(data: dict, file_name: str, registry: Registry) -> Outcome:
         item["message"] = item["message"].replace(f"文件“{old}”", f"文件“{file_name}”", 1)
         out.findings.append(Finding(**item))
     for item in data["entries"]:
-        for key in DECIMAL_FIELDS:
-            if item.get(key) is not None:
-                item[key] = Decimal(item[key])
         item["file"] = file_name
-        out.entries.append(Entry(**item))
+        out.entries.append(entry_from_record(item, strict=True))  # a field no longer known: re-read
     return out

@@ -424,8 +424,16 @@ def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tu
                           submissions=submissions, findings=findings, registry_changes=registry_changes)
 
 
-def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None) -> dict[str, Path]:
+def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *,
+                  parallel: bool | None = None) -> dict[str, Path]:
+    """All five outputs of the round, each written atomically; logged in their fixed order.
+
+    With ``parallel`` (by default: on a platform that forks, with a second core, for a round
+    of at least :data:`toolkit.outputs.forked.MIN_ROWS` rows) the Word report is written by a
+    forked child while this process writes the workbooks and results.csv.
+    """
     from .outputs import write_check_report, write_ledger, write_results_csv, write_summary
+    from .outputs.forked import MIN_ROWS, Forked, can_fork
     from .report import write_report
 
     folder = ws.output(result.round.name)
@@ -435,9 +443,35 @@ def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None) -
         "summary": write_summary, "ledger": write_ledger, "report": write_report,
         "check": write_check_report, "csv": write_results_csv,
     }
-    for key, writer in writers.items():
-        result.outputs[key] = writer(result, folder / names[key])
-        log(f"  已生成 {result.outputs[key]}")
+    if parallel is None:
+        parallel = len(result.rows) >= MIN_ROWS and can_fork()
+    child = Forked("进展情况报告", write_report, result, folder / names["report"]) if parallel else None
+    order = list(writers)
+    done: set[str] = set()
+    logged = 0
+
+    def log_done(key: str) -> None:  # the lines in the writers' order, each once its file is there
+        nonlocal logged
+        done.add(key)
+        while logged < len(order) and order[logged] in done:
+            log(f"  已生成 {result.outputs[order[logged]]}")
+            logged += 1
+
+    try:
+        for key, writer in writers.items():
+            if child is not None and key == "report":
+                continue
+            result.outputs[key] = writer(result, folder / names[key])
+            log_done(key)
+        if child is not None:
+            result.outputs["report"] = child.result()
+            child = None
+            log_done("report")
+    finally:
+        if child is not None:  # a writer here failed: the report is not waited for
+            child.cancel()
+    for key in order:  # in the writers' order, however they finished
+        result.outputs[key] = result.outputs.pop(key)
     return result.outputs
 
 

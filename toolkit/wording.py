@@ -27,6 +27,7 @@ from __future__ import annotations
 import os.path
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 from .formatting import (
     TIME_PROGRESS_PLACES,
@@ -284,19 +285,20 @@ def short_unit_name(name: str) -> str:
     return short if len(short) >= 2 else name
 
 
-def describe(row: ResultRow, *, default: bool = False) -> str:
+def describe(row: ResultRow, *, default: bool = False, values: dict[str, str] | None = None) -> str:
     """The clause for one row, e.g. ``开（复）工率95.48%``; ``""`` when there is no figure.
 
     The indicator's 表述模板 is used when it has every value it names (unless
     ``default``: one unit's part of a 合计 must not borrow a city-wide “全市…”
     wording); otherwise the default wording for the indicator type, then plainer
     ones. A 同比 the wording does not mention is appended; a 合计 that misses some
-    units' parts says so.
+    units' parts says so. ``values``: the row's :func:`placeholders`, when the caller has them.
     """
     if row.status in _NO_FIGURE and not row.undecided:
         return ""
     ind = row.indicator
-    values = placeholders(row)
+    if values is None:
+        values = placeholders(row)
     candidates: list[str] = []
     if ind.phrase and ind.phrase.strip() and not default:
         candidates.append(ind.phrase.strip())
@@ -344,6 +346,7 @@ _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "�
 _HALF_MARKS = str.maketrans({"(": "（", ")": "）", ";": "；", "?": "？", "!": "！"})
 
 
+@lru_cache(maxsize=8192)  # the report tidies the same sentences several times over
 def tidy_punctuation(text: str) -> str:
     """Chinese text with Chinese punctuation, as the seed prints it.
 
@@ -353,21 +356,49 @@ def tidy_punctuation(text: str) -> str:
     ``435.5亿元``), and doubled or clashing marks are merged (``，。`` → ``。``).
     Text without Chinese characters is returned unchanged.
     """
-    if not text or not re.search(f"[{_HAN}]", text):
+    # Each rule runs only when the text holds the character it acts on: the report tidies
+    # every sentence of every department several times over.
+    if not text or not _HAN_RE.search(text):
         return text
-    text = text.translate(_FULL_WIDTH)
-    text = re.sub(r"(?<=[0-9])．(?=[0-9])", ".", text)
-    text = re.sub(rf"[ \t\u3000]+(?={_HAN_OR_MARK})|(?<={_HAN_OR_MARK})[ \t\u3000]+", "", text)
-    text = re.sub(r"(?<=[0-9]) +(?=[%％])", "", text)
-    text = re.sub(r",(?![0-9])|(?<![0-9]),", "，", text)
-    text = re.sub(r":(?![0-9])|(?<![0-9]):", "：", text)
-    text = text.translate(_HALF_MARKS)
-    text = re.sub(rf"(?<=[{_HAN}）》”])\.(?![0-9])", "。", text)
-    text = re.sub(r"[，、；：,]+(?=[。！？])", "", text)
-    text = re.sub(r"(?<=[。！？])[，、；]+", "", text)
-    text = re.sub(r"。{2,}", "。", text)
-    text = re.sub(r"([，、；])\1+", r"\1", text)
+    if _FULL_WIDTH_RE.search(text):
+        text = text.translate(_FULL_WIDTH)
+    if "．" in text:
+        text = _FULL_POINT_RE.sub(".", text)
+    if " " in text or "\t" in text or "\u3000" in text:
+        text = _SPACES_RE.sub("", text)
+        if " " in text:
+            text = _SPACE_PERCENT_RE.sub("", text)
+    if "," in text:
+        text = _COMMA_RE.sub("，", text)
+    if ":" in text:
+        text = _COLON_RE.sub("：", text)
+    if _HALF_MARKS_RE.search(text):
+        text = text.translate(_HALF_MARKS)
+    if "." in text:
+        text = _STOP_RE.sub("。", text)
+    if "。" in text or "！" in text or "？" in text:
+        text = _BEFORE_END_RE.sub("", text)
+        text = _AFTER_END_RE.sub("", text)
+        if "。。" in text:
+            text = _STOPS_RE.sub("。", text)
+    if "，，" in text or "、、" in text or "；；" in text:
+        text = _DOUBLED_RE.sub(r"\1", text)
     return text
+
+
+_HAN_RE = re.compile(f"[{_HAN}]")
+_FULL_WIDTH_RE = re.compile("[０-９％]")
+_FULL_POINT_RE = re.compile(r"(?<=[0-9])．(?=[0-9])")
+_SPACES_RE = re.compile(rf"[ \t\u3000]+(?={_HAN_OR_MARK})|(?<={_HAN_OR_MARK})[ \t\u3000]+")
+_SPACE_PERCENT_RE = re.compile(r"(?<=[0-9]) +(?=[%％])")
+_COMMA_RE = re.compile(r",(?![0-9])|(?<![0-9]),")
+_COLON_RE = re.compile(r":(?![0-9])|(?<![0-9]):")
+_HALF_MARKS_RE = re.compile(r"[();?!]")
+_STOP_RE = re.compile(rf"(?<=[{_HAN}）》”])\.(?![0-9])")
+_BEFORE_END_RE = re.compile(r"[，、；：,]+(?=[。！？])")
+_AFTER_END_RE = re.compile(r"(?<=[。！？])[，、；]+")
+_STOPS_RE = re.compile(r"。{2,}")
+_DOUBLED_RE = re.compile(r"([，、；])\1+")
 
 
 # -- one department's sentence taking in the generated figure ------------------------------
@@ -589,7 +620,7 @@ class Passage:
         """
         clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
         body = self.render().rstrip("。；，、 ")
-        last = re.split(r"[。！？\n]", body)[-1]
+        last = body[max(body.rfind("。"), body.rfind("！"), body.rfind("？"), body.rfind("\n")) + 1:]  # the last sentence
         last = last[2:] if last.startswith("其中") and not clause.startswith("其中") else last
         shared = len(os.path.commonprefix([last, clause]))
         for size in range(min(shared, len(last) - 1), 3, -1):  # back off to where a word starts
@@ -640,10 +671,11 @@ def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
 
 def _sentence_key(sentence: str) -> str:
     key = sentence.rstrip(_ENDS + _CLOSERS)
-    return key.translate(_COMMA_FORMS)
+    return key.translate(_COMMA_FORMS) if _HALF_COMMAS.search(key) else key
 
 
 _COMMA_FORMS = str.maketrans({",": "，", "(": "（", ")": "）", ";": "；", ":": "："})
+_HALF_COMMAS = re.compile("[,();:]")
 
 
 def _drop_subsumed(sentences: list[str]) -> list[str]:

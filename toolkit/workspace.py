@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
 from .check import SETTING_HELP, CheckSettings
@@ -39,6 +40,37 @@ STATE = ".ducha"
 MEASURE, KIND = "计量单位", "指标类型"
 #: Entry fields holding Decimals (kept as text in JSON).
 DECIMAL_FIELDS = ("value", "rate", "base", "last_year")
+#: Every Entry field, in order: an entry is saved as a JSON object with these keys.
+ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
+_entry_values = attrgetter(*ENTRY_FIELDS)
+
+
+def entry_record(entry: Entry) -> dict[str, object]:
+    """An entry as JSON data: its fields by name, Decimals as their text (what
+    ``dataclasses.asdict`` gives, without its deep copy of every value)."""
+    return {name: (str(v) if isinstance(v, Decimal) else v)
+            for name, v in zip(ENTRY_FIELDS, _entry_values(entry), strict=True)}
+
+
+def entry_from_record(item: dict, *, strict: bool = False) -> Entry:
+    """The entry an :func:`entry_record` (or an older record with fewer fields) holds; keys
+    that are no Entry fields are ignored, or with ``strict`` a TypeError."""
+    for key in DECIMAL_FIELDS:
+        if item.get(key) is not None:
+            item[key] = Decimal(item[key])
+    return Entry(**item) if strict else Entry(**{k: v for k, v in item.items() if k in _ENTRY_FIELD_SET})
+
+
+_ENTRY_FIELD_SET = frozenset(ENTRY_FIELDS)
+
+
+def json_lines(head: dict[str, object], key: str, items: list) -> str:
+    """``head`` with ``key`` holding ``items`` as one JSON document, an item per line: json's C
+    encoder writes each item (``json.dump`` and ``indent`` take its pure-Python path)."""
+    opening = json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
+    if not items:
+        return opening + "]}\n"
+    return opening + "\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in items) + "\n]}\n"
 
 
 @dataclass
@@ -157,14 +189,14 @@ class Workspace:
         data = []
         by_code = {ind.code: ind for ind in registry.indicators()} if registry is not None else {}
         for e in entries:
-            item = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(e).items()}
+            item = entry_record(e)
             ind = by_code.get(e.code)
             if ind is not None:
                 item[MEASURE], item[KIND] = ind.unit, ind.kind
             data.append(item)
-        with atomic_write(folder / "entries.json", "w") as fh:
-            json.dump({"round": name, "saved": datetime.now().isoformat(timespec="seconds"), "entries": data},
-                      fh, ensure_ascii=False, indent=1)
+        text = json_lines({"round": name, "saved": datetime.now().isoformat(timespec="seconds")}, "entries", data)
+        with atomic_write(folder / "entries.json", "w") as fh:  # durable: a rerun does not write it again
+            fh.write(text)
 
     def load_entries(self, name: str, registry: Registry | None = None) -> dict[tuple[str, str], Entry] | None:
         """A round's accepted entries by (指标编号, 单位名称); None when the round has none on record.
@@ -182,14 +214,17 @@ class Workspace:
             return None
         out: dict[tuple[str, str], Entry] = {}
         by_code = {ind.code: ind for ind in registry.indicators()} if registry is not None else {}
+        powers: dict[tuple[str, str], int | None] = {}  # (unit saved, unit now) -> measure_factor
         for item in data.get("entries", []):
-            for key in DECIMAL_FIELDS:
-                if item.get(key) is not None:
-                    item[key] = Decimal(item[key])
-            entry = Entry(**{k: v for k, v in item.items() if k in Entry.__dataclass_fields__})
+            entry = entry_from_record(item)
             ind = by_code.get(entry.code)
             if ind is not None and MEASURE in item:  # entries saved before units were recorded: as they are
-                converted = rescale(entry, item[MEASURE], ind.unit) if item.get(KIND, ind.kind) == ind.kind else None
+                if item.get(KIND, ind.kind) != ind.kind:
+                    continue
+                key = (item[MEASURE], ind.unit)
+                if key not in powers:
+                    powers[key] = measure_factor(*key)
+                converted = _shifted(entry, powers[key])
                 if converted is None:
                     continue
                 entry = converted
@@ -212,7 +247,11 @@ def measure_factor(old: str, new: str) -> int | None:
 def rescale(entry: Entry, old: str, new: str) -> Entry | None:
     """``entry`` with its figures in unit ``new`` (本期完成 and 上年同期; 基数 and a typed rate
     are counts and percentages, unchanged); None when the units do not convert."""
-    power = measure_factor(old, new)
+    return _shifted(entry, measure_factor(old, new))
+
+
+def _shifted(entry: Entry, power: int | None) -> Entry | None:
+    """``entry`` with 本期完成 and 上年同期 times ten to ``power``; None for no conversion."""
     if power is None:
         return None
     if power == 0:

@@ -25,11 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.xmlwriter import XMLwriter
 
 from ..errors import WorkspaceError
 from ..findings import Level
@@ -89,12 +92,55 @@ _CHART_COLOURS = {
 # -- small shared helpers --------------------------------------------------------------
 
 
-_places = places_of
+def _places(d: Decimal) -> int:
+    """How many decimal places ``d`` carries (:func:`toolkit.formatting.places_of`, from its text:
+    the writers ask for every figure they write)."""
+    text = str(d)
+    if "E" in text:
+        return places_of(d)
+    dot = text.find(".")
+    return 0 if dot < 0 else len(text) - dot - 1
 
 
 def text_width(text: str) -> int:
     """Display width of the longest line: CJK and full-width characters count double."""
-    return max(display_width(line) for line in str(text).splitlines() or [""])
+    lines = str(text).splitlines()
+    if len(lines) <= 1:
+        return _width(lines[0]) if lines else 0
+    return max(map(_width, lines))
+
+
+_COMMON_WIDE: re.Pattern[str] | None = None
+
+
+def _common_wide() -> re.Pattern[str]:
+    """A pattern matching text of ASCII and of the wide characters Chinese text is mostly made of
+    (ideographs, CJK and full-width punctuation): each of these counts 1 or 2, nothing between."""
+    global _COMMON_WIDE
+    if _COMMON_WIDE is None:
+        runs: list[str] = []
+        for low, high in ((0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF01, 0xFF60)):
+            start = None
+            for cp in range(low, high + 2):
+                wide = cp <= high and display_width(chr(cp)) == 2
+                if wide and start is None:
+                    start = cp
+                elif not wide and start is not None:
+                    runs.append(f"{re.escape(chr(start))}-{re.escape(chr(cp - 1))}")
+                    start = None
+        _COMMON_WIDE = re.compile(f"[\\x00-\\x7f{''.join(runs)}]*")
+    return _COMMON_WIDE
+
+
+def _width(line: str) -> int:
+    """:func:`toolkit.store.display_width` of one line, counted without looking at each character
+    when the line holds only ASCII and common wide characters (3 bytes each in UTF-8)."""
+    if line.isascii():
+        return len(line)
+    if _common_wide().fullmatch(line):
+        n = len(line)
+        return n + (len(line.encode("utf-8")) - n) // 2
+    return display_width(line)
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -189,12 +235,16 @@ def _aligned_places(rows: Iterable[ResultRow], *fields: str) -> dict[tuple[str, 
     place it was given (4.8667 stays 4.8667).
     """
     out: dict[tuple[str, str], int] = {}
-    for r in rows:
-        for name in fields:
-            v = getattr(r, name)
-            if isinstance(v, Decimal) and v.is_finite():
-                key = (r.indicator.code, name)
-                out[key] = max(out.get(key, 0), min(_places(v), max(2, r.indicator.decimals)))
+    rows = rows if isinstance(rows, list) else list(rows)
+    for name in fields:
+        get = attrgetter(name)
+        for r in rows:
+            v = get(r)
+            if v is None or not isinstance(v, Decimal) or not v.is_finite():
+                continue
+            ind = r.indicator
+            key = (ind.code, name)
+            out[key] = max(out.get(key, 0), min(_places(v), max(2, ind.decimals)))
     return out
 
 
@@ -257,6 +307,8 @@ class _Book:
                 "strings_to_urls": False,
                 "strings_to_numbers": False,
                 "remove_timezone": True,
+                # row data of streamed sheets goes to a temporary file beside the output
+                "tmpdir": str(Path(path).parent),
             },
         )
         self.wb.set_properties({"title": _CONTROL_CHARS.sub("", title),
@@ -285,25 +337,37 @@ class _Book:
             self._formats[key] = self.wb.add_format(props)
         return self._formats[key]
 
-    def sheet(self, name: str) -> _Sheet:
-        return _Sheet(self, self.wb.add_worksheet(sheet_name(name, self._taken)))
+    def sheet(self, name: str, *, stream: bool = False) -> _Sheet:
+        """A new worksheet; ``stream``: written row by row in xlsxwriter's constant-memory mode
+        (every row must then be written in order, its height and outline level set before the
+        next row is written: :meth:`_Sheet.table` does so), for the sheets that grow with the round."""
+        wb = self.wb
+        wb.constant_memory = stream  # read by add_worksheet only: the mode is per sheet
+        try:
+            ws = wb.add_worksheet(sheet_name(name, self._taken))
+        finally:
+            wb.constant_memory = False
+        return _Sheet(self, ws)
 
     def close(self) -> None:
         self.wb.close()
 
 
 class _Sheet:
-    """A worksheet that writes every value by its type and remembers column widths."""
+    """A worksheet that writes every value by its type and fits its columns to the values.
+
+    :meth:`table` measures the values first (a column is measured only until it reached its
+    widest), sets the column widths, then writes the rows in order, each with the height
+    its longest wrapped text needs in its column: a streamed sheet is written exactly once.
+    """
 
     def __init__(self, book: _Book, ws: Worksheet):
         self.book = book
         self.ws = ws
         self.widths: dict[int, int] = {}
         self.cols: list[_Col] = []
-        self.fitted: list[int] = []  # widths set by fit_columns
+        self.fitted: list[int] = []  # widths set by the last fitted table
         self.heights: dict[int, float] = {}  # row -> height in points, where set
-        # row -> (outline level, {col: wrapped text}) for heights once widths are known
-        self._rows: dict[int, tuple[int, dict[int, str]]] = {}
 
     @property
     def name(self) -> str:
@@ -322,41 +386,27 @@ class _Sheet:
               measure: bool = True, extra_width: int = 0, min_places: int = 0) -> None:
         """Write one value with the writer that matches its type (text always as text)."""
         ws = self.ws
-        shown = ""
         if value is None or value == "":
             ws.write_blank(row, col, None, fmt)
         elif isinstance(value, str):
-            shown = value[:MAX_CELL_TEXT]
-            ws.write_string(row, col, shown, fmt)
+            ws.write_string(row, col, value[:MAX_CELL_TEXT], fmt)
         elif isinstance(value, bool):
-            shown = "是" if value else "否"
-            ws.write_string(row, col, shown, fmt)
+            ws.write_string(row, col, "是" if value else "否", fmt)
         elif isinstance(value, (int, Decimal)):
             d = value if isinstance(value, Decimal) else Decimal(value)
             if not d.is_finite():
                 ws.write_blank(row, col, None, fmt)
             else:
-                kind = kind if kind in ("num", "pct", "pts", "int", "count") else "num"
-                digits = places if places is not None and kind in ("pct", "pts") else _places(d)
-                if kind == "num":
-                    digits = max(digits, min_places)
-                if kind in ("int", "count"):
-                    digits = 0
-                num_fmt = self.book.fmt(*styles, num_format=_num_format(digits, kind))
-                ws.write_number(row, col, float(d), num_fmt)
-                rounded = d.quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
-                shown = format(rounded, ",f" if kind == "num" else "f") + ("%" if kind == "pct" else "")
+                kind, digits = _number_digits(d, kind, places, min_places)
+                ws.write_number(row, col, float(d), self.book.fmt(*styles, num_format=_num_format(digits, kind)))
         elif isinstance(value, datetime):
-            ws.write_datetime(row, col, value, self.book.fmt(*styles, num_format="yyyy-mm-dd hh:mm"))
-            shown = f"{value:%Y-%m-%d %H:%M}  "
+            ws.write_datetime(row, col, value, self.book.fmt(*styles, num_format=_DATETIME_FORMAT))
         elif isinstance(value, date):
-            ws.write_datetime(row, col, value, self.book.fmt(*styles, num_format='yyyy"年"m"月"d"日"'))
-            shown = _date_text(value)
+            ws.write_datetime(row, col, value, self.book.fmt(*styles, num_format=_DATE_FORMAT))
         else:  # anything else is shown as its text, still never as a formula
-            shown = str(value)[:MAX_CELL_TEXT]
-            ws.write_string(row, col, shown, fmt)
+            ws.write_string(row, col, str(value)[:MAX_CELL_TEXT], fmt)
         if measure:
-            self._measure(col, text_width(shown) + extra_width)
+            self._measure(col, _shown_width(value, kind, places, min_places) + extra_width)
 
     def text(self, row: int, col: int, text: str, *styles: dict, **extra: object) -> None:
         self.value(row, col, text, self.book.fmt(*styles, **extra), measure=False)
@@ -371,30 +421,77 @@ class _Sheet:
             self.ws.write_string(row, first_col, text[:MAX_CELL_TEXT], fmt)
         self.set_height(row, height)
 
-    def table(self, top: int, cols: Sequence[_Col], rows: Iterable[_Row]) -> int:
-        """Header at ``top`` and the rows beneath; returns the last row index written."""
-        self.cols = list(cols)
+    def table(self, top: int, cols: Sequence[_Col], rows: Iterable[_Row], *, fit: bool = True,
+              header_height: float = 28) -> int:
+        """Header at ``top`` and the rows beneath, in order; returns the last row index written.
+
+        With ``fit`` the columns get widths from the header and the values (CJK counts double,
+        within each column's limits) and every row the height its wrapped texts need; without,
+        the sheet's widths are left as they are.
+        """
+        ws, book = self.ws, self.book
+        cols = self.cols = list(cols)
+        rows = rows if isinstance(rows, list) else list(rows)
         for c, col in enumerate(cols):
             colour = {"bg_color": col.header[0], "font_color": col.header[1]} if col.header else None
-            self.ws.write_string(top, c, col.title, self.book.fmt(_HEADER, colour))
+            ws.write_string(top, c, col.title, book.fmt(_HEADER, colour))
             self._measure(c, _header_width(col.title))
-        self.set_height(top, 28)
-        r = top
-        for r, trow in enumerate(rows, start=top + 1):
-            for c, col in enumerate(cols):
-                value = trow.values[c] if c < len(trow.values) else None
-                styles = self._styles(col, trow, c, value)
-                indent = 2 * (c in trow.indent)
-                self.value(r, c, value, self.book.fmt(*styles), col.kind, trow.places, styles,
-                           extra_width=indent, min_places=trow.num_places.get(c, 0))
-            wrapped = {c: v for c, (col, v) in enumerate(zip(cols, trow.values, strict=False))
-                       if col.kind == "wrap" and isinstance(v, str) and v}
-            self._rows[r] = (trow.level, wrapped)
-            if trow.level:
-                self.ws.set_row(r, None, None, {"level": trow.level})
+        self.set_height(top, header_height)
+        widths: list[int] = self._fit(cols, rows) if fit else []
+        # wrapped columns and the room for text in each (see _lines)
+        wrap = [(c, max(widths[c] - 1.5, 1)) for c, col in enumerate(cols) if col.kind == "wrap"] if fit else []
+        body = _Body(self, cols, wrap)
+        if rows and self.ws.constant_memory and _streamable(self.ws):
+            r = body.stream(top + 1, rows)
+        else:
+            r = body.write(top + 1, rows)
         if r > top:
             self._lights(top + 1, r, cols)
         return r
+
+    def _fit(self, cols: list[_Col], rows: list[_Row]) -> list[int]:
+        """Measure the rows column by column (each until it is as wide as it may be) and set the widths."""
+        measured = self.widths
+        for c, col in enumerate(cols):
+            best, limit = measured.get(c, 0), col.max_width - 2  # wider than limit changes nothing
+            if best >= limit:
+                continue
+            kind = col.kind if col.kind in _NUMBER_KINDS else "num"
+            seen: set[str] = set()  # texts measured (names, statuses repeat)
+            for trow in rows:
+                values = trow.values
+                v = values[c] if c < len(values) else None
+                extra = 2 if trow.indent and c in trow.indent else 0
+                if isinstance(v, str):
+                    # no character is wider than two: a text that short cannot widen the column
+                    if 2 * len(v) + extra <= best or (not extra and v in seen):
+                        continue
+                    width = (text_width(v[:MAX_CELL_TEXT]) if v else 0) + extra
+                    if not extra:
+                        seen.add(v)
+                elif isinstance(v, Decimal) and v.is_finite():
+                    num_kind, digits = _number_digits(v, kind, trow.places, trow.num_places.get(c, 0))
+                    # at most one digit more than it has before the point (9.996 → 10.00), a sign,
+                    # a point with its decimals, thousands separators, a %
+                    ints = max(v.adjusted(), 0) + 2
+                    if ints + (ints - 1) // 3 + digits + 3 + extra <= best:
+                        continue
+                    width = _number_width(v, num_kind, digits) + extra
+                else:
+                    width = _shown_width(v, col.kind, trow.places, trow.num_places.get(c, 0)) + extra
+                if width > best:
+                    best = width
+                    if best >= limit:
+                        break
+            if best > measured.get(c, 0):
+                measured[c] = best
+        widths: list[int] = []
+        for c, col in enumerate(cols):
+            width = min(max(measured.get(c, 0) + 2, col.min_width), col.max_width)
+            self.ws.set_column(c, c, width)
+            widths.append(width)
+        self.fitted = widths
+        return widths
 
     def _lights(self, first: int, last: int, cols: Sequence[_Col]) -> None:
         """红黄绿 as conditional formats, so that a clerk who edits a cell sees its colour follow."""
@@ -423,39 +520,9 @@ class _Sheet:
             "icons": [{"criteria": ">=", "type": "number", "value": tp},
                       {"criteria": ">=", "type": "number", "value": max(tp - GAP_RED, 0)}]})
 
-    @staticmethod
-    def _styles(col: _Col, trow: _Row, c: int, value: object) -> list[dict]:
-        styles: list[dict] = [_CELL]
-        if col.kind == "wrap":
-            styles.append({"text_wrap": True})
-        elif col.kind in ("status", "int", "count") or (col.kind in _NUMBER_KINDS and isinstance(value, str)):
-            # a word in a number column (推进中 under 本期完成) sits in the middle, not to the left
-            styles.append({"align": "center"})
-        if trow.shade:
-            styles.append({"bg_color": "#F2F2F2"})
-        if trow.bold:
-            styles.append({"bold": True})
-        if c in trow.indent:
-            styles.append({"indent": 1})
-        return styles
-
     def fit_columns(self) -> list[int]:
-        """Column widths from the content measured (CJK counts double), within limits."""
-        widths: list[int] = []
-        self.fitted = widths
-        for c, col in enumerate(self.cols):
-            width = min(max(self.widths.get(c, 0) + 2, col.min_width), col.max_width)
-            self.ws.set_column(c, c, width)
-            widths.append(width)
-        # Neither Excel nor LibreOffice reliably grows rows for wrapped text in a new file,
-        # so each row gets the height its longest wrapped cell needs.
-        for r, (level, wrapped) in self._rows.items():
-            lines = max((_lines(text, widths[c]) for c, text in wrapped.items() if c < len(widths)),
-                        default=1)
-            if lines > 1:
-                self.set_height(r, _LINE_PT * lines + 3, level)
-        self._rows.clear()
-        return widths
+        """The column widths the last table was fitted to (:meth:`table` sets them)."""
+        return self.fitted
 
     def finish_list(self, header_row: int, last_row: int, last_col: int, freeze_cols: int = 0,
                     title: str = "", paper: int = A4) -> None:
@@ -466,6 +533,322 @@ class _Sheet:
         _print_setup(self.ws, self.book, header_row, title, paper=paper)
 
 
+class _Body:
+    """The rows of one table: each row's height and every cell's format, then the cells, written
+    through xlsxwriter's API (:meth:`write`) or, on a streamed sheet, as the sheet's XML straight
+    into the file xlsxwriter keeps the sheet's rows in (:meth:`stream`): the same XML its
+    constant-memory writer produces, a few times faster. Formats are looked up once per row look
+    (shade, bold, indented columns), not per cell."""
+
+    def __init__(self, sheet: _Sheet, cols: list[_Col], wrap: list[tuple[int, float]]):
+        self.sheet = sheet
+        self.book = sheet.book
+        self.kinds = [col.kind for col in cols]
+        self.numeric = [k in _NUMBER_KINDS for k in self.kinds]
+        self.ncols = len(cols)
+        # the widest wrapped column first: its text usually decides the row's height
+        self.wrap = sorted(wrap, key=lambda item: -cols[item[0]].max_width)
+        # row look -> (plain, centred) format per column, other formats by (column, number format)
+        self.looks: dict[tuple, tuple[list[Format], list[Format], dict[tuple[int, str], Format]]] = {}
+
+    def look(self, trow: _Row) -> tuple[list[Format], list[Format], dict[tuple[int, str], Format]]:
+        key = (trow.shade, trow.bold, trow.indent)
+        found = self.looks.get(key)
+        if found is None:
+            fmt, kinds, n = self.book.fmt, self.kinds, self.ncols
+            plain = [fmt(*_cell_styles(kinds[c], trow, c, False)) for c in range(n)]
+            centred = [fmt(*_cell_styles(kinds[c], trow, c, True)) if self.numeric[c] else plain[c]
+                       for c in range(n)]
+            found = self.looks[key] = (plain, centred, {})
+        return found
+
+    def format_of(self, trow: _Row, c: int, numbers: dict[tuple[int, str], Format], number_format: str) -> Format:
+        fmt = numbers.get((c, number_format))
+        if fmt is None:
+            fmt = numbers[(c, number_format)] = self.book.fmt(*_cell_styles(self.kinds[c], trow, c, False),
+                                                              num_format=number_format)
+        return fmt
+
+    def number_format(self, trow: _Row, c: int, numbers: dict[tuple[int, str], Format], d: Decimal) -> Format:
+        kind, digits = _number_digits(d, self.kinds[c], trow.places, trow.num_places.get(c, 0))
+        return self.format_of(trow, c, numbers, _num_format(digits, kind))
+
+    def height(self, values: Sequence[object]) -> float | None:
+        """Points a row needs for its longest wrapped text, when more than one line."""
+        lines, n = 1, len(values)
+        for c, room in self.wrap:
+            if c < n:
+                v = values[c]
+                # no character is wider than two: a text of at most room·lines/2 characters
+                # without a line break takes no more lines than the row has already
+                if v and isinstance(v, str) and (2 * len(v) > room * lines or not v.isprintable()):
+                    lines = max(lines, _lines_in(v, room))
+        return _LINE_PT * lines + 3 if lines > 1 else None
+
+    def write(self, first: int, rows: list[_Row]) -> int:
+        """The rows through xlsxwriter's API; returns the last row index (first - 1 if none)."""
+        sheet, ws, kinds, ncols = self.sheet, self.sheet.ws, self.kinds, self.ncols
+        # the undecorated writers (same arguments; row and column are always numbers here)
+        write_blank = getattr(ws, "_write_blank", ws.write_blank)
+        write_string = getattr(ws, "_write_string", ws.write_string)
+        write_number = getattr(ws, "_write_number", ws.write_number)
+        r = first - 1
+        for r, trow in enumerate(rows, start=first):
+            values = trow.values
+            n = len(values)
+            height = self.height(values) if self.wrap else None
+            if height is not None:
+                sheet.heights[r] = height
+            if height is not None or trow.level:
+                ws.set_row(r, height, None, {"level": trow.level} if trow.level else None)
+            plain, centred, numbers = self.look(trow)
+            for c in range(ncols):
+                v = values[c] if c < n else None
+                if v is None or v == "":
+                    write_blank(r, c, None, plain[c])
+                elif isinstance(v, str):
+                    write_string(r, c, v[:MAX_CELL_TEXT], centred[c])
+                elif isinstance(v, (int, Decimal)) and not isinstance(v, bool):
+                    d = v if isinstance(v, Decimal) else Decimal(v)
+                    if d.is_finite():
+                        write_number(r, c, float(d), self.number_format(trow, c, numbers, d))
+                    else:
+                        write_blank(r, c, None, plain[c])
+                else:  # dates, times, anything else
+                    styles = _cell_styles(kinds[c], trow, c, False)
+                    sheet.value(r, c, v, self.book.fmt(*styles), kinds[c], trow.places, styles, measure=False)
+        return r
+
+    def stream(self, first: int, rows: list[_Row]) -> int:
+        """The rows as sheet XML, written where xlsxwriter's constant-memory mode writes its rows
+        (the cells :meth:`write` would write, in the XML xlsxwriter would write); returns the last
+        row index."""
+        sheet, ws, ncols = self.sheet, self.sheet.ws, self.ncols
+        ws._write_single_row(first)  # flush the rows above (title, header) as xlsxwriter holds them
+        letters = [col_letter(c + 1) for c in range(ncols)]
+        default_px, original_px = ws.default_row_height, ws.original_row_height
+        xf: dict[int, str] = {}  # id(format) -> ' s="N"'
+
+        def style(fmt: Format) -> str:
+            found = xf.get(id(fmt))
+            if found is None:
+                found = xf[id(fmt)] = f' s="{fmt._get_xf_index()}"'
+            return found
+
+        # per row look: the style attribute of each column's plain and centred format, and of each
+        # (column, decimals) of a number, filled in as first used (xlsxwriter numbers formats in
+        # the order cells use them)
+        attrs: dict[int, tuple[list[str | None], list[str | None], dict[tuple[int, int], str]]] = {}
+        # each column's number kind and whether its decimals are the row's (pct, pts)
+        num_kinds = [k if k in _NUMBER_KINDS else "num" for k in self.kinds]
+        by_row = [k in ("pct", "pts") for k in num_kinds]
+        counted = [k in ("int", "count") for k in num_kinds]
+        columns = range(ncols)
+        out: list[str] = []
+        level_max = 0
+        r = first - 1
+        for r, trow in enumerate(rows, start=first):
+            values: Sequence[Any] = trow.values
+            if len(values) < ncols:
+                values = [*values, *([None] * (ncols - len(values)))]
+            number = str(r + 1)
+            head = f'<row r="{number}"'
+            height = self.height(values) if self.wrap else None
+            if height is not None:
+                sheet.heights[r] = height
+                px = int(height * 4.0 / 3.0 + 0.5)
+                if px != original_px or px != default_px:
+                    head += f' ht="{px * 0.75:.16g}" customHeight="1"'
+            if trow.level:
+                level = min(max(trow.level, 0), 7)
+                level_max = max(level_max, level)
+                if level:
+                    head += f' outlineLevel="{level}"'
+            out.append(head + ">")
+            look = self.look(trow)
+            found = attrs.get(id(look))
+            if found is None:
+                found = attrs[id(look)] = ([None] * ncols, [None] * ncols, {})
+            plain_s, centred_s, number_s = found
+            places = trow.places
+            for c in columns:
+                v = values[c]
+                t = type(v)
+                if t is str and v:
+                    attr = centred_s[c]
+                    if attr is None:
+                        attr = centred_s[c] = style(look[1][c])
+                    if len(v) > _XLSX_STRMAX // 2 or _XML_WORK.search(v):
+                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is>{_inline_text(v)}</is></c>')
+                    else:
+                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is><t>{v}</t></is></c>')
+                elif v is None or t is str:
+                    attr = plain_s[c]
+                    if attr is None:
+                        attr = plain_s[c] = style(look[0][c])
+                    out.append(f'<c r="{letters[c]}{number}"{attr}/>')
+                elif t is Decimal and v.is_finite():
+                    if counted[c]:
+                        digits = 0
+                    elif places is not None and by_row[c]:
+                        digits = places
+                    else:
+                        digits = _places(v)
+                        if num_kinds[c] == "num":
+                            digits = max(digits, trow.num_places.get(c, 0))
+                    attr = number_s.get((c, digits))
+                    if attr is None:
+                        fmt = self.format_of(trow, c, look[2], _num_format(digits, num_kinds[c]))
+                        attr = number_s[(c, digits)] = style(fmt)
+                    out.append(f'<c r="{letters[c]}{number}"{attr}><v>{float(v):.16G}</v></c>')
+                else:
+                    out.append(self._other(f'<c r="{letters[c]}{number}"', trow, c, v, look, style))
+            out.append("</row>")
+            if len(out) > 4096:
+                ws.fh.write("".join(out))
+                out.clear()
+        ws.fh.write("".join(out))
+        # what xlsxwriter would have noted had it written these rows: the used range, the deepest
+        # outline level, and that the sheet is written down to the last row
+        ws._check_dimensions(first, 0)
+        ws._check_dimensions(r, ncols - 1)
+        ws.outline_row_level = max(ws.outline_row_level, level_max)
+        ws.previous_row = r
+        return r
+
+    def _other(self, cell: str, trow: _Row, c: int, v: object, look: tuple, style: Callable[[Format], str]) -> str:
+        """A cell holding anything but text, a Decimal or nothing, as :meth:`_Sheet.value` writes it."""
+        plain, centred, numbers = look
+        if isinstance(v, str):  # a str enum
+            return f'{cell}{style(centred[c])} t="inlineStr"><is>{_inline_text(v)}</is></c>' if v \
+                else f"{cell}{style(plain[c])}/>"
+        if isinstance(v, bool):
+            return f'{cell}{style(plain[c])} t="inlineStr"><is>{_inline_text("是" if v else "否")}</is></c>'
+        if isinstance(v, (int, Decimal)):
+            d = v if isinstance(v, Decimal) else Decimal(v)
+            if not d.is_finite():
+                return f"{cell}{style(plain[c])}/>"
+            return f"{cell}{style(self.number_format(trow, c, numbers, d))}><v>{float(d):.16G}</v></c>"
+        if isinstance(v, date):  # a datetime too: xlsxwriter's serial number
+            fmt = self.format_of(trow, c, numbers, _DATETIME_FORMAT if isinstance(v, datetime) else _DATE_FORMAT)
+            return f"{cell}{style(fmt)}><v>{self.sheet.ws._convert_date_time(v):.16G}</v></c>"
+        return f'{cell}{style(plain[c])} t="inlineStr"><is>{_inline_text(str(v))}</is></c>'
+
+
+#: Text that needs more than copying into the XML: markup characters, control characters
+#: (written as _xHHHH_), text that looks like such an escape, Unicode non-characters, and
+#: space at either end (kept with xml:space="preserve").
+_XML_WORK = re.compile("[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\\s|\\s$")
+_XLSX_STRMAX = 32767  # characters (UTF-16 units) Excel keeps in a cell
+
+
+def _inline_text(text: str) -> str:
+    """``<t>…</t>`` of an inline string cell, as xlsxwriter's constant-memory mode writes it."""
+    text = text[:MAX_CELL_TEXT]
+    if len(text) > _XLSX_STRMAX // 2 and len(text.encode("utf-16-le", "surrogatepass")) // 2 > _XLSX_STRMAX:
+        units = 0
+        for i, ch in enumerate(text):
+            units += 2 if ord(ch) > 0xFFFF else 1
+            if units > _XLSX_STRMAX:
+                text = text[:i]
+                break
+    if _XML_WORK.search(text):
+        text = XMLwriter._escape_control_characters(text)
+        preserve = text[:1].isspace() or text[-1:].isspace()
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    else:
+        preserve = text[:1].isspace() or text[-1:].isspace()
+    return f'<t xml:space="preserve">{text}</t>' if preserve else f"<t>{text}</t>"
+
+
+def _streamable(ws: Worksheet) -> bool:
+    """Whether this xlsxwriter keeps a constant-memory sheet's rows the way :meth:`_Body.stream`
+    writes into (else the rows go through the API: slower, the same workbook)."""
+    return (_STREAM_ROWS and getattr(ws, "row_data_fh", None) is not None and getattr(ws, "fh", None) is ws.row_data_fh
+            and getattr(ws, "excel_version", 2007) == 2007
+            and all(hasattr(ws, name) for name in ("_write_single_row", "_check_dimensions", "previous_row",
+                                                    "outline_row_level", "default_row_height",
+                                                    "original_row_height", "_convert_date_time"))
+            and hasattr(XMLwriter, "_escape_control_characters"))
+
+
+#: Tests turn this off to compare the streamed rows with xlsxwriter's own.
+_STREAM_ROWS = True
+
+
+_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+_DATE_FORMAT = 'yyyy"年"m"月"d"日"'
+
+
+def _cell_styles(kind: str, trow: _Row, c: int, centre: bool) -> list[dict]:
+    """The looks of one table cell: ``centre`` for a word in a number column (推进中 under 本期完成)."""
+    styles: list[dict] = [_CELL]
+    if kind == "wrap":
+        styles.append({"text_wrap": True})
+    elif kind in ("status", "int", "count") or centre:
+        styles.append({"align": "center"})
+    if trow.shade:
+        styles.append({"bg_color": "#F2F2F2"})
+    if trow.bold:
+        styles.append({"bold": True})
+    if c in trow.indent:
+        styles.append({"indent": 1})
+    return styles
+
+
+def _number_digits(d: Decimal, kind: str, places: int | None, min_places: int) -> tuple[str, int]:
+    """(kind, decimals) a finite number is shown with: a pct/pts column the row's 小数位数, a num
+    column the places it carries (at least ``min_places``), int/count none."""
+    if kind not in _NUMBER_KINDS:
+        kind = "num"
+    if kind in ("int", "count"):
+        return kind, 0
+    if places is not None and kind in ("pct", "pts"):
+        return kind, places
+    digits = _places(d)
+    if kind == "num" and min_places > digits:
+        digits = min_places
+    return kind, digits
+
+
+def _shown_width(value: object, kind: str, places: int | None, min_places: int) -> int:
+    """Width of ``value`` as its cell shows it (what the column is fitted to)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        return text_width(value[:MAX_CELL_TEXT])
+    if isinstance(value, bool):
+        return 2  # 是 / 否
+    if isinstance(value, (int, Decimal)):
+        d = value if isinstance(value, Decimal) else Decimal(value)
+        if not d.is_finite():
+            return 0
+        kind, digits = _number_digits(d, kind, places, min_places)
+        return _number_width(d, kind, digits)
+    if isinstance(value, datetime):
+        return 18  # 2021-05-13 09:00 and two spaces
+    if isinstance(value, date):
+        return display_width(_date_text(value))
+    return text_width(str(value)[:MAX_CELL_TEXT])
+
+
+_QUANTUM = tuple(Decimal(1).scaleb(-k) for k in range(16))
+
+
+def _number_width(d: Decimal, kind: str, digits: int) -> int:
+    """Width of a finite number as its cell shows it: rounded half up to ``digits`` places, with
+    thousands separators (num) or a % (pct); ``len(format(rounded, ",f"))``, counted."""
+    rounded = d.quantize(_QUANTUM[digits] if digits < len(_QUANTUM) else Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    adjusted = rounded.adjusted()
+    ints = adjusted + 1 if adjusted >= 0 else 1
+    width = ints + (digits + 1 if digits > 0 else 0) + rounded.is_signed()
+    if kind == "num":
+        width += (ints - 1) // 3
+    elif kind == "pct":
+        width += 1
+    return width
+
+
 _LINE_PT = 13.5  # height of one line of 10 pt text
 _DEFAULT_ROW_PT = 15
 _PAGE_INCHES = {A4: (11.69, 8.27), A3: (16.54, 11.69)}  # landscape (width, height)
@@ -474,8 +857,15 @@ _NUMBER_KINDS = ("num", "pct", "pts", "int", "count")
 
 def _lines(text: str, width: float) -> int:
     """Lines a wrapped text takes in a column ``width`` units wide (CJK counts double)."""
-    room = max(width - 1.5, 1)
-    return sum(max(1, math.ceil(text_width(line) / room)) for line in text.splitlines() or [""])
+    return _lines_in(text, max(width - 1.5, 1))
+
+
+def _lines_in(text: str, room: float) -> int:
+    """Lines a wrapped text takes with ``room`` units for text on each line."""
+    lines = text.splitlines()
+    if len(lines) == 1:
+        return max(1, math.ceil(_width(lines[0]) / room))
+    return sum(max(1, math.ceil(_width(line) / room)) for line in lines or [""])
 
 
 def _header_width(title: str) -> int:

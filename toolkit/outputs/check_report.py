@@ -130,7 +130,7 @@ def _findings_sheet(book: _Book, result: Standing, title: str) -> None:
     counts = Counter(f.level for f in findings)
     rows = [_Row([_finding_unit(f, file_units), f.file, f.sheet, f.cell, f.code.name, f.level.value,
                   _finding_text(f)]) for f in findings]
-    sh = book.sheet("问题清单")
+    sh = book.sheet("问题清单", stream=True)
     cols = _FINDING_COLS
     tally = "、".join(f"{lv.value}{counts[lv]}条" for lv in _LEVEL_RANK if counts[lv])
     sh.title(0, 0, len(cols) - 1, f"问题清单：共{len(findings)}条" + (f"（{tally}）" if tally else ""),

@@ -95,7 +95,7 @@ def write_ledger(result: Standing, path: Path) -> Path:
                     rows.extend(_ledger_row(ind, r, aligned) for r in mine)
                 else:
                     rows.append(_ledger_row(ind, None))
-            sh = book.sheet(sheet)
+            sh = book.sheet(sheet, stream=True)
             sh.title(0, 0, len(cols) - 1, cat_title or sheet, {**_TITLE, "font_size": 13, "align": "left"})
             last = sh.table(1, cols, rows)
             sh.fit_columns()

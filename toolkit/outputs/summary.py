@@ -244,8 +244,7 @@ def _overview_sheet(book: _Book, result: Standing, title: str) -> None:
         rows.append(_Row([sheet, sum(c.values())] + [c[s] for s in statuses]))
     rows.append(_Row([TOTAL, sum(totals.values())] + [totals[s] for s in statuses], bold=True,
                      shade=True))
-    last = sh.table(top, cols, rows)
-    sh.set_height(top, 30)
+    last = sh.table(top, cols, rows, header_height=30)
     widths = sh.fit_columns()
     text_width_units = sum(w * 7 + 5 for w in widths[1:last_col + 1]) / 7  # merged: padding too
     text_fmt = book.fmt(_CELL, text_wrap=True, valign="top")
@@ -278,7 +277,7 @@ def _overview_sheet(book: _Book, result: Standing, title: str) -> None:
                        places=2) for s in present]
     share_cols = [_Col("状态", "status", colours=STATUS_COLOURS), _Col("指标数", "int"),
                   _Col("占比", "pct"), _Col("图例")]
-    sh.table(share_top, share_cols, share_rows)
+    sh.table(share_top, share_cols, share_rows, fit=False)  # the columns stay as the table above set them
     most = max(counts_by_cat, default=0)
     _overview_charts(book, sh, cats, statuses, present, shares, most, top, share_top, chart_top,
                      table_px, chart_px)
@@ -440,7 +439,7 @@ def _summary_remark(row: ResultRow) -> str:
 
 
 def _summary_category_sheet(book: _Book, result: Standing, sheet: str, cat_title: str) -> None:
-    sh = book.sheet(sheet)
+    sh = book.sheet(sheet, stream=True)
     cols = _CAT_COLS
     sh.title(0, 0, len(cols) - 1, cat_title or sheet, {**_TITLE, "font_size": 13, "text_wrap": True},
              height=36)

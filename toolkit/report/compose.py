@@ -58,15 +58,16 @@ def _narrative(row: ResultRow) -> str:
 
 def _part_clause(row: ResultRow) -> str:
     """A unit's lagging part of a 合计: ``卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点``."""
-    said = describe(row, default=True)
+    values = placeholders(row)
+    said = describe(row, default=True, values=values)
     if not said:
         return ""
-    gap = placeholders(row).get("差距表述")
+    gap = values.get("差距表述")
     against = "序时进度" if row.indicator.kind == "累计" else "目标"
     if gap and against not in said:
         said += "，" + gap
     if row.status == "逾期":
-        said += "，" + _overdue(placeholders(row))
+        said += "，" + _overdue(values)
     return short_unit_name(row.unit) + said
 
 
@@ -120,7 +121,8 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
         rows = by_code.get(ind.code, [])
         head = headline.get(ind.code)
         parts = [r for r in rows if not r.is_total] if head is not None and head.is_total else []
-        texts = dict.fromkeys(_narrative(r) for r in rows if not r.is_total and r not in parts)
+        # the unit rows' own words when they are no parts of a 合计 (every unit row is one, if any is)
+        texts = dict.fromkeys(_narrative(r) for r in rows if not r.is_total) if not parts else {}
         mine = [add(t, _NARRATIVE) for t in texts if t]
         if head is not None and (head.status is not Status.MISSING or head.undecided):
             # A milestone already told in the department's own words needs no generated

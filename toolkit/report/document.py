@@ -518,9 +518,20 @@ class _Writer:
         self.doc = doc
         self.fonts = {name: _style_font(doc, name) for name in _STYLE_FONTS}
         self._styles = {name: doc.styles[name] for name in _STYLE_FONTS}  # python-docx finds names linearly
+        self._style_ids: dict[str, str | None] = {}
+
+    def _add_paragraph(self, style: str) -> Paragraph:
+        """``doc.add_paragraph(style=…)`` with the style's id looked up once: python-docx looks for
+        the default style among all styles for every paragraph it gives a style."""
+        if style not in self._style_ids:
+            self._style_ids[style] = self.doc.part.get_style_id(self._styles.get(style, style),
+                                                                WD_STYLE_TYPE.PARAGRAPH)
+        par = self.doc.add_paragraph()
+        par._p.style = self._style_ids[style]
+        return par
 
     def paragraph(self, text: str, style: str = STYLE_BODY) -> Paragraph:
-        par = self.doc.add_paragraph(style=self._styles.get(style, style))
+        par = self._add_paragraph(style)
         _no_auto_space(par)
         if text:
             add_text(par, text, self.fonts.get(style, FONT_BODY))
@@ -529,7 +540,7 @@ class _Writer:
     def flush_left(self, text: str, style: str = STYLE_BODY, *, font: str | None = None,
                    page_break: bool = False) -> Paragraph:
         """A paragraph without the first-line indent (附件 labels, 附件说明 lines)."""
-        par = self.doc.add_paragraph(style=self._styles.get(style, style))
+        par = self._add_paragraph(style)
         _no_auto_space(par)
         _no_indent(par)
         par.paragraph_format.page_break_before = page_break

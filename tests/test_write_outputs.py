@@ -1,0 +1,99 @@
+"""write_outputs: the report written by a forked child gives the same five files, the same log
+lines in the same order, and the child's errors as the clerk would see them without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import toolkit.outputs
+import toolkit.report
+from tests.output_digest import big_standing, docx_digest, xlsx_digest
+from toolkit.errors import DuchaError, WorkspaceError
+from toolkit.merge import output_names, write_outputs
+from toolkit.outputs.forked import can_fork
+from toolkit.workspace import Workspace
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="no fork or a single core: the writers run one by one")
+
+
+def _digest(paths: dict[str, Path]) -> dict:
+    out: dict[str, object] = {}
+    for key, path in paths.items():
+        if path.suffix == ".xlsx":
+            out[key] = xlsx_digest(path)
+        elif path.suffix == ".docx":
+            out[key] = docx_digest(path)
+        else:
+            out[key] = path.read_text(encoding="utf-8-sig")
+    return out
+
+
+def _write(root: Path, parallel: bool, standing=None) -> tuple[dict[str, Path], list[str]]:
+    lines: list[str] = []
+    standing = standing or big_standing()
+    paths = write_outputs(Workspace(root), standing, lines.append, parallel=parallel)
+    return dict(paths), lines
+
+
+def test_forked_report_gives_the_same_outputs_and_log(tmp_path):
+    serial, serial_log = _write(tmp_path / "a", parallel=False)
+    forked, forked_log = _write(tmp_path / "b", parallel=True)
+    assert list(forked) == list(serial) == list(output_names("2021-04"))
+    assert [line.replace(str(tmp_path / "b"), "") for line in forked_log] == \
+        [line.replace(str(tmp_path / "a"), "") for line in serial_log]
+    assert _digest(forked) == _digest(serial)
+    assert not [p for p in (tmp_path / "b").rglob("*") if p.is_file() and p.name not in output_names("2021-04").values()]
+
+
+def test_childs_error_reaches_the_clerk_unchanged(tmp_path, monkeypatch):
+    def broken(result, path):
+        raise WorkspaceError(f"无法写入“{path.name}”：磁盘已满。请清理磁盘后重试。")
+
+    monkeypatch.setattr(toolkit.report, "write_report", broken)
+    lines: list[str] = []
+    with pytest.raises(WorkspaceError, match="无法写入“进展情况报告_2021-04.docx”：磁盘已满"):
+        write_outputs(Workspace(tmp_path), big_standing(), lines.append, parallel=True)
+    # the workbooks before the report in the order were written and said so; none after it is logged
+    assert [Path(line.split("已生成 ")[1]).name for line in lines] == ["汇总表_2021-04.xlsx", "台账_2021-04.xlsx"]
+
+
+def test_an_error_that_does_not_pickle_keeps_its_message(tmp_path, monkeypatch):
+    class Odd(DuchaError):
+        def __init__(self, where: str, why: str):
+            super().__init__(f"{where}：{why}")
+
+    def broken(result, path):
+        raise Odd("报告", "模板损坏，请重新生成模板")
+
+    monkeypatch.setattr(toolkit.report, "write_report", broken)
+    with pytest.raises(DuchaError, match="报告：模板损坏，请重新生成模板"):
+        write_outputs(Workspace(tmp_path), big_standing(), parallel=True)
+
+
+def test_a_child_that_dies_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(toolkit.report, "write_report", lambda result, path: os._exit(3))
+    with pytest.raises(WorkspaceError, match="进展情况报告.*退出码 3"):
+        write_outputs(Workspace(tmp_path), big_standing(), parallel=True)
+
+
+def test_a_failing_workbook_stops_the_child(tmp_path, monkeypatch):
+    def slow(result, path):
+        import time
+
+        time.sleep(30)
+        return path
+
+    def broken(result, path):
+        raise WorkspaceError("台账写入失败")
+
+    monkeypatch.setattr(toolkit.report, "write_report", slow)
+    monkeypatch.setattr(toolkit.outputs, "write_ledger", broken)
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(WorkspaceError, match="台账写入失败"):
+        write_outputs(Workspace(tmp_path), big_standing(), parallel=True)
+    assert time.monotonic() - started < 20
