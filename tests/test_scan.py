@@ -394,3 +394,32 @@ def test_zip_members_read_whole_are_bounded(tmp_path):
     path = _sheet_file(tmp_path, ROWS["plain"])
     with zipfile.ZipFile(path) as zf:
         assert all(info.file_size < scan.WHOLE_PART_BYTES for info in zf.infolist())
+
+
+def test_slices_never_cut_a_row():
+    body = "".join(f'<row r="{n}"><c r="A{n}"><v>{n}</v></c></row>' for n in range(1, 500))
+    pieces = list(scan.slices(body, size=100))
+    assert "".join(pieces) == body and len(pieces) > 10
+    assert all(p.endswith("</row>") for p in pieces)
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain cells", "formula cells"])
+def test_a_sheet_of_many_slices_reads_as_streamed(tmp_path, monkeypatch, plain):
+    """A sheet taken apart slice by slice (here 2 KB slices) gives the cells the streaming parser
+    gives, in both the quick scan and the cell-by-cell scan."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in range(1, 400):
+        ws.cell(r, 1, f"任务{r}")
+        ws.cell(r, 2, r * 1.5)
+        if not plain:
+            ws.cell(r, 3, f"=B{r}*2")
+    path = tmp_path / "many.xlsx"
+    wb.save(path)
+    monkeypatch.setattr(scan, "SLICE", 2048)
+    monkeypatch.setattr(scan.slices, "__defaults__", (2048,))
+    counting = Counting(monkeypatch)
+    assert assert_same(path, monkeypatch)[0] == "read"
+    assert counting.sheets == 1  # the one forced stream in assert_same; the scan read the rest

@@ -28,12 +28,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator
 from xml.parsers import expat
 
 from .package import _CHUNK, _new_parser, _xml_encoding
 
-#: Parts up to this size (as the zip declares it; zipfile never inflates beyond) are read whole.
-WHOLE_PART_BYTES = 4 * 1024 * 1024
+#: Parts up to this size (as the zip declares it; zipfile never inflates beyond) are read whole:
+#: every part of a return, and a province's 目标分解 sheet (about 6 MB for 2,000 units).
+WHOLE_PART_BYTES = 16 * 1024 * 1024
+#: Expat checks a whole part in pieces of this size, the clock looked at before each.
+_CHECK_PIECE = 1024 * 1024
+#: A worksheet's rows are taken apart in slices of about this size (bounded memory).
+SLICE = 1024 * 1024
 
 _S = r"[ \t\r\n]"  # XML white space (not Python's \s: U+1680 and friends are name characters)
 _ATTRS = rf"""(?:{_S}+[^ \t\r\n=<>/"']+{_S}*={_S}*(?:"[^"<]*"|'[^'<]*'))*{_S}*"""
@@ -143,7 +149,7 @@ def attributes(text: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------
 # the part as text
 
-def checked_text(data: bytes, part: str) -> str | None:
+def checked_text(data: bytes, part: str, check_time: Callable[[], None] = lambda: None) -> str | None:
     """The part's XML after its declaration, when it is plain UTF-8 that expat finds well-formed
     and that holds no comment, CDATA section, processing instruction or DTD; else None.
 
@@ -153,8 +159,12 @@ def checked_text(data: bytes, part: str) -> str | None:
         return None  # UTF-16: expat reads it, the scan does not
     if _xml_encoding(data[:_CHUNK], part) is not None:
         return None  # a GBK family declaration: decoded by Python for the streaming parser
+    parser = _new_parser()  # no element handlers: C speed; DTDs raise F107
     try:
-        _new_parser().Parse(data, True)  # no element handlers: C speed; DTDs raise F107
+        for start in range(0, len(data), _CHECK_PIECE):
+            check_time()
+            parser.Parse(data[start:start + _CHECK_PIECE], False)
+        parser.Parse(b"", True)
     except expat.ExpatError:
         return None  # the streaming parser says where
     try:
@@ -171,6 +181,17 @@ def checked_text(data: bytes, part: str) -> str | None:
     if "<!" in text or "<?" in text:
         return None
     return text
+
+
+def slices(body: str, size: int = SLICE) -> Iterator[str]:
+    """The body in pieces of about ``size`` characters, each ending after a ``</row>`` (or at the
+    end): no cell is ever cut."""
+    start = 0
+    while start < len(body):
+        end = body.find("</row>", start + size)
+        end = len(body) if end < 0 else end + len("</row>")
+        yield body[start:end]
+        start = end
 
 
 def before_extensions(text: str, counts: Counter[str], names: tuple[str, ...]) -> str | None:

@@ -216,7 +216,7 @@ class _XlsxReader:
         except Exception:  # noqa: BLE001 - damaged data: the streaming parser says how, where
             return None
         self._check_time()
-        return scan.checked_text(data, part)
+        return scan.checked_text(data, part, self._check_time)
 
     def _shared_strings(self, rels: dict[str, tuple[str, str]]) -> list[str]:
         part = self._part_of(rels, "sharedStrings") or ""
@@ -320,71 +320,87 @@ class _XlsxReader:
         for r in numbers:
             if r is None or not (r.isdigit() and len(r) <= 10) or int(r) > max_rows:
                 return None  # a row numbered by its position, or a bad number: streamed, refused there
+        if not self._far.search(body):
+            sheet = self._scan_plain(name, state, body, counts["c"])
+            if sheet is not None:
+                return self._scan_merges(sheet, body, counts)
+        sheet = self._scan_cells(name, state, body, counts["c"])
+        return None if sheet is None else self._scan_merges(sheet, body, counts)
+
+    def _scan_plain(self, name: str, state: str, body: str, expected: int) -> Sheet | None:
+        """The common case, quickly: every cell a plain value (``<c r s t><v>…</v></c>``) or empty,
+        and within the sheet (:data:`scan.VALUE_CELL`, :data:`scan.EMPTY_CELL`); else None."""
         sheet = Sheet(name=name, state=state)
         cells = sheet.cells
-        make_cell = self._make_cell
-        memo = self._memo
-        xml_text = scan.xml_text
-        columns = _COLUMNS
-        max_cells = self.limits.max_cells
-        read = self.cells_read
-        if not self._far.search(body):
-            values = scan.VALUE_CELL.findall(body)
-            if len(values) + len(scan.EMPTY_CELL.findall(body)) == counts["c"]:
-                # every cell is a plain value or empty, within the sheet: the common case, quickly
-                for letters, digits, style, kind, raw in values:
-                    key = (kind, style, raw)
-                    cell = memo.get(key)
-                    if cell is None:
-                        cell = memo[key] = make_cell(kind or "n", style or None, xml_text(raw), None, None)
-                    if cell is not EMPTY:
-                        cells[(int(digits), columns.get(letters) or _column(letters))] = cell
-                        read += 1
-                if read > max_cells:
-                    return None
-                self.cells_read = read
-                return self._scan_merges(sheet, body, counts)
-        found = scan.CELL.findall(body)
-        if len(found) != counts["c"]:
-            return None  # a cell in a shape the scan does not take apart
-        for at, (letters, digits, style, kind, attrs, void, f_elem, f_text, v_elem, v_text, is_elem, inner) \
-                in enumerate(found):
-            if not at & 0x7FFF:
-                self._check_time()
-            if letters:
-                col = columns.get(letters) or _column(letters)
-                row = int(digits)
-            else:
-                named = scan.attributes(attrs)
-                position = _split_ref(named["r"]) if "r" in named else None
-                if position is None:
-                    return None  # a cell placed by its neighbours: the streaming parser counts
-                row, col = position
-                kind, style = named.get("t", "n"), named.get("s", "")
-            if row > max_rows or col > MAX_EXCEL_COL:
-                return None
-            if void or not (v_elem or f_elem or is_elem):
-                continue
-            if f_elem or is_elem:
-                parts: list[str] | None = None
-                if is_elem:
-                    parts = scan.inline_parts(inner)
-                    if parts is None:
-                        return None
-                cell = make_cell(kind or "n", style or None, xml_text(v_text) if v_elem else None,
-                                 xml_text(f_text) if f_elem else None, parts)
-            else:
-                key = (kind, style, v_text)
+        make_cell, memo, xml_text, columns = self._make_cell, self._memo, scan.xml_text, _COLUMNS
+        read, found = self.cells_read, 0
+        for piece in scan.slices(body):
+            self._check_time()
+            values = scan.VALUE_CELL.findall(piece)
+            found += len(values) + len(scan.EMPTY_CELL.findall(piece))
+            for letters, digits, style, kind, raw in values:
+                key = (kind, style, raw)
                 cell = memo.get(key)
                 if cell is None:
-                    cell = memo[key] = make_cell(kind or "n", style or None, xml_text(v_text), None, None)
-            if cell is not EMPTY:
-                cells[(row, col)] = cell
-                read += 1
-                if read > max_cells:
-                    return None  # the streaming parser raises, at the same cell
+                    cell = memo[key] = make_cell(kind or "n", style or None, xml_text(raw), None, None)
+                if cell is not EMPTY:
+                    cells[(int(digits), columns.get(letters) or _column(letters))] = cell
+                    read += 1
+        if found != expected or read > self.limits.max_cells:
+            return None  # a cell in another shape (or too many): taken apart cell by cell, or streamed
         self.cells_read = read
-        return self._scan_merges(sheet, body, counts)
+        return sheet
+
+    def _scan_cells(self, name: str, state: str, body: str, expected: int) -> Sheet | None:
+        """Every cell taken apart by :data:`scan.CELL`, as the streaming parser reads it; None when a
+        cell has another shape or would be refused (the streaming parser then says why)."""
+        sheet = Sheet(name=name, state=state)
+        cells = sheet.cells
+        make_cell, memo, xml_text, columns = self._make_cell, self._memo, scan.xml_text, _COLUMNS
+        max_rows, max_cells = self.limits.max_rows, self.limits.max_cells
+        read, found = self.cells_read, 0
+        for piece in scan.slices(body):
+            self._check_time()
+            matches = scan.CELL.findall(piece)
+            found += len(matches)
+            for letters, digits, style, kind, attrs, void, f_elem, f_text, v_elem, v_text, is_elem, inner in matches:
+                if letters:
+                    col = columns.get(letters) or _column(letters)
+                    row = int(digits)
+                else:
+                    named = scan.attributes(attrs)
+                    position = _split_ref(named["r"]) if "r" in named else None
+                    if position is None:
+                        return None  # a cell placed by its neighbours: the streaming parser counts
+                    row, col = position
+                    kind, style = named.get("t", "n"), named.get("s", "")
+                if row > max_rows or col > MAX_EXCEL_COL:
+                    return None
+                if void or not (v_elem or f_elem or is_elem):
+                    continue
+                cell: Cell | None
+                if f_elem or is_elem:
+                    parts: list[str] | None = None
+                    if is_elem:
+                        parts = scan.inline_parts(inner)
+                        if parts is None:
+                            return None
+                    cell = make_cell(kind or "n", style or None, xml_text(v_text) if v_elem else None,
+                                     xml_text(f_text) if f_elem else None, parts)
+                else:
+                    key = (kind, style, v_text)
+                    cell = memo.get(key)
+                    if cell is None:
+                        cell = memo[key] = make_cell(kind or "n", style or None, xml_text(v_text), None, None)
+                if cell is not EMPTY:
+                    cells[(row, col)] = cell
+                    read += 1
+                    if read > max_cells:
+                        return None  # the streaming parser raises, at the same cell
+        if found != expected:
+            return None  # a cell in a shape the scan does not take apart
+        self.cells_read = read
+        return sheet
 
     def _scan_merges(self, sheet: Sheet, body: str, counts) -> Sheet | None:
         self._check_time()
