@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from datetime import datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests import hostile
-from tests.factories import delete_meta, make_return, make_workspace, set_meta
+from tests.factories import copy_as, delete_meta, make_return, make_workspace, set_meta
 from tests.office import SOFFICE, convert
 from toolkit import pool
 from toolkit.check import CheckContext
 from toolkit.findings import Code, Level
+from toolkit.merge import run_merge
 from toolkit.pool import Checked, check_files, examine, keep_all, keep_none, map_ordered, needs_grid
 from toolkit.read import Limits
+from toolkit.standing import Fate
+from toolkit.workspace import Workspace
 
 PARENT = os.getpid()
 
@@ -203,3 +210,91 @@ def test_workers_can_be_capped_from_the_environment(inbox, monkeypatch):
     assert [c.outcome for c in check_files(items, ctx)] == [c.outcome for c in serial(items, ctx)]
     monkeypatch.setenv("DUCHA_WORKERS", "zwei")
     assert pool.default_workers() >= 1
+
+
+# ---------------------------------------------------------------------------------------
+# a whole merge: with the pool and without, the same round
+
+
+@pytest.fixture(scope="module")
+def round_inbox(tmp_path_factory):
+    """A round's inbox with enough files for the pool: versions, faults, a copy and foreign files."""
+    tmp = tmp_path_factory.mktemp("merge")
+    ws = make_workspace(tmp)
+    inbox = ws.inbox("2021-04")
+    for i, unit in enumerate(["市科技局", "市发展改革委", "灵宝市人民政府", "卢氏县人民政府"]):
+        make_return(ws, inbox, unit=unit, name=f"{i}_{unit}.xlsx", contact=i != 1)
+    make_return(ws, inbox / "第二批", unit="市科技局", name="科技局_有错.xlsx",
+                values={"1-1-1": {"本期完成": "约59家"}, "1-1-2": {"本期完成": None}})
+    make_return(ws, inbox / "第二批", unit="市发展改革委", name="发改委_改后.xlsx", values={"2-1-1": {"本期完成": 91}})
+    make_return(ws, inbox, unit="市科技局", name="科技局_上轮.xlsx", round="2021-03")
+    make_return(ws, inbox, unit="灵宝市人民政府", name="灵宝_改单位.xlsx", edit=lambda wb: set_meta(wb, "单位编号", "D99"))
+    make_return(ws, inbox, unit="卢氏县人民政府", name="卢氏_无标识.xlsx", edit=delete_meta)
+    copy_as(inbox / "0_市科技局.xlsx", inbox / "第三批" / "科技局_再发一次.xlsx")
+    hostile.docx(inbox / "说明.docx")
+    hostile.garbage_xls(inbox / "损坏.xls")
+    hostile.encrypted_ooxml(inbox / "加密.xlsx")
+    hostile.billion_laughs(inbox / "实体.xlsx")
+    hostile.truncated(hostile.real_xlsx(tmp / "real.xlsx"), inbox / "截断.xlsx")
+    return ws
+
+
+def _merged(source: Workspace, target: Path, workers: str, monkeypatch) -> tuple[Workspace, object, list[str]]:
+    shutil.copytree(source.root, target)
+    ws = Workspace(target)
+    monkeypatch.setenv(pool.WORKERS_ENV, workers)
+    lines: list[str] = []
+    standing = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 0), log=lines.append)
+    return ws, standing, lines
+
+
+def _report(path: Path) -> list[tuple]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    return [row for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)]
+
+
+def test_a_merge_with_the_pool_is_the_merge_without(round_inbox, tmp_path, monkeypatch):
+    started: dict[str, int] = {}
+    parallel = pool._parallel
+
+    def counted(func, items, shared, workers):
+        started[func.__name__] = len(items)
+        return parallel(func, items, shared, workers)
+
+    monkeypatch.setattr(pool, "_parallel", counted)
+    serial_ws, serial, serial_log = _merged(round_inbox, tmp_path / "serial", "1", monkeypatch)
+    assert started == {}
+    monkeypatch.setattr(pool, "MIN_PARALLEL", 2)  # the few marked-up copies through the pool too
+    pooled_ws, pooled, pooled_log = _merged(round_inbox, tmp_path / "pooled", "2", monkeypatch)
+    # the files really went through the pool: reading and checking, and the marked-up copies
+    assert started["_check_job"] >= 8 and started["_feedback_job"] >= 3
+
+    assert [line.replace(str(pooled_ws.root), "") for line in pooled_log] == \
+        [line.replace(str(serial_ws.root), "") for line in serial_log]
+    assert pooled.findings == serial.findings
+    assert [(f.submission.file, f.submission.unit, f.fate, f.pending, f.findings) for f in pooled.files] == \
+        [(f.submission.file, f.submission.unit, f.fate, f.pending, f.findings) for f in serial.files]
+    assert (pooled.outputs["csv"]).read_bytes() == serial.outputs["csv"].read_bytes()
+    assert _report(pooled.outputs["check"]) == _report(serial.outputs["check"])
+    feedback = "rounds/2021-04/feedback"
+    assert json.loads((pooled_ws.root / feedback / "index.json").read_text(encoding="utf-8")) == \
+        json.loads((serial_ws.root / feedback / "index.json").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in (pooled_ws.root / feedback).iterdir()) == \
+        sorted(p.name for p in (serial_ws.root / feedback).iterdir())
+    for marked in (serial_ws.root / feedback).glob("*.xlsx"):
+        assert _report(pooled_ws.root / feedback / marked.name) == _report(marked)
+    # the mix is mixed: accepted, superseded, rejected, an attachment, a repeat; errors held
+    assert {Fate.ACCEPTED, Fate.SUPERSEDED, Fate.REJECTED, Fate.ATTACHMENT, Fate.DUPLICATE} <= \
+        {f.fate for f in serial.files}
+    assert any(f.errors for f in serial.files) and len(serial.pending) > 0
+
+
+def test_rerun_after_a_pooled_merge_reads_nothing(round_inbox, tmp_path, monkeypatch):
+    ws, first, _log = _merged(round_inbox, tmp_path / "ws", "2", monkeypatch)
+
+    def no_reading(path, *_args, **_kw):
+        raise AssertionError(f"{path.name} read again")
+
+    monkeypatch.setattr("toolkit.merge.examine", no_reading)
+    again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 30))
+    assert again.outputs["csv"].read_bytes() == first.outputs["csv"].read_bytes()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import ReadError
 from .findings import Code
-from .read import Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
+from .read import EMPTY, Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
 from .templates import COLUMNS, GUIDE_SHEET, LOCKED_COLUMNS, META_SHEET, canon, file_fingerprint
 from .values import normalize_text
 
@@ -34,7 +34,7 @@ class ReturnRow:
     columns: dict[str, int]
 
     def cell(self, column: str) -> Cell:
-        return self.cells.get(column, Cell())
+        return self.cells.get(column, EMPTY)
 
     def ref(self, column: str) -> str:
         return cell_ref(self.row, self.columns.get(column, 1))
@@ -97,24 +97,29 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
     for sheet in book.sheets:
         if sheet.name in (META_SHEET, GUIDE_SHEET):
             continue
-        header_row = _header_row(sheet)
+        if not sheet.cells:
+            continue
+        max_row, max_col = sheet.max_row, sheet.max_col
+        top = _top_rows(sheet)
+        header_row = _header_row(top, max_row)
         if header_row is None:
-            if sheet.cells:
-                ret.sheets_without_header.append(sheet.name)
+            ret.sheets_without_header.append(sheet.name)
             continue
         columns = {}
-        for col in range(1, sheet.max_col + 1):
+        for col in range(1, max_col + 1):
             label = _label(sheet.value(header_row, col))
             if label in COLUMNS and label not in columns:
                 columns[label] = col
         missing = [name for name in COLUMNS if name not in columns]
         if missing:
             ret.missing_columns[sheet.name] = missing
-        _read_info(sheet, header_row, ret)
-        for row in range(header_row + 1, sheet.max_row + 1):
-            code_cell = sheet.cell(row, columns["指标编号"])
+        _read_info(sheet, top, header_row, ret)
+        grid = sheet.cells
+        code_col = columns["指标编号"]
+        for row in range(header_row + 1, max_row + 1):
+            code_cell = grid.get((row, code_col), EMPTY)
             code = canon(code_cell.value)
-            cells = {name: sheet.cell(row, col) for name, col in columns.items()}
+            cells = {name: grid.get((row, col), EMPTY) for name, col in columns.items()}
             if not code:
                 if any(c.value not in (None, "") for c in cells.values()):
                     ret.rows.append(ReturnRow(sheet.name, row, "", cells, columns))
@@ -125,22 +130,47 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
     return ret
 
 
+_LABELS: dict[str, str] = {}
+
+
 def _label(value: object) -> str:
-    return re.sub(r"\s+", "", normalize_text(value)) if isinstance(value, str) else ""
+    """A header or label cell's text without any white space ('' for anything but text)."""
+    if not isinstance(value, str):
+        return ""
+    label = _LABELS.get(value)
+    if label is None:
+        label = re.sub(r"\s+", "", normalize_text(value))
+        if len(_LABELS) < 100_000:
+            _LABELS[value] = label
+    return label
 
 
-def _header_row(sheet: Sheet, limit: int = 15) -> int | None:
-    for row in range(1, min(sheet.max_row, limit) + 1):
-        labels = {_label(sheet.value(row, c)) for c in range(1, min(sheet.max_col, 40) + 1)}
+#: The header is looked for in this many rows from the top, and in this many columns.
+HEADER_ROWS, HEADER_COLS = 15, 40
+
+
+def _top_rows(sheet: Sheet) -> dict[int, list[tuple[int, object]]]:
+    """The (column, value) of every stored cell in the top HEADER_ROWS rows, by row, left to right."""
+    top: dict[int, list[tuple[int, object]]] = {}
+    for (row, col), cell in sheet.cells.items():
+        if row <= HEADER_ROWS:
+            top.setdefault(row, []).append((col, cell.value))
+    for cells in top.values():
+        cells.sort(key=lambda item: item[0])
+    return top
+
+
+def _header_row(top: dict[int, list[tuple[int, object]]], max_row: int) -> int | None:
+    for row in range(1, min(max_row, HEADER_ROWS) + 1):
+        labels = {_label(value) for col, value in top.get(row, ()) if col <= HEADER_COLS}
         if all(k in labels for k in HEADER_KEYS):
             return row
     return None
 
 
-def _read_info(sheet: Sheet, header_row: int, ret: ReturnFile) -> None:
+def _read_info(sheet: Sheet, top: dict[int, list[tuple[int, object]]], header_row: int, ret: ReturnFile) -> None:
     for row in range(1, header_row):
-        for col in range(1, sheet.max_col + 1):
-            raw = sheet.value(row, col)
+        for col, raw in top.get(row, ()):
             label = _label(raw)
             if not label:
                 continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,11 +28,13 @@ from .findings import Code, Finding, Level, make
 from .formatting import TIME_PROGRESS_PLACES, cn_month_day
 from .intake import ReturnFile, read_return
 from .model import Entry, Registry, Round, Submission
-from .read import Limits
+from .pool import imap_ordered, map_ordered, needs_grid
+from .progress import Bar, progress
+from .read import Limits, Workbook
 from .receipts import Role, RoundFile, round_files
 from .snapshot import Basis, Pick, RegistryChange, RoundContext
-from .standing import CategoryRound, Fate, History, Standing, build_standing
-from .store import IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
+from .standing import CategoryRound, Fate, FileStanding, History, Standing, build_standing
+from .store import HashMemo, IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
 from .values import half_up
 from .workspace import Workspace
 
@@ -56,8 +58,9 @@ def output_names(round_name: str) -> dict[str, str]:
 class _Seen:
     submission: Submission
     outcome: Outcome
-    ret: ReturnFile | None  # None when unreadable, or taken from the cache
+    ret: ReturnFile | None  # the file as read, kept only where its feedback copy needs the grid
     pick: Pick | None = None  # the registry it was checked against
+    read_now: bool = False  # read (successfully) and checked by this run, not taken from the cache
 
 
 def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: str | None = None
@@ -77,18 +80,38 @@ def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: 
     return check_return(ret, ctx.for_return(ret) if isinstance(ctx, RoundContext) else ctx), ret
 
 
-def checked(path: Path, label: str, digest: str, ctx: RoundContext, cache: OutcomeCache, limits: Limits, *,
-            remember: bool = True) -> tuple[Outcome, ReturnFile | None, Pick]:
-    """One file's outcome: from the cache when it was checked against the registry the round would
-    use now, else read and checked (and remembered)."""
-    hit = cache.get(digest, label)
-    if hit is not None:
-        return hit[0], None, hit[1]
+@dataclass
+class _Checked:
+    """What a worker sends back for one file (:func:`_check_job`)."""
+
+    outcome: Outcome
+    pick: Pick
+    ret: ReturnFile | None  # only where the feedback copy needs the grid (:func:`toolkit.pool.needs_grid`)
+    read: bool  # the file could be read
+
+
+def _check_job(item: tuple[Path, str, str], shared: tuple[RoundContext, OutcomeCache | None, Limits]) -> _Checked:
+    """Read and check one file in a worker of :func:`toolkit.pool.imap_ordered`, and remember the
+    outcome in the cache (``None``: do not)."""
+    path, label, digest = item
+    ctx, cache, limits = shared
     outcome, ret = examine(path, ctx, limits, name=label)
     pick = ctx.pick(ret)
-    if remember:
+    if cache is not None:
         cache.put(digest, outcome, pick)
-    return outcome, ret, pick
+    return _Checked(outcome, pick, ret if ret is not None and needs_grid(outcome, ret) else None, ret is not None)
+
+
+def _same_unit_objects(outcome: Outcome, pick: Pick, ctx: RoundContext) -> None:
+    """An outcome made in a worker names its unit by a copy: name the registry's own object, as
+    an outcome made here does."""
+    if outcome.unit is None:
+        return
+    registry = ctx.registry_for(pick)
+    unit = registry.unit_by_code(outcome.unit.code) if outcome.unit.code else None
+    unit = unit or registry.units.get(outcome.unit.name)
+    if unit is not None and unit == outcome.unit:
+        outcome.unit = unit
 
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
@@ -150,6 +173,31 @@ def _submissions(files: list[RoundFile], ctx: RoundContext, cache: OutcomeCache,
             "或用 ducha receive 登记后重新运行。")
     seen: list[_Seen] = []
     by_hash: dict[str, Submission] = {}
+    known: dict[int, tuple[Outcome, Pick]] = {}  # receipt id -> outcome checked in an earlier run
+    todo: list[tuple[Path, str, str]] = []  # (stored original, label, sha256) to read and check now
+    for f in items:
+        if f.role is Role.RETURN and f.receipt.stored is not None:
+            hit = cache.get(f.receipt.sha256, f.label)
+            if hit is not None:
+                known[f.receipt.id] = hit
+            else:
+                todo.append((f.receipt.stored, f.label, f.receipt.sha256))
+    # read and checked on every core, in receipt order; the log follows as results arrive
+    fresh = imap_ordered(_check_job, todo, (ctx, cache if remember else None, limits))
+    with progress(len(todo), "读取校验") as bar:
+        say = bar.wrap(log)
+        try:
+            _take_files(items, seen, by_hash, known, fresh, ctx, cache, say, bar)
+        finally:
+            fresh.close()
+    _attribute_attachments(seen, files)
+    return seen
+
+
+def _take_files(items: list[RoundFile], seen: list[_Seen], by_hash: dict[str, Submission],
+                known: dict[int, tuple[Outcome, Pick]], fresh: Iterator[_Checked], ctx: RoundContext,
+                cache: OutcomeCache, log: Log, bar: Bar) -> None:
+    """Each received file's submission, in receipt order (see :func:`_submissions`)."""
     for i, f in enumerate(items, start=1):
         receipt, label = f.receipt, f.label
         sub = Submission(file=label, path=receipt.stored or Path(receipt.original_name), sha256=receipt.sha256,
@@ -181,18 +229,24 @@ def _submissions(files: list[RoundFile], ctx: RoundContext, cache: OutcomeCache,
             log(f"  [{i}/{len(items)}] {label}：附件（{f.detail}），已登记，不作为报表读取")
             continue
         assert receipt.stored is not None
-        outcome, ret, pick = checked(receipt.stored, label, receipt.sha256, ctx, cache, limits, remember=remember)
+        ret: ReturnFile | None = None
+        read_now = False
+        if receipt.id in known:
+            outcome, pick = known[receipt.id]
+        else:
+            job = next(fresh)
+            outcome, pick, ret, read_now = job.outcome, job.pick, job.ret, job.read
+            _same_unit_objects(outcome, pick, ctx)
+            bar.advance()
         sub.unit = outcome.unit_name
         sub.accepted = not outcome.rejected
         sub.errors, sub.notices = outcome.errors, outcome.notices
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
-        seen.append(_Seen(sub, outcome, ret, pick))
+        seen.append(_Seen(sub, outcome, ret, pick, read_now))
         verdict = "接受" if sub.accepted else "拒收"
         log(f"  [{i}/{len(items)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
-    _attribute_attachments(seen, files)
-    return seen
 
 
 def _attribute_attachments(seen: list[_Seen], files: list[RoundFile]) -> None:
@@ -338,14 +392,21 @@ def correction_deadline(rnd: Round, now: datetime) -> date:
     return day
 
 
+#: Hashes of the archived copies, by their stat (:class:`toolkit.store.HashMemo`), in the round's state.
+ARCHIVE_HASHES = "archive-hashes.json"
+
+
 def _archive(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
     """Accepted originals into the content-addressed archive, unchanged."""
     archive = ws.archive(rnd.name)
+    memo = HashMemo(ws.state(rnd.name) / ARCHIVE_HASHES)  # copies verified before are not read again
     for item in seen:
         sub = item.submission
         if sub.accepted and not sub.duplicate_of:
             unit_code = item.outcome.unit.code if item.outcome.unit else ""
-            sub.archived, _ = archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file)
+            sub.archived, _ = archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file,
+                                           digest=sub.sha256, memo=memo)
+    memo.save()
 
 
 FEEDBACK_INDEX = "index.json"
@@ -359,12 +420,13 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
     later return, or a refused one followed by an accepted one, leaves nothing pending:
     its old reply text is removed so nobody sends it).
     """
-    from .feedback import feedback_name, reply_text, write_feedback
+    from .feedback import feedback_name, reply_text
 
     folder = ws.feedback(rnd.name)
     office = standing.registry.settings.issuer
     fates = {id(f.submission): f for f in standing.files}
-    index: list[dict[str, object]] = []
+    plans: list[tuple[_Seen, FileStanding, Path]] = []
+    jobs: dict[int, tuple[Path, Outcome, Workbook | None, str]] = {}  # plan -> marked copy to write now
     for item in seen:
         sub = item.submission
         fs = fates[id(sub)]
@@ -375,14 +437,23 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
         flat = sub.file.replace("\\", "/").replace("/", "_")
         marked = folder / feedback_name(flat)
         reply = folder / f"{Path(safe_name(flat)).stem}_回复.txt"
+        if not item.read_now and marked.exists():  # already checked and marked up in an earlier run
+            sub.feedback = marked
+        elif any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in fs.findings):
+            jobs[len(plans)] = (sub.path, item.outcome, item.ret.workbook if item.ret is not None else None,
+                                marked.name)
+        plans.append((item, fs, reply))
+    written = _write_marked(jobs, folder, rnd.name)
+    index: list[dict[str, object]] = []
+    for n, (item, fs, reply) in enumerate(plans):
+        sub = item.submission
         subject = ""
         try:
-            if item.ret is None and marked.exists():  # already checked and marked up in an earlier run
-                sub.feedback = marked
-            elif any(f.level is not Level.REJECT or f.code not in UNREADABLE for f in fs.findings):
-                workbook = item.ret.workbook if item.ret is not None else None
-                sub.feedback = write_feedback(sub.path, item.outcome, folder, workbook=workbook, name=marked.name,
-                                              round_name=rnd.name)
+            if n in written:
+                result = written[n]
+                if isinstance(result, OSError):
+                    raise result
+                sub.feedback = result
             if fs.pending:
                 due = correction_deadline(rnd, now)
                 subject, body = reply_text(item.outcome, office=office, round_name=rnd.name,
@@ -403,6 +474,35 @@ def _feedback(ws: Workspace, rnd: Round, seen: list[_Seen], standing: Standing, 
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_write(folder / FEEDBACK_INDEX, "w") as fh:
         json.dump(index, fh, ensure_ascii=False, indent=1)
+
+
+def _write_marked(jobs: dict[int, tuple[Path, Outcome, Workbook | None, str]], folder: Path, round_name: str
+                  ) -> dict[int, Path | OSError]:
+    """Write the marked-up copies on every core; each job's path, or the OSError that stopped it.
+
+    Two jobs for one file name (``a/b.xlsx`` and ``a_b.xlsx``) are one copy, the later one's,
+    as when they were written one after the other."""
+    last = {job[3]: n for n, job in jobs.items()}
+    todo = [n for n in jobs if last[jobs[n][3]] == n]
+    with progress(len(todo), "反馈文件") as bar:
+        def done(_i: int, _result: Path | OSError) -> None:
+            bar.advance()
+
+        results = dict(zip(todo, map_ordered(_feedback_job, [jobs[n] for n in todo], (folder, round_name),
+                                             on_result=done), strict=True))
+    return {n: results[last[job[3]]] for n, job in jobs.items()}
+
+
+def _feedback_job(job: tuple[Path, Outcome, Workbook | None, str], shared: tuple[Path, str]) -> Path | OSError:
+    """One marked-up copy (:func:`toolkit.feedback.write_feedback`), in a worker of the pool."""
+    from .feedback import write_feedback
+
+    source, outcome, workbook, name = job
+    folder, round_name = shared
+    try:
+        return write_feedback(source, outcome, folder, workbook=workbook, name=name, round_name=round_name)
+    except OSError as exc:
+        return exc
 
 
 def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tuple[str, str], Entry],

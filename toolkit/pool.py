@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -131,7 +131,7 @@ def _check_item(item: tuple[Path, str], shared: tuple[CheckContext, Limits, Keep
 
 def map_ordered(func: Callable[[T, Any], R], items: Sequence[T], shared: Any = None, *,
                 workers: int | None = None, on_result: Callable[[int, R], None] | None = None,
-                min_parallel: int = MIN_PARALLEL) -> list[R]:
+                min_parallel: int | None = None) -> list[R]:
     """``[func(item, shared) for item in items]`` on every core, in input order.
 
     ``func`` must be a module-level function (spawn pickles it by name); ``shared``
@@ -139,24 +139,34 @@ def map_ordered(func: Callable[[T, Any], R], items: Sequence[T], shared: Any = N
     a worker that dies (killed from outside) leaves the remaining items to be done
     in-process.
     """
+    results: list[R] = []
+    for result in imap_ordered(func, items, shared, workers=workers, min_parallel=min_parallel):
+        if on_result is not None:
+            on_result(len(results), result)
+        results.append(result)
+    return results
+
+
+def imap_ordered(func: Callable[[T, Any], R], items: Sequence[T], shared: Any = None, *,
+                 workers: int | None = None, min_parallel: int | None = None) -> Generator[R, None, None]:
+    """:func:`map_ordered` as a generator: each result as soon as it and all before it are done.
+
+    The workers run ahead of the consumer; close the generator (or run it out) to stop them.
+    ``min_parallel``: fewer items run in-process (default :data:`MIN_PARALLEL`)."""
     items = list(items)
+    min_parallel = MIN_PARALLEL if min_parallel is None else min_parallel
     wanted = default_workers() if workers is None else max(1, workers)
     wanted = min(wanted, len(items) // max(min_parallel // 2, 1) or 1)
-    results: list[R] = []
+    done = 0
     if wanted > 1 and len(items) >= min_parallel and _context() is not None:
         try:
             for result in _parallel(func, items, shared, wanted):
-                if on_result is not None:
-                    on_result(len(results), result)
-                results.append(result)
+                done += 1
+                yield result
         except (BrokenProcessPool, OSError):
             pass  # a worker was killed, or no process could start: finish in-process
-    for i in range(len(results), len(items)):
-        result = func(items[i], shared)
-        if on_result is not None:
-            on_result(i, result)
-        results.append(result)
-    return results
+    for i in range(done, len(items)):
+        yield func(items[i], shared)
 
 
 def _context():

@@ -51,6 +51,7 @@ from .mail.parse import MailFileError, parse_mail_file
 from .model import ArrivalBasis, Source
 from .read import Content, Limits, classify, is_skippable
 from .store import (
+    HashMemo,
     IntakeLog,
     cleanup_temp,
     clip,
@@ -337,6 +338,10 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
     A file seen for the first time arrives ``now`` (the first sighting); files
     already received keep their receipt. A file that cannot be read right now (still
     being saved, locked) is reported through ``log`` and left for the next run.
+
+    A file whose receipt already records its hash, under this very name and place, is
+    not read again while it is unchanged (:class:`~toolkit.store.HashMemo`): receiving it
+    again would change nothing.
     """
     inbox = ws.inbox(round_name)
     if not inbox.is_dir():
@@ -344,8 +349,10 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
     arrived = china_time(now) if now is not None else None
     out: list[Receipt] = []
     paths = _walk(inbox)
+    memo = HashMemo(ws.state(round_name) / INBOX_HASHES)
     i = 0
     with IntakeLog(ws.intake_db) as db:
+        names: set[tuple[int, str, str]] | None = None  # (receipt, name, origin) recorded, once needed
         while i < len(paths):
             # A batch of files: each one's bytes are fsynced as they are stored, their folders
             # once for the batch, and the receipts are committed together after that. A batch
@@ -356,13 +363,43 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
                 while i < last and time.monotonic() - started <= _BATCH_SECONDS:
                     path, i = paths[i], i + 1
                     rel = path.relative_to(inbox).as_posix()
+                    digest = memo.get(path)
+                    if digest is not None:
+                        if names is None:
+                            names = {(n["receipt"], n["name"], n["origin"]) for n in db.names(round_name)
+                                     if n["parent"] is None}
+                        unchanged = _unchanged(ws, db, round_name, digest, path.name, rel, names)
+                        if unchanged is not None:
+                            out.append(unchanged)
+                            continue
                     try:
                         out.append(_receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
-                                                 basis=ArrivalBasis.FIRST_SEEN, origin=rel, batch=folders))
+                                                 basis=ArrivalBasis.FIRST_SEEN, origin=rel, batch=folders,
+                                                 memo=memo))
                     except WorkspaceError as exc:
                         log(f"  暂不登记 {rel}：{exc}")
                 sync_dirs(folders)
+    memo.keep_only(paths)
+    memo.save()
     return out
+
+
+#: Hashes of the inbox's files by their stat (:class:`~toolkit.store.HashMemo`), in the round's state.
+INBOX_HASHES = "inbox-hashes.json"
+
+
+def _unchanged(ws: Workspace, db: IntakeLog, round_name: str, digest: str, name: str, origin: str,
+               names: set[tuple[int, str, str]]) -> Receipt | None:
+    """The receipt of a file seen before (``digest`` from the memo), when receiving it again would
+    change nothing: recorded under this name and place, its stored copy in place. Else None."""
+    row = db.receipt(round_name, digest)
+    if row is None:
+        return None
+    if (name, origin, None) != (row["original_name"], row["origin"], row["parent"]) and \
+            (row["id"], name, origin) not in names:
+        return None
+    receipt = _receipt(ws, row)
+    return replace(receipt, new=False) if receipt.stored is not None else None
 
 
 #: A scan commits its receipts after this many files or seconds, whichever comes first.
@@ -387,13 +424,19 @@ def _walk(folder: Path) -> list[Path]:
     return found
 
 
-def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, **kw: Any) -> Receipt:
+def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, *, memo: HashMemo | None = None,
+                  **kw: Any) -> Receipt:
     try:
-        size = path.stat().st_size
+        before = path.stat()
         digest = _sha256(path)
+        if memo is not None:
+            after = path.stat()
+            if (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == \
+                    (after.st_size, after.st_mtime_ns, after.st_ctime_ns):
+                memo.put(path, digest, before)  # unchanged while it was read: the hash is its content's
     except OSError as exc:
         raise WorkspaceError(f"无法读取文件 {path}（{exc.strerror or exc}）。请确认文件存在且未被占用。") from exc
-    return _receive(ws, round_name, digest, size, path, kw.pop("name", None) or path.name, db=db, **kw)
+    return _receive(ws, round_name, digest, before.st_size, path, kw.pop("name", None) or path.name, db=db, **kw)
 
 
 def round_files(ws: Workspace, round_name: str, *, limits: Limits = Limits(), now: datetime | None = None,

@@ -41,6 +41,7 @@ __all__ = [
     "LOCK_NAME",
     "SCHEMA_VERSION",
     "IntakeLog",
+    "HashMemo",
     "WorkspaceLock",
     "archive_file",
     "atomic_path",
@@ -347,6 +348,70 @@ def sha256_file(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+class HashMemo:
+    """sha256 hashes computed before, by file and its stat, so an unchanged file is not read again.
+
+    A hash is remembered with the file's size, modification time, inode and change time
+    (``st_ctime_ns``, which no tool can set back: any write changes it); :meth:`get` gives it
+    back only while all four are the same. It is a shortcut to a hash already computed,
+    never a source of anything else (an arrival time least of all). Kept as a small JSON
+    file; a lost or damaged one only means the files are hashed again.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._known: dict[str, list] = {}
+        self._changed = False
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("version") == self.VERSION and isinstance(data.get("files"), dict):
+                self._known = data["files"]
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    @staticmethod
+    def _key(st: os.stat_result) -> list:
+        return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+    def get(self, file: Path | str, st: os.stat_result | None = None) -> str | None:
+        """The hash remembered for ``file`` if it is unchanged since (``st``: its stat, if taken)."""
+        entry = self._known.get(str(file))
+        if entry is None:
+            return None
+        try:
+            st = st or os.stat(file)
+        except OSError:
+            return None
+        return entry[4] if entry[:4] == self._key(st) else None
+
+    def put(self, file: Path | str, digest: str, st: os.stat_result) -> None:
+        """Remember ``digest`` for ``file`` as it was when ``st`` was taken (before hashing it)."""
+        entry = [*self._key(st), digest]
+        if self._known.get(str(file)) != entry:
+            self._known[str(file)] = entry
+            self._changed = True
+
+    def keep_only(self, files: Iterable[Path | str]) -> None:
+        """Forget every file but these (files gone from the inbox)."""
+        wanted = {str(f) for f in files}
+        gone = [name for name in self._known if name not in wanted]
+        for name in gone:
+            del self._known[name]
+        self._changed = self._changed or bool(gone)
+
+    def save(self) -> None:
+        if not self._changed:
+            return
+        try:
+            with atomic_write(self.path, "w", durable=False) as fh:  # a lost memo is re-hashing, not harm
+                json.dump({"version": self.VERSION, "files": self._known}, fh)
+            self._changed = False
+        except (OSError, WorkspaceError):
+            pass
+
+
 def _archive_name(digest: str, unit_code: str, original: str, n: int) -> str:
     # Each part is made safe first, so a "/" in a part cannot cut off the hash prefix.
     parts = [digest[:16]] + ([safe_name(unit_code)] if unit_code else []) + [safe_name(original)]
@@ -358,7 +423,8 @@ def _archive_name(digest: str, unit_code: str, original: str, n: int) -> str:
 
 
 def archive_file(
-    src: Path | str, archive_dir: Path | str, *, unit_code: str = "", original_name: str = ""
+    src: Path | str, archive_dir: Path | str, *, unit_code: str = "", original_name: str = "",
+    digest: str | None = None, memo: HashMemo | None = None,
 ) -> tuple[Path, str]:
     """Copy ``src`` into ``archive_dir`` as ``<sha256[:16]>_<safe name>``; return (path, sha256).
 
@@ -367,12 +433,17 @@ def archive_file(
     verified against the hash. An archived file is never overwritten: if the target
     already holds the same content it is reused; if it holds different content (a
     corrupted archive), the copy goes to ``..._2.xlsx`` and so on.
+
+    ``digest`` is ``src``'s hash when the caller knows it (a stored original, verified when it
+    was received: the copy is still verified against it); ``memo`` spares re-hashing an
+    archived copy that has not changed since it was last verified.
     """
     src = Path(src)
     archive_dir = Path(archive_dir)
     try:
         st = os.stat(src)
-        digest = sha256_file(src)
+        if digest is None:
+            digest = sha256_file(src)
     except OSError as exc:
         raise WorkspaceError(
             f"无法读取要归档的文件 {src}（{exc.strerror or exc}）。请确认文件存在且未被占用。"
@@ -388,14 +459,34 @@ def archive_file(
     for n in range(1, 100):
         target = archive_dir / _archive_name(digest, unit_code, original, n)
         if target.exists():
-            if _same_hash(target, digest):
+            if _archived(target, digest, memo):
                 return target, digest
             continue
-        if _copy_new(src, target, digest, st):
-            return target, digest
-        if _same_hash(target, digest):  # another process archived it meanwhile
+        if _copy_new(src, target, digest, st) or _same_hash(target, digest):  # or archived meanwhile
+            _remember(target, digest, memo)
             return target, digest
     raise WorkspaceError(f"归档文件夹 {archive_dir} 中同名文件过多，无法归档 {src.name}。请检查该文件夹。")
+
+
+def _archived(target: Path, digest: str, memo: HashMemo | None) -> bool:
+    """Whether ``target`` holds ``digest``: by the memo while it is unchanged, else by hashing it."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return False
+    if memo is not None and memo.get(target, st) == digest:
+        return True
+    if not _same_hash(target, digest):
+        return False
+    if memo is not None:
+        memo.put(target, digest, st)
+    return True
+
+
+def _remember(target: Path, digest: str, memo: HashMemo | None) -> None:
+    if memo is not None:
+        with contextlib.suppress(OSError):
+            memo.put(target, digest, os.stat(target))
 
 
 def _write_hashed(fd: int, data: bytes | Path) -> str:

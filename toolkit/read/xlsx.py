@@ -8,6 +8,12 @@ the XML through expat with DTDs refused outright (:mod:`.package`). It runs
 in-process and is bounded by the limits: the clock is checked for every 64 KB of
 XML, whatever the XML holds, so millions of empty ``<c/>`` or ``<row>`` elements
 still stop in time, and nothing but stored cells is kept in memory.
+
+Parts up to :data:`.scan.WHOLE_PART_BYTES` (every part of an ordinary return) are
+read whole instead: expat checks them without a Python callback, and regular
+expressions take them apart (:mod:`.scan`), several times faster; whatever the scan
+does not cover completely is streamed as above, so both ways read the same cells
+and refuse the same files.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from xml.parsers import expat
 
 from ..errors import ReadError
 from ..findings import Code
+from . import scan
 from .model import EMPTY, MAX_EXCEL_COL, MB, Cell, Limits, Sheet, Workbook, cell_ref
 from .package import (
     _CHUNK,
@@ -58,6 +65,9 @@ BUILTIN_FORMATS = {
 }
 
 
+_new_cell = tuple.__new__  # Cell(...) without the keyword handling: a third of the time
+
+
 class _NotWorksheet(Exception):
     """A sheet part whose root is a chartsheet, dialogsheet or macrosheet."""
 
@@ -69,6 +79,9 @@ class _XlsxReader:
         self.wanted = wanted
         self.deadline = deadline
         self.cells_read = 0
+        self._memo: dict[tuple[str, str, str], Cell] = {}  # equal cells are one object
+        # references that could lie beyond the sheet (or beyond max_rows) are checked cell by cell
+        self._far = scan.far_references(len(str(limits.max_rows)))
 
     def read(self) -> Workbook:
         try:
@@ -192,7 +205,31 @@ class _XlsxReader:
                 return target
         return None
 
+    def _whole(self, part: str) -> str | None:
+        """A small part's text, checked by expat, when the scan covers it (:mod:`.scan`); else None."""
+        info = self._info(part)
+        if info is None or info.file_size > scan.WHOLE_PART_BYTES:
+            return None
+        self._check_time()
+        try:
+            data = self.zf.read(info)  # zipfile stops at the declared size and checks the CRC
+        except Exception:  # noqa: BLE001 - damaged data: the streaming parser says how, where
+            return None
+        self._check_time()
+        return scan.checked_text(data, part, self._check_time)
+
     def _shared_strings(self, rels: dict[str, tuple[str, str]]) -> list[str]:
+        part = self._part_of(rels, "sharedStrings") or ""
+        if self._info(part) is None:
+            return []
+        text = self._whole(part)
+        if text is not None:
+            found = scan.shared_strings(text, _unescape)
+            if found is not None:
+                return found
+        return self._stream_shared_strings(part)
+
+    def _stream_shared_strings(self, part: str) -> list[str]:
         strings: list[str] = []
         parts: list[str] = []
         state = {"t": False, "skip": 0}
@@ -218,7 +255,7 @@ class _XlsxReader:
             if state["t"]:
                 parts.append(data)
 
-        self._feed(self._part_of(rels, "sharedStrings") or "", start, end, text)
+        self._feed(part, start, end, text)
         return strings
 
     def _styles(self, rels: dict[str, tuple[str, str]]) -> list[tuple[str, bool, bool]]:
@@ -257,6 +294,126 @@ class _XlsxReader:
         return xfs
 
     def _sheet(self, name: str, state: str, part: str) -> Sheet:
+        """Read one worksheet part: scanned whole when small and plain (:mod:`.scan`), else streamed."""
+        text = self._whole(part)
+        if text is not None:
+            before = self.cells_read
+            sheet = self._scan_sheet(name, state, text)
+            if sheet is not None:
+                return sheet
+            self.cells_read = before
+        return self._stream_sheet(name, state, part)
+
+    def _scan_sheet(self, name: str, state: str, text: str) -> Sheet | None:
+        """The cells of a worksheet the scan covers, as the streaming parser reads them; None when
+        anything is unusual (the streaming parser then reads the part and says what is wrong)."""
+        scanned = scan.worksheet_body(text)
+        if scanned is None:
+            return None
+        body, counts = scanned
+        max_rows = self.limits.max_rows
+        numbers = scan.ROW_NUMBER.findall(body)
+        if len(numbers) != counts["row"]:
+            numbers = [scan.attributes(attrs).get("r") for attrs in scan.ROW.findall(body)]
+            if len(numbers) != counts["row"]:
+                return None
+        for r in numbers:
+            if r is None or not (r.isdigit() and len(r) <= 10) or int(r) > max_rows:
+                return None  # a row numbered by its position, or a bad number: streamed, refused there
+        if not self._far.search(body):
+            sheet = self._scan_plain(name, state, body, counts["c"])
+            if sheet is not None:
+                return self._scan_merges(sheet, body, counts)
+        sheet = self._scan_cells(name, state, body, counts["c"])
+        return None if sheet is None else self._scan_merges(sheet, body, counts)
+
+    def _scan_plain(self, name: str, state: str, body: str, expected: int) -> Sheet | None:
+        """The common case, quickly: every cell a plain value (``<c r s t><v>…</v></c>``) or empty,
+        and within the sheet (:data:`scan.VALUE_CELL`, :data:`scan.EMPTY_CELL`); else None."""
+        sheet = Sheet(name=name, state=state)
+        cells = sheet.cells
+        make_cell, memo, xml_text, columns = self._make_cell, self._memo, scan.xml_text, _COLUMNS
+        read, found = self.cells_read, 0
+        for piece in scan.slices(body):
+            self._check_time()
+            values = scan.VALUE_CELL.findall(piece)
+            found += len(values) + len(scan.EMPTY_CELL.findall(piece))
+            for letters, digits, style, kind, raw in values:
+                key = (kind, style, raw)
+                cell = memo.get(key)
+                if cell is None:
+                    cell = memo[key] = make_cell(kind or "n", style or None, xml_text(raw), None, None)
+                if cell is not EMPTY:
+                    cells[(int(digits), columns.get(letters) or _column(letters))] = cell
+                    read += 1
+        if found != expected or read > self.limits.max_cells:
+            return None  # a cell in another shape (or too many): taken apart cell by cell, or streamed
+        self.cells_read = read
+        return sheet
+
+    def _scan_cells(self, name: str, state: str, body: str, expected: int) -> Sheet | None:
+        """Every cell taken apart by :data:`scan.CELL`, as the streaming parser reads it; None when a
+        cell has another shape or would be refused (the streaming parser then says why)."""
+        sheet = Sheet(name=name, state=state)
+        cells = sheet.cells
+        make_cell, memo, xml_text, columns = self._make_cell, self._memo, scan.xml_text, _COLUMNS
+        max_rows, max_cells = self.limits.max_rows, self.limits.max_cells
+        read, found = self.cells_read, 0
+        for piece in scan.slices(body):
+            self._check_time()
+            matches = scan.CELL.findall(piece)
+            found += len(matches)
+            for letters, digits, style, kind, attrs, void, f_elem, f_text, v_elem, v_text, is_elem, inner in matches:
+                if letters:
+                    col = columns.get(letters) or _column(letters)
+                    row = int(digits)
+                else:
+                    named = scan.attributes(attrs)
+                    position = _split_ref(named["r"]) if "r" in named else None
+                    if position is None:
+                        return None  # a cell placed by its neighbours: the streaming parser counts
+                    row, col = position
+                    kind, style = named.get("t", "n"), named.get("s", "")
+                if row > max_rows or col > MAX_EXCEL_COL:
+                    return None
+                if void or not (v_elem or f_elem or is_elem):
+                    continue
+                cell: Cell | None
+                if f_elem or is_elem:
+                    parts: list[str] | None = None
+                    if is_elem:
+                        parts = scan.inline_parts(inner)
+                        if parts is None:
+                            return None
+                    cell = make_cell(kind or "n", style or None, xml_text(v_text) if v_elem else None,
+                                     xml_text(f_text) if f_elem else None, parts)
+                else:
+                    key = (kind, style, v_text)
+                    cell = memo.get(key)
+                    if cell is None:
+                        cell = memo[key] = make_cell(kind or "n", style or None, xml_text(v_text), None, None)
+                if cell is not EMPTY:
+                    cells[(row, col)] = cell
+                    read += 1
+                    if read > max_cells:
+                        return None  # the streaming parser raises, at the same cell
+        if found != expected:
+            return None  # a cell in a shape the scan does not take apart
+        self.cells_read = read
+        return sheet
+
+    def _scan_merges(self, sheet: Sheet, body: str, counts) -> Sheet | None:
+        self._check_time()
+        merges = scan.MERGE.findall(body) if counts["mergeCell"] else []
+        if len(merges) != counts["mergeCell"]:
+            return None
+        for attrs in merges:
+            if self.cells_read >= self.limits.max_cells:
+                return None  # the streaming parser raises, at the same merge
+            self._merge(sheet, scan.attributes(attrs).get("ref", ""))
+        return sheet
+
+    def _stream_sheet(self, name: str, state: str, part: str) -> Sheet:
         """Stream one worksheet part; keeps only the cells that hold something."""
         sheet = Sheet(name=name, state=state)
         cells = sheet.cells
@@ -417,11 +574,20 @@ class _XlsxReader:
             value = raw
         if value is None and formula is None and error is None:
             return EMPTY
-        return Cell(value=value, formula=formula, error=error, numfmt=numfmt,
-                    is_date=is_date and isinstance(value, datetime), is_percent=is_percent)
+        return _new_cell(Cell, (value, formula, error, numfmt, is_date and isinstance(value, datetime), is_percent))
 
 
 _COLUMNS: dict[str, int] = {}
+
+
+def _column(letters: str) -> int:
+    """'AB' -> 28 (upper-case letters only), cached."""
+    col = 0
+    for ch in letters:
+        col = col * 26 + ord(ch) - 64
+    if len(_COLUMNS) < 50_000:
+        _COLUMNS[letters] = col
+    return col
 
 
 def _split_ref(ref: str) -> tuple[int, int] | None:
