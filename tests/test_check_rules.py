@@ -49,6 +49,7 @@ from toolkit.model import Entry
 from toolkit.read import Limits
 from toolkit.registry import load_registry
 from toolkit.standing import Fate, UnitState
+from toolkit.store import IntakeLog
 from toolkit.templates import GUIDE_SHEET, INPUT_COLUMNS, META_SHEET, file_fingerprint
 
 D = Decimal
@@ -912,9 +913,16 @@ def test_empty_and_foreign_returns_in_a_merge(tmp_path):
                           edit=lambda wb: set_info(wb, "填报单位", LS))
     for path in (empty, foreign):
         deliver(ws, ROUND, path, datetime(2021, 5, 7, 10))
-    result = run_merge(ws, ROUND, now=NOW)
+    lines: list[str] = []
+    result = run_merge(ws, ROUND, now=NOW, log=lines.append)
     codes = {f.file: f.code for f in result.findings if f.level is Level.REJECT}
     assert codes == {"科技局.xlsx": Code.F116, "灵宝.xlsx": Code.F117}
+    # the merge's log line and the intake log say 空表 for the empty table, 拒收 for the other
+    assert any("科技局.xlsx" in line and "空表" in line for line in lines)
+    assert any("灵宝.xlsx" in line and "拒收" in line for line in lines)
+    with IntakeLog(ws.intake_db) as db:
+        verdicts = {e["original_name"]: e["verdict"] for e in db.entries(ROUND)}
+    assert verdicts == {"科技局.xlsx": "空表", "灵宝.xlsx": "拒收"}
     subs = {s.file: s for s in result.submissions}
     assert not subs["科技局.xlsx"].accepted and not subs["灵宝.xlsx"].accepted
     assert _row(result, "1-1-1", KJ).status == "未报送"

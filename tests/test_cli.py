@@ -91,6 +91,9 @@ def test_check_exit_codes_and_json(demo, tmp_path):
     assert "E203" in codes
     assert doc["history_checked"] is False
     assert run("check", str(tmp_path / "missing.xlsx")).returncode == 2
+    untouched = next((demo.folder / "rounds" / "2021-04" / "templates").glob("*市科技局*"))
+    proc = run("check", str(untouched))
+    assert proc.returncode == 1 and "：空表，" in text(proc) and "F116" in text(proc)
 
 
 def test_check_with_workspace_uses_history(demo):

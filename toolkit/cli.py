@@ -241,6 +241,8 @@ def cmd_check(args) -> int:
         ctx = RoundContext(ws, registry, rnd) if rnd is not None else \
             CheckContext(registry=registry, settings=ws.check_settings())
         limits = ws.limits()
+    from .standing import refused_as
+
     outcomes = []
     for path in args.files:
         if not path.exists():
@@ -258,7 +260,7 @@ def cmd_check(args) -> int:
     if not ctx.has_history:
         print("说明：未提供上一轮数据，“累计数不得小于上轮”“进展情况与上轮相同”等需要历史数据的检查已跳过。")
     for o in outcomes:
-        verdict = "拒收" if o.rejected else ("有错误" if o.errors else "通过")
+        verdict = refused_as(o.findings).value if o.rejected else ("有错误" if o.errors else "通过")
         print(f"\n{o.file}（{o.unit_name or '单位未识别'}）：{verdict}，错误 {o.errors} 处，提示 {o.notices} 处")
         if o.findings:
             print(findings_table(o.findings))

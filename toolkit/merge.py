@@ -33,7 +33,7 @@ from .progress import Bar, progress
 from .read import Limits, Workbook
 from .receipts import Role, RoundFile, round_files
 from .snapshot import Basis, Pick, RegistryChange, RoundContext
-from .standing import CategoryRound, Fate, FileStanding, History, Standing, build_standing
+from .standing import CategoryRound, Fate, FileStanding, History, Standing, build_standing, refused_as
 from .store import HashMemo, IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
 from .values import half_up
 from .workspace import Workspace
@@ -244,7 +244,7 @@ def _take_files(items: list[RoundFile], seen: list[_Seen], by_hash: dict[str, Su
         if outcome.rejected:
             sub.reason = next(f.message for f in outcome.findings if f.level is Level.REJECT)
         seen.append(_Seen(sub, outcome, ret, pick, read_now))
-        verdict = "接受" if sub.accepted else "拒收"
+        verdict = "接受" if sub.accepted else refused_as(outcome.findings).value
         log(f"  [{i}/{len(items)}] {label}：{outcome.unit_name or '未识别单位'}，{verdict}"
             f"（错误 {outcome.errors}，提示 {outcome.notices}）")
 
@@ -582,7 +582,8 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
             sub = item.submission
             if sub.duplicate_of or sub.withdrawn:  # the log lists repeats and withdrawals from the receipts
                 continue
-            verdict = "附件" if sub.attachment else ("接受" if sub.accepted else "拒收")
+            verdict = "附件" if sub.attachment else \
+                ("接受" if sub.accepted else refused_as(item.outcome.findings).value)
             last = db.seen(rnd.name, sub.sha256)
             now = (verdict, sub.unit, item.outcome.errors, item.outcome.notices)
             if last and (last["verdict"], last["unit"], last["errors"], last["notices"]) == now:

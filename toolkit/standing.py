@@ -332,6 +332,12 @@ class Standing:
 # -- building -------------------------------------------------------------------------
 
 
+def refused_as(findings: Sequence[Finding]) -> Fate:
+    """A refused file's fate: 空表 when every refusal is that it holds nothing filled in, else 拒收."""
+    rejects = [f for f in findings if f.level is Level.REJECT]
+    return Fate.EMPTY if rejects and all(f.code.name in EMPTY_CODES for f in rejects) else Fate.REJECTED
+
+
 def _fate(sub: Submission, findings: Sequence[Finding]) -> Fate:
     if sub.duplicate_of:
         return Fate.DUPLICATE
@@ -340,10 +346,7 @@ def _fate(sub: Submission, findings: Sequence[Finding]) -> Fate:
     if sub.attachment:
         return Fate.ATTACHMENT
     if not sub.accepted:
-        rejects = [f for f in findings if f.level is Level.REJECT]
-        if rejects and all(f.code.name in EMPTY_CODES for f in rejects):
-            return Fate.EMPTY
-        return Fate.REJECTED
+        return refused_as(findings)
     return Fate.SUPERSEDED if sub.superseded else Fate.ACCEPTED
 
 
