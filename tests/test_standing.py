@@ -275,3 +275,29 @@ def _inbox_copy(ws, path):
     target = ws.inbox(ROUND) / path.name
     path.replace(target)
     return target
+
+
+def test_the_outputs_fingerprint_follows_content_not_sharing(tmp_path):
+    """The rerun's fingerprint sees every field of every row and indicator, and only content:
+    an equal copy of a row or an indicator (as the cache gives) fingerprints the same."""
+    import copy
+    from dataclasses import replace
+
+    from toolkit.merge import _outputs_digest
+
+    ws = make_workspace(tmp_path)
+    deliver(ws, ROUND, _inbox_copy(ws, make_return(ws, tmp_path / "in", unit="市科技局")), datetime(2021, 5, 7, 9))
+    standing = run_merge(ws, ROUND, now=NOW)
+    digest = _outputs_digest(standing)
+    assert _outputs_digest(copy.deepcopy(standing)) == digest
+    unshared = replace(standing, rows=[replace(r, indicator=copy.deepcopy(r.indicator)) for r in standing.rows])
+    assert _outputs_digest(unshared) == digest
+    row = standing.rows[0]
+    for changed in (replace(row, progress=row.progress + "。"), replace(row, completion=Decimal("1.5")),
+                    replace(row, indicator=replace(row.indicator, name=row.indicator.name + "X"))):
+        assert _outputs_digest(replace(standing, rows=[changed, *standing.rows[1:]])) != digest
+    lagging = standing.lagging[0]
+    moved = replace(lagging, lagging_parts=[*lagging.lagging_parts, standing.rows[-1]])
+    assert _outputs_digest(replace(standing, lagging=[moved, *standing.lagging[1:]])) != digest
+    assert _outputs_digest(replace(standing, now=NOW.replace(hour=23))) == digest
+    assert _outputs_digest(replace(standing, now=NOW.replace(day=14))) != digest

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,13 +27,13 @@ from .errors import ReadError
 from .findings import Code, Finding, Level, make
 from .formatting import TIME_PROGRESS_PLACES, cn_month_day
 from .intake import ReturnFile, read_return
-from .model import Entry, Registry, Round, Submission
+from .model import Entry, Registry, ResultRow, Round, Submission
 from .pool import imap_ordered, map_ordered, needs_grid
 from .progress import Bar, progress
 from .read import Limits, Workbook
 from .receipts import Role, RoundFile, round_files
 from .snapshot import Basis, Pick, RegistryChange, RoundContext
-from .standing import CategoryRound, Fate, FileStanding, History, Standing, build_standing, refused_as
+from .standing import CategoryRound, Fate, FileStanding, History, LagItem, Standing, build_standing, refused_as
 from .store import HashMemo, IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
 from .values import half_up
 from .workspace import Workspace
@@ -312,13 +312,54 @@ def _outputs_digest(standing: Standing) -> str:
     from .report import template_path
 
     same_day = replace(standing, now=datetime.combine(standing.now.date(), datetime.min.time()), outputs={})
-    # repr, not pickle: a dataclass's repr follows its fields, whatever objects they share
-    digest = hashlib.sha256(repr(same_day).encode("utf-8"))
+    digest = hashlib.sha256()
+    _fingerprint(same_day, digest.update)
     digest.update(__version__.encode())
     template = template_path()
     if template is not None:
         digest.update(template.read_bytes())
     return digest.hexdigest()
+
+
+def _fingerprint(standing: Standing, feed: Callable[[bytes], object]) -> None:
+    """Feed the standing's content to ``feed`` piece by piece, as its repr would give it, without
+    building the repr (100 MB and more for a province): a row is given field by field, its
+    indicator as a number, and a row or indicator of the same content as one given before (in
+    ``headline``, ``lagging``, ``pending``) as that one's number. Only content counts, never which
+    objects happen to be shared: a merge and its rerun from the cache give the same fingerprint."""
+    by_id: dict[int, str] = {}  # id(row or indicator) -> its number
+    by_text: dict[str, str] = {}  # its content -> its number
+    row_fields = [f.name for f in fields(ResultRow)]
+
+    def numbered(obj: object, kind: str, content: Callable[[], str]) -> str:
+        number = by_id.get(id(obj))
+        if number is None:
+            text = content()
+            number = by_text.get(text)
+            if number is None:
+                number = by_text[text] = f"{kind}{len(by_text)}"
+                feed(f"{number}={text}\n".encode())
+            by_id[id(obj)] = number
+        return number
+
+    def row(r: ResultRow) -> str:
+        return numbered(r, "R", lambda: "ResultRow" + repr(
+            [numbered(r.indicator, "I", lambda: repr(r.indicator)) if name == "indicator" else getattr(r, name)
+             for name in row_fields]))
+
+    def lag(item: LagItem) -> str:
+        return f"L({row(item.row)},[{','.join(row(p) for p in item.lagging_parts)}])"
+
+    for f in fields(standing):
+        value = getattr(standing, f.name)
+        if f.name in ("rows", "headline", "pending"):
+            text = f"[{','.join(row(r) for r in value)}]"
+        elif f.name == "lagging":
+            text = f"[{','.join(lag(item) for item in value)}]"
+        else:
+            text = repr(value)
+        feed(f"{f.name}={text}\n".encode())
+    by_id.clear()  # ids are only meaningful while the objects live
 
 
 def _outputs_current(ws: Workspace, standing: Standing, digest: str) -> bool:
