@@ -206,7 +206,7 @@ def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance:
     row = ResultRow(round=first.round, category=ind.sheet, category_title=first.category_title, indicator=ind,
                     unit=TOTAL, target=ind.target, is_total=True)
     good = [p for p in parts if p.status not in _ABSENT]
-    row.missing_parts = tuple(p.unit for p in parts if p not in good)
+    row.missing_parts = tuple(p.unit for p in parts if p.status in _ABSENT)
     absent = next((s for s in (Status.PENDING, Status.TO_ADD) if any(p.status is s for p in parts)), Status.MISSING)
     if not good:
         row.status = absent

@@ -645,7 +645,7 @@ def year_history(ws: Workspace, standing: Standing) -> History | None:
     registry, name = standing.registry, standing.round.name
     try:
         current = year.results_frame(csv_rows(standing), registry.rounds)
-        frame = year.year_results(ws, current=current)
+        frame = year.year_results(ws, current=current, registry=registry)
         found = year.trends(frame, name)
         progress = year.category_progress(frame)
     except DuchaError as exc:

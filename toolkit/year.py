@@ -44,7 +44,7 @@ import pandas as pd
 
 from .errors import WorkspaceError
 from .formatting import change_text, round_half_up
-from .model import LAGGING, PERCENT_UNITS, TOTAL, Round
+from .model import LAGGING, PERCENT_UNITS, TOTAL, Registry, Round
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -198,16 +198,18 @@ def round_results(ws: WorkspaceLike, round_name: str) -> pd.DataFrame:
     return _read_csv(path, rnd, registry.rounds)
 
 
-def year_results(ws: WorkspaceLike, current: pd.DataFrame | None = None) -> pd.DataFrame:
+def year_results(ws: WorkspaceLike, current: pd.DataFrame | None = None,
+                 registry: Registry | None = None) -> pd.DataFrame:
     """Every merged round's results in one tidy frame, in the order of the 轮次 sheet.
 
     One row per round, indicator and unit (and a 合计 row where several units report);
     columns 轮次 (ordered categorical), 统计截止日期, then results.csv's columns; numbers are
     Decimals or None. ``current`` (from :func:`results_frame`) replaces whatever is on disk
-    for its round(s), so a round can be compared before its results.csv exists.
+    for its round(s), so a round can be compared before its results.csv exists. ``registry``:
+    the master as already loaded (else it is read).
     """
     w = _workspace(ws)
-    registry = w.registry()
+    registry = registry or w.registry()
     replaced = set(current["轮次"].astype(str)) if current is not None else set()
     frames = []
     for rnd in registry.rounds:
