@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -64,13 +65,16 @@ def entry_from_record(item: dict, *, strict: bool = False) -> Entry:
 _ENTRY_FIELD_SET = frozenset(ENTRY_FIELDS)
 
 
-def json_lines(head: dict[str, object], key: str, items: list) -> str:
-    """``head`` with ``key`` holding ``items`` as one JSON document, an item per line: json's C
-    encoder writes each item (``json.dump`` and ``indent`` take its pure-Python path)."""
-    opening = json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
-    if not items:
-        return opening + "]}\n"
-    return opening + "\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in items) + "\n]}\n"
+def json_lines(head: dict[str, object], key: str, items: Iterable[object]) -> Iterator[str]:
+    """``head`` with ``key`` holding ``items`` as one JSON document, in pieces of an item per line
+    (to be written as they come: no document held whole): json's C encoder writes each item
+    (``json.dump`` and ``indent`` take its pure-Python path)."""
+    yield json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
+    separator = "\n"
+    for item in items:
+        yield separator + json.dumps(item, ensure_ascii=False)
+        separator = ",\n"
+    yield ("\n" if separator != "\n" else "") + "]}\n"
 
 
 @dataclass
@@ -186,17 +190,19 @@ class Workspace:
         and type, so the next round can convert them when the office changes a unit."""
         folder = self.state(name)
         folder.mkdir(parents=True, exist_ok=True)
-        data = []
         by_code = {ind.code: ind for ind in registry.indicators()} if registry is not None else {}
-        for e in entries:
-            item = entry_record(e)
-            ind = by_code.get(e.code)
-            if ind is not None:
-                item[MEASURE], item[KIND] = ind.unit, ind.kind
-            data.append(item)
-        text = json_lines({"round": name, "saved": datetime.now().isoformat(timespec="seconds")}, "entries", data)
+
+        def records() -> Iterator[dict[str, object]]:
+            for e in entries:
+                item = entry_record(e)
+                ind = by_code.get(e.code)
+                if ind is not None:
+                    item[MEASURE], item[KIND] = ind.unit, ind.kind
+                yield item
+
+        head = {"round": name, "saved": datetime.now().isoformat(timespec="seconds")}
         with atomic_write(folder / "entries.json", "w") as fh:  # durable: a rerun does not write it again
-            fh.write(text)
+            fh.writelines(json_lines(head, "entries", records()))
 
     def load_entries(self, name: str, registry: Registry | None = None) -> dict[tuple[str, str], Entry] | None:
         """A round's accepted entries by (指标编号, 单位名称); None when the round has none on record.
