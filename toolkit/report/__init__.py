@@ -53,12 +53,13 @@ from .document import (
 log = logging.getLogger(__name__)
 
 
-def render(result: Standing, doc: DocumentObject) -> None:
+def render(result: Standing, doc: DocumentObject) -> list:
     """Write the report's content into ``doc`` (whose body is empty).
 
     眉首 (office and date), title, opening, the chart, the categories 一、…十、 (with
     （一） task headings where a category has several tasks), rows awaiting verification,
     下步工作, the 附件说明, the 落款, then 附件1 滞后和逾期事项 and 附件2 报送情况 as tables.
+    Returns the tables' body rows, which :func:`write_report` writes as it saves the document.
     """
     settings = result.registry.settings
     w = _Writer(doc)
@@ -127,6 +128,7 @@ def render(result: Standing, doc: DocumentObject) -> None:
     props.created = now
     props.modified = now
     props.revision = 1
+    return w.deferred
 
 
 def _chart(w: _Writer, result: Standing) -> None:
@@ -151,8 +153,8 @@ def write_report(result: Standing, path: Path, template: Path | None = None) -> 
     """Write ``进展情况报告_<轮次>.docx`` for ``result`` to ``path`` (atomically); returns ``path``."""
     path = Path(path)
     doc = _open(template)
-    render(result, doc)
-    _save_atomic(doc, path)
+    deferred = render(result, doc)
+    _save_atomic(doc, path, deferred)
     return path
 
 

@@ -10,7 +10,10 @@ its styles 标题/正文/一级标题/二级标题, page setup and footer, and t
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -519,6 +522,8 @@ class _Writer:
         self.fonts = {name: _style_font(doc, name) for name in _STYLE_FONTS}
         self._styles = {name: doc.styles[name] for name in _STYLE_FONTS}  # python-docx finds names linearly
         self._style_ids: dict[str, str | None] = {}
+        # tables' body rows, written into document.xml when it is saved (:func:`save`)
+        self.deferred: list[tuple[list[int], str, tuple[str, str], list[list[str]]]] = []
 
     def _add_paragraph(self, style: str) -> Paragraph:
         """``doc.add_paragraph(style=…)`` with the style's id looked up once: python-docx looks for
@@ -586,27 +591,44 @@ class _Writer:
             _set_child(borders, f"w:{edge}", {"w:val": "single", "w:sz": "4", "w:space": "0", "w:color": "000000"})
         for col, width in zip(table.columns, widths_mm, strict=True):
             col.width = Mm(width)
-        # The rows as XML in one go: through python-docx's cell objects a table of a few thousand
-        # rows takes minutes (every row and cell lookup walks the table again).
+        # The rows as XML text, written straight into the saved document (see _save_atomic):
+        # through python-docx's cell objects a table of a few thousand rows takes minutes, and even
+        # as one parsed tree a province's 附件1 (9,000 rows) holds 350 MB of XML nodes.
         style_id = self.doc.styles[STYLE_TABLE].style_id  # looked up once: by name it is a linear search
         twips = [_twips(w) for w in widths_mm]
         fonts = (FONT_HEADING1, self.fonts.get(STYLE_TABLE, FONT_BODY))
-        xml = [f"<w:tbl {nsdecls('w')}>"]
-        for r, values in enumerate([columns, *rows]):
-            xml.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>")
-            font = fonts[r > 0]
-            for width, value in zip(twips, values, strict=True):
-                align = '<w:jc w:val="left"/>' if r and len(value) > 8 else ""  # long text from the left
-                xml.append(
-                    f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
-                    f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:autoSpaceDE w:val="0"/>'
-                    f'<w:autoSpaceDN w:val="0"/>{align}</w:pPr>'
-                    f'<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>'
-                    f'</w:rPr><w:t xml:space="preserve">{xml_escape(_XML_ILLEGAL.sub("", value))}</w:t></w:r></w:p></w:tc>')
-            xml.append("</w:tr>")
-        xml.append("</w:tbl>")
-        for tr in list(parse_xml("".join(xml))):
+        header = parse_xml(f"<w:tbl {nsdecls('w')}>{''.join(_table_rows(twips, style_id, fonts, [columns], 0))}</w:tbl>")
+        for tr in list(header):
             table._tbl.append(tr)
+        if rows:
+            marker = f"{_ROWS_MARK}{len(self.deferred)}"
+            self.deferred.append((twips, style_id, fonts, rows))
+            placeholder = parse_xml(f"<w:tbl {nsdecls('w')}>"
+                                    f"<w:tr><w:tc><w:p><w:r><w:t>{marker}</w:t></w:r></w:p></w:tc></w:tr></w:tbl>")
+            table._tbl.append(placeholder[0])
+
+
+def _table_rows(twips: list[int], style_id: str, fonts: tuple[str, str], rows: list[list[str]], first: int
+                ) -> Iterator[str]:
+    """The XML of table rows, one row at a time; row ``first`` + i is the header when 0."""
+    for r, values in enumerate(rows, start=first):
+        font = fonts[r > 0]
+        cells = ["<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>"]
+        for width, value in zip(twips, values, strict=True):
+            align = '<w:jc w:val="left"/>' if r and len(value) > 8 else ""  # long text from the left
+            cells.append(
+                f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
+                f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:autoSpaceDE w:val="0"/>'
+                f'<w:autoSpaceDN w:val="0"/>{align}</w:pPr>'
+                f'<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>'
+                f'</w:rPr><w:t xml:space="preserve">{xml_escape(_XML_ILLEGAL.sub("", value))}</w:t></w:r></w:p></w:tc>')
+        cells.append("</w:tr>")
+        yield "".join(cells)
+
+
+#: Stands in a table for its body rows until the document is saved (a control-free ASCII tag).
+_ROWS_MARK = "DUCHA-DEFERRED-ROWS-"
+_ROWS_MARK_RE = re.compile(rf"<w:tr>(?:(?!</w:tr>).)*?{_ROWS_MARK}(\d+)(?:(?!</w:tr>).)*?</w:tr>", re.S)
 
 
 #: Characters XML 1.0 cannot hold (a control character pasted into the master's text).
@@ -667,9 +689,31 @@ def _no_auto_space(par: Paragraph) -> None:
         el.set(qn("w:val"), "0")
 
 
-def _save_atomic(doc: DocumentObject, path: Path) -> None:
+def _save_atomic(doc: DocumentObject, path: Path, deferred: Sequence[tuple] = ()) -> None:
+    """Save ``doc`` to ``path`` atomically, the tables' ``deferred`` rows written into its
+    document.xml row by row in place of their placeholders (never held as one text or tree)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        doc.save(str(tmp))
-
-
+        if not deferred:
+            doc.save(str(tmp))
+            return
+        saved = io.BytesIO()
+        doc.save(saved)
+        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                data = source.read(info)
+                if info.filename != "word/document.xml":
+                    target.writestr(info, data)
+                    continue
+                text = data.decode("utf-8")
+                part = zipfile.ZipInfo(info.filename, info.date_time)
+                part.compress_type = zipfile.ZIP_DEFLATED
+                with target.open(part, "w") as out:
+                    at = 0
+                    for match in _ROWS_MARK_RE.finditer(text):
+                        out.write(text[at:match.start()].encode("utf-8"))
+                        twips, style_id, fonts, rows = deferred[int(match.group(1))]
+                        for piece in _table_rows(twips, style_id, fonts, rows, 1):
+                            out.write(piece.encode("utf-8"))
+                        at = match.end()
+                    out.write(text[at:].encode("utf-8"))
