@@ -97,3 +97,34 @@ def test_a_failing_workbook_stops_the_child(tmp_path, monkeypatch):
     with pytest.raises(WorkspaceError, match="台账写入失败"):
         write_outputs(Workspace(tmp_path), big_standing(), parallel=True)
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.skipif(not can_fork(), reason="no fork or a single core")
+def test_history_worked_out_in_a_child_is_the_history(demo, tmp_path, monkeypatch):
+    """A large round works out the year's history in a forked child (pandas stays out of the
+    merge's memory): the history that comes back is the one worked out in the merge itself."""
+    import shutil
+    from datetime import datetime
+
+    import toolkit.merge as merge_mod
+    import toolkit.outputs.forked as forked
+    from toolkit.merge import run_merge
+
+    shutil.copytree(demo.folder, tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws")
+    here = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 0))
+    assert here.history is not None and here.history.categories
+    started = []
+    real = forked.Forked
+
+    def counted(label, fn, *args):
+        started.append(label)
+        return real(label, fn, *args)
+
+    monkeypatch.setattr(forked, "MIN_ROWS", 0)
+    monkeypatch.setattr(forked, "Forked", counted)
+    (ws.state("2021-04") / "outputs.json").unlink()  # written again, so the report forks too
+    there = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 0))
+    assert "跨轮次比较" in started
+    assert repr(there.history) == repr(here.history)
+    assert merge_mod._outputs_digest(there) == merge_mod._outputs_digest(here)
