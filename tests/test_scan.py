@@ -423,3 +423,29 @@ def test_a_sheet_of_many_slices_reads_as_streamed(tmp_path, monkeypatch, plain):
     counting = Counting(monkeypatch)
     assert assert_same(path, monkeypatch)[0] == "read"
     assert counting.sheets == 1  # the one forced stream in assert_same; the scan read the rest
+
+
+def test_plain_sheets_take_the_quick_scan(tmp_path, monkeypatch):
+    """Sheets of plain values as xlsxwriter (and Excel) write them — shared strings, numbers, empty
+    styled cells — need no cell-by-cell scan: the root's ``xmlns:r="http…"`` is not a cell
+    reference beyond the sheet."""
+    import xlsxwriter
+
+    path = tmp_path / "plain.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    bold = book.add_format({"bold": True})
+    for n in range(3):
+        sheet = book.add_worksheet(f"类别{n}")
+        for r in range(30):
+            sheet.write_string(r, 0, f"任务{r}", bold)
+            sheet.write_number(r, 1, r * 1.5)
+            sheet.write_blank(r, 2, None, bold)
+    book.close()
+    assert 'xmlns:r="http' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    slow = []
+    cells = xlsx._XlsxReader._scan_cells
+    monkeypatch.setattr(xlsx._XlsxReader, "_scan_cells", lambda self, *a: slow.append(a[0]) or cells(self, *a))
+    assert assert_same(path, monkeypatch)[0] == "read"
+    assert slow == []
+    assert scan.far_references(7).search('<worksheet xmlns:r="http://x"><c r="A1"/>') is None
+    assert scan.far_references(7).search('<c s="1" r="XFE1"/>') is not None

@@ -88,8 +88,10 @@ SHARED_NAMES = frozenset(["sst", "si", "t", "r", "rPh", "phoneticPr", "extLst"])
 
 
 def far_references(digits: int) -> re.Pattern[str]:
-    """Cell references that may lie beyond the sheet: three letters, or ``digits`` digits or more."""
-    return re.compile(rf'r="\$?(?:[A-Za-z]{{3}}|[A-Za-z]{{1,2}}\$?[0-9]{{{digits},}})')
+    """Cell references that may lie beyond the sheet: three letters, or ``digits`` digits or more.
+
+    Only an ``r`` attribute counts (after white space): not ``xmlns:r="http…"`` on the root."""
+    return re.compile(rf'[ \t\r\n]r="\$?(?:[A-Za-z]{{3}}|[A-Za-z]{{1,2}}\$?[0-9]{{{digits},}})')
 
 
 def tags(text: str, name: str) -> int:
