@@ -518,3 +518,55 @@ def test_cli_missing_master_exits_2(tmp_path):
     assert "Traceback" not in output
     assert done.stderr.startswith("错误：")
     assert "master.xlsx" in done.stderr
+
+
+# -- the parsed master kept in the workspace ----------------------------------------------------
+
+
+def test_an_unchanged_master_is_not_read_again(tmp_path, monkeypatch):
+    import openpyxl
+
+    import toolkit.workspace as workspace_mod
+    from tests.factories import make_workspace
+
+    ws = make_workspace(tmp_path)
+    first = ws.registry()
+    assert (ws.root / ".ducha" / "master.pickle").is_file()
+
+    def no_reading(path):
+        raise AssertionError("the master was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(workspace_mod, "load_registry", no_reading)
+        again = ws.registry()
+    assert again == first and again is not first  # a fresh copy: callers may change theirs
+    # the office edits the master: read again, and the memo follows
+    book = openpyxl.load_workbook(ws.master)
+    book["设置"]["B2"] = "市政府督查室（改）"
+    book.save(ws.master)
+    changed = ws.registry()
+    assert changed != first
+    with monkeypatch.context() as patch:
+        patch.setattr(workspace_mod, "load_registry", no_reading)
+        assert ws.registry() == changed
+    # a damaged memo, or one from another version of the code, is ignored and replaced
+    (ws.root / ".ducha" / "master.pickle").write_bytes(b"\x80\x05garbage")
+    assert ws.registry() == changed
+    monkeypatch.setattr(workspace_mod, "_code_stamp", lambda: "another version")
+    calls = []
+    monkeypatch.setattr(workspace_mod, "load_registry", lambda path: calls.append(path) or load_registry(path))
+    assert ws.registry() == changed and calls == [ws.master]
+
+
+def test_a_master_with_errors_is_never_remembered(tmp_path):
+    from tests.factories import make_workspace
+
+    ws = make_workspace(tmp_path)
+    (ws.root / ".ducha" / "master.pickle").unlink(missing_ok=True)
+    book_bytes = ws.master.read_bytes()
+    ws.master.write_bytes(b"not a workbook")
+    with pytest.raises(MasterWorkbookError):
+        ws.registry()
+    assert not (ws.root / ".ducha" / "master.pickle").exists()
+    ws.master.write_bytes(book_bytes)
+    assert ws.registry().categories

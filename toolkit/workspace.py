@@ -12,7 +12,10 @@ checked against (``entries.json``), the cache of checked returns.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
+import pickle
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -75,6 +78,24 @@ def json_lines(head: dict[str, object], key: str, items: Iterable[object]) -> It
         yield separator + json.dumps(item, ensure_ascii=False)
         separator = ",\n"
     yield ("\n" if separator != "\n" else "") + "]}\n"
+
+
+def _master_key(master: Path) -> str:
+    """What a parsed master depends on: its bytes and the code that parses it (every module of
+    the toolkit, by size and time: a changed or reinstalled toolkit reads the master again)."""
+    digest = hashlib.sha256(master.read_bytes())
+    digest.update(_code_stamp().encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code_stamp() -> str:
+    package = Path(__file__).parent
+    stamps = []
+    for source in sorted(package.rglob("*.py")):
+        st = source.stat()
+        stamps.append(f"{source.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(stamps)
 
 
 @dataclass
@@ -162,9 +183,32 @@ class Workspace:
 
     # -- registry and rounds ---------------------------------------------------------
     def registry(self) -> Registry:
+        """The master workbook, read and checked; kept parsed in ``.ducha/master.pickle`` under the
+        hash of its bytes and of the toolkit's code, so an unchanged master loads in a blink
+        (a province's master takes a second or more to read)."""
         if not self.root.is_dir():
             raise WorkspaceError(f"工作区文件夹 {self.root} 不存在。请用 -w 指定工作区，或先运行 ducha init。")
-        return load_registry(self.master)
+        memo = self.root / STATE / "master.pickle"
+        try:
+            key = _master_key(self.master)
+        except OSError:
+            return load_registry(self.master)  # missing or unreadable: load_registry says so
+        try:
+            with open(memo, "rb") as fh:
+                saved_key, registry = pickle.load(fh)
+            if saved_key == key and isinstance(registry, Registry):
+                return registry
+        except (OSError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+                pickle.UnpicklingError):
+            pass  # no memo, or one from other code: read the master
+        registry = load_registry(self.master)
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(memo, durable=False) as fh:
+                pickle.dump((key, registry), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except (OSError, WorkspaceError):
+            pass  # a read-only workspace still works, only slower
+        return registry
 
     def pick_round(self, registry: Registry, name: str | None, today: date | None = None) -> Round:
         """The named round, or the latest whose 统计截止日期 has passed."""
@@ -200,9 +244,10 @@ class Workspace:
                     item[MEASURE], item[KIND] = ind.unit, ind.kind
                 yield item
 
-        head = {"round": name, "saved": datetime.now().isoformat(timespec="seconds")}
-        with atomic_write(folder / "entries.json", "w") as fh:  # durable: a rerun does not write it again
-            fh.writelines(json_lines(head, "entries", records()))
+        head: dict[str, object] = {"round": name, "saved": datetime.now().isoformat(timespec="seconds")}
+        with atomic_write(folder / "entries.json", "w", encoding="utf-8") as fh:  # durable: not written on a rerun
+            for piece in json_lines(head, "entries", records()):
+                fh.write(piece)
 
     def load_entries(self, name: str, registry: Registry | None = None) -> dict[tuple[str, str], Entry] | None:
         """A round's accepted entries by (指标编号, 单位名称); None when the round has none on record.
