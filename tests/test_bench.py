@@ -88,3 +88,16 @@ def test_two_sizes_give_the_growth_ratio(bench):
     text = bench.table([small, big])
     assert "time(2000)/time(1000)：合并 2.07" in text and "按 CPU：合并 2.07" in text
     assert re.search(r"^\s+1000\s+1\.40\s+7\.14\s+0\.21$", text, re.M), text
+
+
+def test_merge_phases_prints_every_step(demo, tmp_path):
+    """scripts/merge_phases.py on a copy of the demo: every step timed, the demo left as it was."""
+    before = sorted(p.name for p in (demo.folder / "rounds" / "2021-04" / "output").iterdir())
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "merge_phases.py"), str(demo.folder),
+                           "--keep", str(tmp_path / "ws")], capture_output=True, timeout=300)
+    out = proc.stdout.decode("utf-8")
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", errors="replace")
+    for step in ("read_all", "judge_round", "archive", "feedback", "outputs_digest", "registry", "合计"):
+        assert re.search(rf"^{step}\s+\d+\.\d\d 秒", out, re.M), step
+    assert (tmp_path / "ws" / "rounds" / "2021-04" / "output").is_dir()
+    assert sorted(p.name for p in (demo.folder / "rounds" / "2021-04" / "output").iterdir()) == before

@@ -29,6 +29,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
+from lxml import etree
 
 from ..errors import DuchaError
 from ..store import atomic_path
@@ -690,30 +691,63 @@ def _no_auto_space(par: Paragraph) -> None:
 
 
 def _save_atomic(doc: DocumentObject, path: Path, deferred: Sequence[tuple] = ()) -> None:
-    """Save ``doc`` to ``path`` atomically, the tables' ``deferred`` rows written into its
-    document.xml row by row in place of their placeholders (never held as one text or tree)."""
+    """Save ``doc`` to ``path`` atomically, its document.xml written piece by piece.
+
+    python-docx serialises a part whole (a province's report body is 50 MB of XML, held two
+    or three times over while it is saved): here the body's paragraphs and tables are taken
+    out before python-docx saves the package, then written one by one into document.xml in
+    place of a marker, each table's ``deferred`` rows row by row in place of its placeholder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        if not deferred:
-            doc.save(str(tmp))
-            return
-        saved = io.BytesIO()
-        doc.save(saved)
-        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
-            for info in source.infolist():
-                data = source.read(info)
-                if info.filename != "word/document.xml":
-                    target.writestr(info, data)
-                    continue
-                text = data.decode("utf-8")
-                part = zipfile.ZipInfo(info.filename, info.date_time)
-                part.compress_type = zipfile.ZIP_DEFLATED
-                with target.open(part, "w") as out:
-                    at = 0
-                    for match in _ROWS_MARK_RE.finditer(text):
-                        out.write(text[at:match.start()].encode("utf-8"))
-                        twips, style_id, fonts, rows = deferred[int(match.group(1))]
-                        for piece in _table_rows(twips, style_id, fonts, rows, 1):
-                            out.write(piece.encode("utf-8"))
-                        at = match.end()
-                    out.write(text[at:].encode("utf-8"))
+    body = doc.element.body
+    moved = [child for child in body if child.tag != qn("w:sectPr")]
+    for child in moved:
+        body.remove(child)
+    marker = parse_xml(f"<w:p {nsdecls('w')}><w:r><w:t>{_BODY_MARK}</w:t></w:r></w:p>")
+    body.insert(0, marker)
+    try:
+        with atomic_path(path) as tmp:
+            saved = io.BytesIO()
+            doc.save(saved)
+            with zipfile.ZipFile(saved) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
+                for info in source.infolist():
+                    data = source.read(info)
+                    if info.filename != "word/document.xml":
+                        target.writestr(info, data)
+                        continue
+                    part = zipfile.ZipInfo(info.filename, info.date_time)
+                    part.compress_type = zipfile.ZIP_DEFLATED
+                    with target.open(part, "w") as out:
+                        _write_body(out, data.decode("utf-8"), moved, deferred, doc.element.nsmap)
+    finally:
+        body.remove(marker)
+        for at, child in enumerate(moved):
+            body.insert(at, child)
+
+
+def _write_body(out, skeleton: str, children: list, deferred: Sequence[tuple], nsmap: dict) -> None:
+    """document.xml: the ``skeleton`` python-docx saved, its body marker replaced by ``children``."""
+    found = _BODY_MARK_RE.search(skeleton)
+    if found is None:
+        raise DuchaError("生成进展情况报告时出错：文档正文的位置标记丢失。请重新运行；如仍出错请联系维护人员。")
+    out.write(skeleton[:found.start()].encode("utf-8"))
+    # a child serialised alone repeats the namespace declarations the document element makes
+    declared = re.compile(" (?:" + "|".join(
+        re.escape(f'xmlns:{prefix}="{uri}"') for prefix, uri in nsmap.items() if prefix) + ")")
+    for child in children:
+        text = etree.tostring(child, encoding="unicode")
+        end = text.index(">")
+        text = declared.sub("", text[:end]) + text[end:]
+        at = 0
+        for match in _ROWS_MARK_RE.finditer(text):
+            out.write(text[at:match.start()].encode("utf-8"))
+            twips, style_id, fonts, rows = deferred[int(match.group(1))]
+            for piece in _table_rows(twips, style_id, fonts, rows, 1):
+                out.write(piece.encode("utf-8"))
+            at = match.end()
+        out.write(text[at:].encode("utf-8"))
+    out.write(skeleton[found.end():].encode("utf-8"))
+
+
+#: Stands in the saved skeleton for the body's content (see :func:`_save_atomic`).
+_BODY_MARK = "DUCHA-BODY-CONTENT"
+_BODY_MARK_RE = re.compile(rf"<w:p>(?:(?!</w:p>).)*?{_BODY_MARK}(?:(?!</w:p>).)*?</w:p>", re.S)
