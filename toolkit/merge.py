@@ -572,8 +572,9 @@ def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *
     """All five outputs of the round, each written atomically; logged in their fixed order.
 
     With ``parallel`` (by default: on a platform that forks, with a second core, for a round
-    of at least :data:`toolkit.outputs.forked.MIN_ROWS` rows) the Word report is written by a
-    forked child while this process writes the workbooks and results.csv.
+    of at least :data:`toolkit.outputs.forked.MIN_ROWS` rows) the Word report and results.csv
+    are written by a forked child while this process writes the three workbooks (the two
+    halves take about as long).
     """
     from .outputs import write_check_report, write_ledger, write_results_csv, write_summary
     from .outputs.forked import MIN_ROWS, Forked, can_fork
@@ -588,7 +589,9 @@ def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *
     }
     if parallel is None:
         parallel = len(result.rows) >= MIN_ROWS and can_fork()
-    child = Forked("进展情况报告", write_report, result, folder / names["report"]) if parallel else None
+    aside = ("report", "csv") if parallel else ()
+    child = Forked("进展情况报告", _write_aside, [(writers[k], folder / names[k]) for k in aside], result) \
+        if aside else None
     order = list(writers)
     done: set[str] = set()
     logged = 0
@@ -602,20 +605,27 @@ def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *
 
     try:
         for key, writer in writers.items():
-            if child is not None and key == "report":
+            if key in aside:
                 continue
             result.outputs[key] = writer(result, folder / names[key])
             log_done(key)
         if child is not None:
-            result.outputs["report"] = child.result()
+            paths = child.result()
             child = None
-            log_done("report")
+            for key, path in zip(aside, paths, strict=True):
+                result.outputs[key] = path
+                log_done(key)
     finally:
-        if child is not None:  # a writer here failed: the report is not waited for
+        if child is not None:  # a writer here failed: the child is not waited for
             child.cancel()
     for key in order:  # in the writers' order, however they finished
         result.outputs[key] = result.outputs.pop(key)
     return result.outputs
+
+
+def _write_aside(jobs: list[tuple[Callable[[Standing, Path], Path], Path]], result: Standing) -> list[Path]:
+    """The outputs a forked child writes (:func:`write_outputs`), in order; their paths."""
+    return [writer(result, path) for writer, path in jobs]
 
 
 def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
