@@ -2,8 +2,9 @@
 
     python scripts/merge_phases.py WORKSPACE [-r 2021-04] [--now "2021-05-13 09:00"] [--keep DIR]
 
-The workspace is copied first (to a temporary folder, or ``--keep``), so the merge is a first
-merge of its inbox every time; run it on a workspace that `scripts/bench_merge.py --keep` left.
+The workspace is copied first (to a temporary folder, or ``--keep``) and the copy merged, so the
+original is never touched; on a generated workspace that `scripts/bench_merge.py` caches
+(``$TMPDIR/ducha-bench/n2000-…/ws``, nothing merged yet) this times a first merge.
 Each line: the step, its wall seconds, the time since the start, and the merge process's peak
 RSS so far. A step run in a forked child (the year's history for a large round) prints from
 the child, with the child's peak. Not a benchmark (no baseline): see docs/performance.md.
