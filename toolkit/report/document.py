@@ -29,7 +29,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from ..errors import DuchaError
 from ..store import atomic_path
