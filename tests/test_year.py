@@ -19,6 +19,7 @@ from factories import (
     DEFAULT_INDICATORS,
     DEFAULT_SPLITS,
     SHEET1,
+    SHEET2,
     indicator_row,
     make_master,
     make_return,
@@ -341,3 +342,40 @@ def test_a_workspace_without_merged_rounds_gives_empty_frames(tmp_path):
     assert (t.indicators, t.categories, t.streaks) == ({}, {}, {})
     with pytest.raises(WorkspaceError, match="ducha merge"):
         year.round_results(ws, "2021-04")
+
+
+def test_a_total_not_yet_complete_is_left_out_of_the_average_and_counted(frame):
+    """2021-03: 卢氏县 did not report its part of 2-3-1, so the 合计 holds only 灵宝's 2.5 of 9.2
+    (14.1%, a partial sum, not judged). It is the category's only 累计 row: no average rather
+    than a false 14.1%, and the row is counted as 未计入数."""
+    total = _row(frame, "2021-03", "2-3-1", "合计")
+    assert (total["状态"], total["完成率"]) == ("未报送", D("14.1"))
+    got = {(str(r["轮次"]), r["类别"]): r for r in year.category_progress(frame).to_dict("records")}
+    march, april = got[("2021-03", SHEET2)], got[("2021-04", SHEET2)]
+    assert (march["累计指标数"], march["平均完成率"], march["未计入数"]) == (0, None, 1)
+    assert (april["累计指标数"], april["未计入数"]) == (1, 0) and april["平均完成率"] is not None
+    assert april["变化"] is None  # nothing to compare with
+
+
+def test_the_report_says_what_the_average_leaves_out():
+    from types import SimpleNamespace
+
+    from toolkit.report.compose import _category_trend
+    from toolkit.standing import CategoryRound
+
+    now = CategoryRound(round="2021-04", category="一", indicators=5, average=D("40.00"), time_progress=D("33.33"),
+                        lagging=1, change=D("5.00"), word="上月", unsettled=2)
+    result = SimpleNamespace(category_now=lambda sheet: now)
+    assert _category_trend(result, "一") == "本类别累计类指标平均完成率40.00%（另有2项尚未报齐，未计入），较上月提高5.00个百分点"
+    from dataclasses import replace
+    result = SimpleNamespace(category_now=lambda sheet: replace(now, unsettled=0))
+    assert "未计入" not in _category_trend(result, "一")
+
+
+def test_the_trend_sheet_names_what_its_averages_leave_out(workspace):
+    import openpyxl
+
+    book = openpyxl.load_workbook(workspace.output("2021-04") / "汇总表_2021-04.xlsx", read_only=True)
+    texts = [str(v) for row in book["趋势"].iter_rows(values_only=True) for v in row if v]
+    note = next(t for t in texts if t.startswith("说明："))
+    assert "尚未报齐" in note and f"（2021-03{SHEET2}1项）" in note

@@ -30,7 +30,7 @@ from datetime import date
 from decimal import Decimal
 
 from .formatting import TIME_PROGRESS_PLACES
-from .model import LAGGING, NODE_STATES, TOTAL, Entry, Indicator, ResultRow, Status
+from .model import ABSENT, LAGGING, NODE_STATES, TOTAL, Entry, Indicator, ResultRow, Status
 from .values import half_up
 
 HUNDRED = Decimal(100)
@@ -188,7 +188,7 @@ def _sum(values: list[Decimal | None]) -> Decimal | None:
 
 NODE_ORDER = (Status.OVERDUE, Status.NOT_STARTED, Status.IN_PROGRESS, Status.DONE)
 RATE_ORDER = (Status.NOT_MET, Status.IN_PROGRESS, Status.MET)
-_ABSENT = (Status.MISSING, Status.PENDING, Status.TO_ADD)
+_ABSENT = ABSENT
 
 
 def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance: Decimal,

@@ -681,7 +681,7 @@ def year_history(ws: Workspace, standing: Standing) -> History | None:
         return None
     categories = [CategoryRound(round=str(r["轮次"]), category=str(r["类别"]), indicators=int(r["指标数"]),
                                 average=r["平均完成率"], time_progress=r["序时进度"], lagging=int(r["滞后数"]),
-                                change=r["变化"], word=str(r["较"] or ""))
+                                change=r["变化"], word=str(r["较"] or ""), unsettled=int(r["未计入数"]))
                   for r in progress.to_dict("records")]
     return History(word=found.word, categories=categories, changes=dict(found.indicators),
                    streaks=dict(found.streaks))

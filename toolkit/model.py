@@ -48,6 +48,8 @@ class Status(str, enum.Enum):
 STATUSES: tuple[Status, ...] = tuple(Status)
 #: Statuses that a leader must look at.
 LAGGING: tuple[Status, ...] = (Status.LAGGING, Status.NOT_MET, Status.OVERDUE)
+#: Not judged this round: nothing accepted yet (for a 合计: some part missing, so only a partial sum).
+ABSENT: tuple[Status, ...] = (Status.MISSING, Status.PENDING, Status.TO_ADD)
 TOTAL = "合计"
 
 

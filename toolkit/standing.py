@@ -178,6 +178,7 @@ class CategoryRound:
     lagging: int
     change: Decimal | None  # percentage points since the previous round
     word: str = ""  # 上月 or 上轮
+    unsettled: int = 0  # 累计 rows not in the average: not judged yet (a 合计 with parts missing)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ import pandas as pd
 
 from .errors import WorkspaceError
 from .formatting import change_text, round_half_up
-from .model import LAGGING, PERCENT_UNITS, TOTAL, Registry, Round
+from .model import ABSENT, LAGGING, PERCENT_UNITS, TOTAL, Registry, Round
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -432,6 +432,7 @@ class _Tally:
     rates: list[Decimal] = field(default_factory=list)
     time_progress: Decimal | None = None
     lagging: int = 0
+    unsettled: int = 0  # rows with a 序时进度 left out: not judged (a 合计 with parts missing)
 
     def average(self) -> Decimal | None:
         if not self.rates:
@@ -441,7 +442,8 @@ class _Tally:
 
 
 _CATEGORY_COLUMNS = ["轮次", "类别", "指标数", "累计指标数", "平均完成率", "序时进度", "差距", "滞后数", "上轮", "较",
-                     "上轮平均完成率", "变化"]
+                     "上轮平均完成率", "变化",
+                     "未计入数"]
 
 
 def category_progress(frame: pd.DataFrame, round_name: str | None = None) -> pd.DataFrame:
@@ -450,7 +452,9 @@ def category_progress(frame: pd.DataFrame, round_name: str | None = None) -> pd.
     Over the category's headline rows (:func:`headline`): 指标数; 累计指标数, the rows that
     have a 序时进度 (累计 indicators); 平均完成率, their average 完成率 with each counted at
     most at 100%, rounded half up to two places; 差距 = 平均完成率 − 序时进度; 滞后数, rows
-    whose 状态 is 滞后, 未达标 or 逾期; 上轮平均完成率 and 变化 in percentage points.
+    whose 状态 is 滞后, 未达标 or 逾期; 上轮平均完成率 and 变化 in percentage points; 未计入数, rows
+    with a 序时进度 left out of the average because they are not judged this round (未报送, 待更正,
+    待补报: a 合计 whose parts are not all in has only a partial sum, which would pull it down).
     Categories appear in the order results.csv lists them.
     """
     previous = _previous(frame)
@@ -460,8 +464,11 @@ def category_progress(frame: pd.DataFrame, round_name: str | None = None) -> pd.
         tally = tallies.setdefault((row["轮次"], row["类别"]), _Tally())
         tally.indicators += 1
         if row["序时进度"] is not None and row["完成率"] is not None:
-            tally.rates.append(row["完成率"])
             tally.time_progress = row["序时进度"]
+            if row["状态"] in ABSENT:  # a partial sum would pull the average down: not counted, but said
+                tally.unsettled += 1
+            else:
+                tally.rates.append(row["完成率"])
         if row["状态"] in LAGGING:
             tally.lagging += 1
     averages = {key: tally.average() for key, tally in tallies.items()}
@@ -476,6 +483,7 @@ def category_progress(frame: pd.DataFrame, round_name: str | None = None) -> pd.
             rnd, category, tally.indicators, len(tally.rates), average, tp,
             average - tp if average is not None and tp is not None else None, tally.lagging, prev, word,
             before, average - before if average is not None and before is not None else None,
+            tally.unsettled,
         ])
     return _frame(records, _CATEGORY_COLUMNS, frame)
 

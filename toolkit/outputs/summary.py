@@ -525,9 +525,12 @@ def _trend_sheet(book: _Book, result: Standing) -> None:
     sh.fit_columns()
     note = last + 1
     sh.ws.merge_range(note, 0, note, max(len(cols) - 1, 1), "", book.fmt(_NOTE, text_wrap=True))
-    sh.text(note, 0, "说明：平均完成率为本类别累计类指标完成率的平均数（每项最多计100%）；"
-                     "序时进度为各轮统计截止日期的时间进度。", _NOTE, text_wrap=True)
-    sh.set_height(note, 30)
+    left_out = "；".join(f"{c.round}{c.category}{c.unsettled}项" for c in history.categories if c.unsettled)
+    sh.text(note, 0, "说明：平均完成率为本类别累计类指标完成率的平均数（每项最多计100%），"
+                     "尚未报齐（有单位未报送、待更正或待补报）的合计项不计入"
+                     + (f"（{left_out}）" if left_out else "") + "；序时进度为各轮统计截止日期的时间进度。",
+            _NOTE, text_wrap=True)
+    sh.set_height(note, 30 + 15 * (len(left_out) // 50 + 1 if left_out else 0))
     if len(rounds) > 1:
         chart = book.wb.add_chart({"type": "line"})
         name = sh.name

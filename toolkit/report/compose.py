@@ -398,7 +398,8 @@ def _category_trend(result: Standing, sheet: str) -> str:
     now = result.category_now(sheet)
     if now is None or now.average is None or now.change is None or not now.word:
         return ""
-    return (f"本类别累计类指标平均完成率{format_number(now.average)}%，"
+    left_out = f"（另有{now.unsettled}项尚未报齐，未计入）" if now.unsettled else ""
+    return (f"本类别累计类指标平均完成率{format_number(now.average)}%{left_out}，"
             f"{change_text(now.change, now.word)}")
 
 
