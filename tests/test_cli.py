@@ -121,7 +121,11 @@ def test_init_and_templates(tmp_path):
 def test_demo_command(tmp_path):
     proc = run("demo", "--out", str(tmp_path / "d"))
     assert proc.returncode == 0, text(proc)
-    assert "演示完成" in proc.stdout.decode("utf-8")
+    out = proc.stdout.decode("utf-8")
+    assert "演示完成" in out
+    # the round's standing is said before the files, as a merge says it (the files once)
+    assert "应报送单位 26 个：按时报送 23，逾期报送 2，未报送 1。" in out and "未报送：市城市管理局" in out
+    assert out.index("应报送单位") < out.index("演示完成") and "输出文件：" not in out
     # a second run into the same demo folder starts afresh; a foreign folder is refused
     assert run("demo", "--out", str(tmp_path / "d")).returncode == 0
     foreign = tmp_path / "mine"

@@ -102,9 +102,12 @@ class DemoSummary:
     seconds: float = 0.0
 
     def text(self) -> str:
+        from .render import merge_summary
+
         r = self.result
         out = r.outputs
         lines = [
+            merge_summary(r, outputs=False),
             "",
             f"演示完成（用时 {self.seconds:.1f} 秒）。工作区：{self.folder}",
             f"  模板：{self.folder / 'rounds' / DEMO_ROUND / 'templates'}",

@@ -24,7 +24,8 @@ def _count_line(label: str, counts: list[tuple[str, int]]) -> str:
     return label + "，".join(f"{name} {n}" for name, n in counts if n)
 
 
-def merge_summary(standing: Standing) -> str:
+def merge_summary(standing: Standing, *, outputs: bool = True) -> str:
+    """What a merge tells the clerk at its end; ``outputs``: list the files written."""
     rnd = standing.round
     fates = [f.fate for f in standing.files]
     expected = standing.expected_units()
@@ -58,7 +59,7 @@ def merge_summary(standing: Standing) -> str:
     if changes:
         lines.append(f"任务台账在模板下发后修改了 {len(changes)} 处（不计为填报单位的问题，详见校验报告“任务台账”）：")
         lines.extend(f"  {line}" for line in changes)
-    if standing.outputs:
+    if outputs and standing.outputs:
         lines.append("输出文件：")
         lines.extend(f"  {path}" for path in standing.outputs.values())
     return "\n".join(lines)
