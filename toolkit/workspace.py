@@ -85,6 +85,7 @@ def _master_key(master: Path) -> str:
     the toolkit, by size and time: a changed or reinstalled toolkit reads the master again)."""
     digest = hashlib.sha256(master.read_bytes())
     digest.update(_code_stamp().encode())
+    digest.update(str(date.today().year).encode())  # a master without 年度 or 轮次 takes this year
     return digest.hexdigest()
 
 
