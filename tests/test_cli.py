@@ -91,6 +91,18 @@ def test_check_exit_codes_and_json(demo, tmp_path):
     assert "E203" in codes
     assert doc["history_checked"] is False
     assert run("check", str(tmp_path / "missing.xlsx")).returncode == 2
+    # a cover letter is not refused: the merge files it as an attachment, and check says so
+    from docx import Document
+
+    letter = tmp_path / "报送说明.docx"
+    document = Document()
+    document.add_paragraph("现将我局重点工作进展情况报送如下。")
+    document.save(str(letter))
+    proc = run("check", str(letter))
+    assert proc.returncode == 0 and "报送说明.docx：附件（Word 文档）" in text(proc) and "F102" not in text(proc)
+    proc = run("check", "--json", str(letter), str(bad))
+    doc = json.loads(proc.stdout.decode("utf-8"))
+    assert proc.returncode == 1 and doc["attachments"] == [{"file": "报送说明.docx", "kind": "Word 文档"}]
     untouched = next((demo.folder / "rounds" / "2021-04" / "templates").glob("*市科技局*"))
     proc = run("check", str(untouched))
     assert proc.returncode == 1 and "：空表，" in text(proc) and "F116" in text(proc)

@@ -241,12 +241,18 @@ def cmd_check(args) -> int:
         ctx = RoundContext(ws, registry, rnd) if rnd is not None else \
             CheckContext(registry=registry, settings=ws.check_settings())
         limits = ws.limits()
+    from .read import Content, classify
     from .standing import refused_as
 
     outcomes = []
+    documents: dict[str, str] = {}  # a Word file, PDF, picture …: what it is (the merge files it as 附件)
     for path in args.files:
         if not path.exists():
             raise DuchaError(f"找不到文件 {path}，请检查文件名和路径。")
+        kind, what = classify(path, limits)
+        if kind is Content.DOCUMENT:
+            documents[path.name] = what
+            continue
         outcome, _ret = examine(path, ctx, limits, name=path.name)
         outcomes.append(outcome)
     bad = any(o.rejected or o.errors for o in outcomes)
@@ -254,11 +260,14 @@ def cmd_check(args) -> int:
         doc = {"files": [{"file": o.file, "unit": o.unit_name, "round": o.round, "accepted": not o.rejected,
                           "errors": o.errors, "notices": o.notices,
                           "findings": [f.to_json() for f in o.findings]} for o in outcomes],
+               "attachments": [{"file": name, "kind": what} for name, what in documents.items()],
                "history_checked": ctx.has_history}
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 1 if bad else 0
-    if not ctx.has_history:
+    if not ctx.has_history and outcomes:
         print("说明：未提供上一轮数据，“累计数不得小于上轮”“进展情况与上轮相同”等需要历史数据的检查已跳过。")
+    for name, what in documents.items():
+        print(f"\n{name}：附件（{what}），不是报表，不作检查；合并时登记为附件，不会退回。")
     for o in outcomes:
         verdict = refused_as(o.findings).value if o.rejected else ("有错误" if o.errors else "通过")
         print(f"\n{o.file}（{o.unit_name or '单位未识别'}）：{verdict}，错误 {o.errors} 处，提示 {o.notices} 处")
