@@ -103,6 +103,20 @@ def test_check_exit_codes_and_json(demo, tmp_path):
     proc = run("check", "--json", str(letter), str(bad))
     doc = json.loads(proc.stdout.decode("utf-8"))
     assert proc.returncode == 1 and doc["attachments"] == [{"file": "报送说明.docx", "kind": "Word 文档"}]
+    # a zip archive and a saved mail are opened as the merge opens them; their returns are checked
+    import zipfile
+
+    packed = tmp_path / "住建局报表.zip"
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.write(bad, "4月/住建局.xlsx")
+        archive.write(letter, "报送说明.docx")
+    mail = next(inbox.glob("*市交通运输局*.eml"))
+    proc = run("check", "--json", str(packed), str(mail))
+    doc = json.loads(proc.stdout.decode("utf-8"))
+    assert proc.returncode == 1
+    assert [f["file"] for f in doc["files"]] == ["住建局报表.zip/住建局.xlsx", f"{mail.name}/附件1：市交通运输局重点工作进展情况表.xlsx"]
+    assert "E203" in [x["code"] for x in doc["files"][0]["findings"]] and doc["files"][1]["accepted"]
+    assert doc["attachments"] == [{"file": "住建局报表.zip/报送说明.docx", "kind": "Word 文档"}]
     untouched = next((demo.folder / "rounds" / "2021-04" / "templates").glob("*市科技局*"))
     proc = run("check", str(untouched))
     assert proc.returncode == 1 and "：空表，" in text(proc) and "F116" in text(proc)

@@ -12,6 +12,7 @@ import json
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -241,7 +242,6 @@ def cmd_check(args) -> int:
         ctx = RoundContext(ws, registry, rnd) if rnd is not None else \
             CheckContext(registry=registry, settings=ws.check_settings())
         limits = ws.limits()
-    from .read import Content, classify
     from .standing import refused_as
 
     outcomes = []
@@ -249,12 +249,10 @@ def cmd_check(args) -> int:
     for path in args.files:
         if not path.exists():
             raise DuchaError(f"找不到文件 {path}，请检查文件名和路径。")
-        kind, what = classify(path, limits)
-        if kind is Content.DOCUMENT:
-            documents[path.name] = what
-            continue
-        outcome, _ret = examine(path, ctx, limits, name=path.name)
-        outcomes.append(outcome)
+    with tempfile.TemporaryDirectory(prefix="ducha-check-") as scratch:
+        for path, label in _returns_in(args.files, Path(scratch), limits, documents):
+            outcome, _ret = examine(path, ctx, limits, name=label)
+            outcomes.append(outcome)
     bad = any(o.rejected or o.errors for o in outcomes)
     if args.json:
         doc = {"files": [{"file": o.file, "unit": o.unit_name, "round": o.round, "accepted": not o.rejected,
@@ -274,6 +272,45 @@ def cmd_check(args) -> int:
         if o.findings:
             print(findings_table(o.findings))
     return 1 if bad else 0
+
+
+def _returns_in(paths: list[Path], scratch: Path, limits, documents: dict[str, str]) -> Iterator[tuple[Path, str]]:
+    """The files to check, as the merge would take them: a zip archive or a saved mail is opened
+    (its files saved under ``scratch``, labelled ``包.zip/报表.xlsx``), a document is put in
+    ``documents`` with what it is, anything else is a return (the reader judges it)."""
+    from .intake import zip_entries
+    from .mail.parse import parse_mail_file
+    from .read import Content, classify
+    from .store import safe_name
+
+    queue = [(path, path.name, 0) for path in paths]
+    while queue:
+        path, label, depth = queue.pop(0)
+        kind, what = classify(path, limits)
+        if kind is Content.DOCUMENT:
+            documents[label] = what
+            continue
+        if kind is Content.WORKBOOK or depth >= 2:
+            yield path, label
+            continue
+        if kind is Content.ARCHIVE:
+            members = list(zip_entries(path, limits))
+            empty = "压缩包中没有可读取的文件"
+        else:
+            try:
+                mail = parse_mail_file(path)
+            except Exception:  # noqa: BLE001 - a broken mail is described, never a crash
+                documents[label] = "邮件文件，无法打开"
+                continue
+            members = [(a.name or "附件", a.data) for a in mail.attachments]
+            empty = "邮件中没有附件"
+        if not members:
+            documents[label] = empty
+        for n, (name, data) in enumerate(members):
+            target = scratch / f"{len(list(scratch.iterdir()))}-{n}" / safe_name(Path(name).name or "附件")
+            target.parent.mkdir(parents=True)
+            target.write_bytes(data)
+            queue.insert(n, (target, f"{label}/{name}", depth + 1))
 
 
 def cmd_merge(args) -> int:
