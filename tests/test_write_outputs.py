@@ -128,3 +128,12 @@ def test_history_worked_out_in_a_child_is_the_history(demo, tmp_path, monkeypatc
     assert "跨轮次比较" in started
     assert repr(there.history) == repr(here.history)
     assert merge_mod._outputs_digest(there) == merge_mod._outputs_digest(here)
+
+
+def test_one_worker_means_no_child(monkeypatch):
+    """DUCHA_WORKERS=1 keeps a merge to one process: no forked writer or history child either."""
+    monkeypatch.setenv("DUCHA_WORKERS", "1")
+    assert not can_fork()
+    monkeypatch.setenv("DUCHA_WORKERS", "2")
+    assert can_fork() == ("fork" in __import__("multiprocessing").get_all_start_methods()
+                          and (os.cpu_count() or 1) > 1)

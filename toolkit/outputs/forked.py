@@ -28,8 +28,12 @@ MIN_ROWS = 2000
 
 
 def can_fork() -> bool:
-    """Whether this platform forks and there is a second core to run a child on."""
-    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    """Whether this platform forks and there is a second core to run a child on (``DUCHA_WORKERS=1``,
+    which keeps the merge to one process, says there is not)."""
+    from ..pool import default_workers
+
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1 \
+        and default_workers() > 1
 
 
 class Forked:
