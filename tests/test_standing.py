@@ -301,3 +301,35 @@ def test_the_outputs_fingerprint_follows_content_not_sharing(tmp_path):
     assert _outputs_digest(replace(standing, lagging=[moved, *standing.lagging[1:]])) != digest
     assert _outputs_digest(replace(standing, now=NOW.replace(hour=23))) == digest
     assert _outputs_digest(replace(standing, now=NOW.replace(day=14))) != digest
+
+
+def test_a_rerun_with_nothing_new_never_works_out_the_history(tmp_path, monkeypatch):
+    """The history is a function of the standing and the other rounds' results.csv, which the
+    fingerprint covers: a rerun that reuses the outputs does not work it out (no pandas); a
+    changed results.csv of another round makes the outputs be written again, history and all."""
+    import shutil
+
+    import toolkit.merge as merge_mod
+    from toolkit.demo import deliver
+
+    ws = make_workspace(tmp_path)
+    deliver(ws, ROUND, _inbox_copy(ws, make_return(ws, tmp_path / "in", unit="市科技局")), datetime(2021, 5, 7, 9))
+    first = run_merge(ws, ROUND, now=NOW)
+    real = merge_mod.year_history
+    calls: list[str] = []
+
+    def counted(*args):
+        calls.append("history")
+        return real(*args)
+
+    monkeypatch.setattr(merge_mod, "year_history", counted)
+    writes = merge_mod.write_outputs
+    monkeypatch.setattr(merge_mod, "write_outputs", lambda *a, **k: calls.append("outputs") or writes(*a, **k))
+    again = run_merge(ws, ROUND, now=NOW)
+    assert calls == [] and again.history is None and again.outputs == first.outputs
+    # another round's results change (here: one appears): the outputs are written again, with a history
+    other = ws.output("2021-03")
+    other.mkdir(parents=True, exist_ok=True)
+    shutil.copy(first.outputs["csv"], other / "results.csv")
+    third = run_merge(ws, ROUND, now=NOW)
+    assert calls == ["history", "outputs"] and third.history is not None

@@ -128,6 +128,10 @@ def test_history_worked_out_in_a_child_is_the_history(demo, tmp_path, monkeypatc
     assert "跨轮次比较" in started
     assert repr(there.history) == repr(here.history)
     assert merge_mod._outputs_digest(there) == merge_mod._outputs_digest(here)
+    # nothing new: the child that started is stopped, the outputs are kept, nothing waits for it
+    started.clear()
+    again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 0))
+    assert started == ["跨轮次比较"] and again.history is None and again.outputs == there.outputs
 
 
 def test_one_worker_means_no_child(monkeypatch):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from . import indicators
 from .cache import OutcomeCache, context_key
@@ -34,7 +35,16 @@ from .read import Limits, Workbook
 from .receipts import Role, RoundFile, round_files
 from .snapshot import Basis, Pick, RegistryChange, RoundContext
 from .standing import CategoryRound, Fate, FileStanding, History, LagItem, Standing, build_standing, refused_as
-from .store import HashMemo, IntakeLog, WorkspaceLock, archive_file, atomic_write, cleanup_temp, safe_name
+from .store import (
+    HashMemo,
+    IntakeLog,
+    WorkspaceLock,
+    archive_file,
+    atomic_write,
+    cleanup_temp,
+    safe_name,
+    sha256_file,
+)
 from .values import half_up
 from .workspace import Workspace
 
@@ -116,7 +126,11 @@ def _same_unit_objects(outcome: Outcome, pick: Pick, ctx: RoundContext) -> None:
 
 def run_merge(ws: Workspace, round_name: str | None = None, *, now: datetime | None = None,
               log: Log = lambda _msg: None) -> Standing:
-    """Merge a round; returns the result with the paths of everything written."""
+    """Merge a round; returns the result with the paths of everything written.
+
+    When nothing the outputs say has changed since they were written (same standing, same
+    day, same other rounds' results), they are kept as they are: ``standing.outputs`` points at
+    them and the year's history is not worked out again (``standing.history`` is None)."""
     registry = ws.registry()
     seen_at = now  # files this merge sees first arrive at its time (real now unless given)
     now = now or datetime.now()
@@ -288,15 +302,22 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     cache = _cache(ws, ctx, limits)
     seen = _read_all(ws, rnd, ctx, cache, limits, log, seen_at=seen_at)
     standing, entries = _judge_round(registry, rnd, now, seen, ctx)
-    history = _history_aside(ws, standing)
-    _archive(ws, rnd, seen)
-    _feedback(ws, rnd, seen, standing, log, now)
-    _record_intake(ws, rnd, seen)
-    standing.history = history()
-    digest = _outputs_digest(standing)
-    if _outputs_current(ws, standing, digest):
-        log(f"  本轮没有新的报表或修改，沿用已生成的输出文件（{ws.output(rnd.name)}）")
-        return standing
+    history = _HistoryAside.start(ws, standing)
+    try:
+        _archive(ws, rnd, seen)
+        _feedback(ws, rnd, seen, standing, log, now)
+        _record_intake(ws, rnd, seen)
+        # the history is a function of the standing and the other rounds' results.csv: those are
+        # fingerprinted, so a rerun with nothing new never needs the history itself
+        digest = _outputs_digest(standing, _history_sources(ws, standing))
+        if _outputs_current(ws, standing, digest):
+            history.cancel()
+            log(f"  本轮没有新的报表或修改，沿用已生成的输出文件（{ws.output(rnd.name)}）")
+            return standing
+        standing.history = history.result()
+    except BaseException:
+        history.cancel()
+        raise
     ws.save_entries(rnd.name, list(entries.values()), registry)
     write_outputs(ws, standing, log)
     _remember_outputs(ws, standing, digest)
@@ -306,15 +327,17 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
 _OUTPUTS_STATE = "outputs.json"
 
 
-def _outputs_digest(standing: Standing) -> str:
+def _outputs_digest(standing: Standing, sources: bytes = b"") -> str:
     """A fingerprint of everything the outputs say: the standing (its time of day left out: a
-    rerun minutes later with nothing new says the same), the toolkit and the report template."""
+    rerun minutes later with nothing new says the same), ``sources`` (what else they are
+    worked out from: :func:`_history_sources`), the toolkit and the report template."""
     from . import __version__
     from .report import template_path
 
     same_day = replace(standing, now=datetime.combine(standing.now.date(), datetime.min.time()), outputs={})
     digest = hashlib.sha256()
     _fingerprint(same_day, digest.update)
+    digest.update(sources)
     digest.update(__version__.encode())
     template = template_path()
     if template is not None:
@@ -646,20 +669,53 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
                       str(sub.archived.name) if sub.archived else "", sub.reason, receipt=sub.order)
 
 
-def _history_aside(ws: Workspace, standing: Standing) -> Callable[[], History | None]:
-    """Start working out the year's history; the returned function gives it.
+def _history_sources(ws: Workspace, standing: Standing) -> bytes:
+    """What :func:`year_history` reads besides the standing: every other round's results.csv
+    (by name and content hash; the master's rounds are in the standing)."""
+    from .year import RESULTS_CSV
 
-    For a large round (POSIX, a second core) a forked child does it while the merge archives
-    and marks up: pandas and the earlier rounds' frames never enter the merge's own memory
-    (at 2,000 returns they would stay there, 150 MB, through the writing of every output).
-    The history comes back whole through a pipe; a child that fails gives the same error."""
-    from .outputs.forked import MIN_ROWS, Forked, can_fork
+    out = []
+    for rnd in standing.registry.rounds:
+        path = ws.output(rnd.name) / RESULTS_CSV
+        if rnd.name != standing.round.name and path.is_file():
+            out.append(f"{rnd.name}:{sha256_file(path)}")
+    return "|".join(out).encode()
 
-    if len(standing.rows) < MIN_ROWS or not can_fork():
-        history = year_history(ws, standing)
-        return lambda: history
-    child = Forked("跨轮次比较", year_history, ws, standing)
-    return child.result
+
+@dataclass
+class _HistoryAside:
+    """The year's history, worked out beside the merge (:meth:`start`) or when first asked for.
+
+    For a large round (POSIX, a second core) a forked child works it out while the merge archives
+    and marks up: pandas and the earlier rounds' frames never enter the merge's own memory (at
+    2,000 returns they would stay there, 150 MB, through the writing of every output). The history
+    comes back whole through a pipe; a child that fails gives the same error. A small round works
+    it out in-process, and only when the outputs are written (a rerun with nothing new never
+    imports pandas)."""
+
+    ws: Workspace
+    standing: Standing
+    child: Any = None  # toolkit.outputs.forked.Forked
+
+    @classmethod
+    def start(cls, ws: Workspace, standing: Standing) -> _HistoryAside:
+        from .outputs.forked import MIN_ROWS, Forked, can_fork
+
+        aside = cls(ws, standing)
+        if len(standing.rows) >= MIN_ROWS and can_fork():
+            aside.child = Forked("跨轮次比较", year_history, ws, standing)
+        return aside
+
+    def result(self) -> History | None:
+        if self.child is None:
+            return year_history(self.ws, self.standing)
+        child, self.child = self.child, None
+        return child.result()
+
+    def cancel(self) -> None:
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
 
 
 def year_history(ws: Workspace, standing: Standing) -> History | None:
