@@ -23,13 +23,12 @@ from typing import Any
 
 from . import indicators
 from .cache import OutcomeCache, context_key
-from .check import CheckContext, Outcome, check_return
-from .errors import ReadError
+from .check import Outcome
 from .findings import Code, Finding, Level, make
 from .formatting import TIME_PROGRESS_PLACES, cn_month_day
-from .intake import ReturnFile, read_return
+from .intake import ReturnFile
 from .model import Entry, Registry, ResultRow, Round, Submission
-from .pool import imap_ordered, map_ordered, needs_grid
+from .pool import examine, imap_ordered, map_ordered, needs_grid  # examine: the merge's, patched in tests
 from .progress import Bar, progress
 from .read import Limits, Workbook
 from .receipts import Role, RoundFile, round_files
@@ -71,23 +70,6 @@ class _Seen:
     ret: ReturnFile | None  # the file as read, kept only where its feedback copy needs the grid
     pick: Pick | None = None  # the registry it was checked against
     read_now: bool = False  # read (successfully) and checked by this run, not taken from the cache
-
-
-def examine(path: Path, ctx: CheckContext | RoundContext, limits: Limits, name: str | None = None
-            ) -> tuple[Outcome, ReturnFile | None]:
-    """Read and check one file; a file that cannot be read becomes a 拒收 finding.
-
-    With a :class:`RoundContext` the file is checked against the registry its template was
-    issued with (:meth:`RoundContext.pick`).
-    """
-    label = name or path.name
-    try:
-        ret = read_return(path, limits, name=label)
-    except ReadError as exc:
-        out = Outcome(file=label)
-        out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
-        return out, None
-    return check_return(ret, ctx.for_return(ret) if isinstance(ctx, RoundContext) else ctx), ret
 
 
 @dataclass

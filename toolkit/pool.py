@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .check import CheckContext, Outcome, check_return
 from .errors import ReadError
@@ -80,9 +80,18 @@ def keep_none(_outcome: Outcome, _ret: ReturnFile) -> bool:
     return False
 
 
-def examine(path: Path, ctx: CheckContext, limits: Limits = Limits(), name: str | None = None
+class PicksContext(Protocol):
+    """A context that picks the check context for each return (:class:`toolkit.snapshot.RoundContext`:
+    the registry the return's template was issued with)."""
+
+    def for_return(self, ret: ReturnFile) -> CheckContext: ...
+
+
+def examine(path: Path, ctx: CheckContext | PicksContext, limits: Limits = Limits(), name: str | None = None
             ) -> tuple[Outcome, ReturnFile | None]:
-    """Read and check one file; a file that cannot be read becomes a 拒收 finding."""
+    """Read and check one file; a file that cannot be read becomes a 拒收 finding.
+
+    With a :class:`PicksContext` the file is checked against the context it picks for it."""
     label = name or path.name
     try:
         ret = read_return(path, limits, name=label)
@@ -90,7 +99,7 @@ def examine(path: Path, ctx: CheckContext, limits: Limits = Limits(), name: str 
         out = Outcome(file=label)
         out.findings.append(make(exc.code, file=label, sheet=exc.sheet, detail=exc.detail))
         return out, None
-    return check_return(ret, ctx), ret
+    return check_return(ret, ctx if isinstance(ctx, CheckContext) else ctx.for_return(ret)), ret
 
 
 #: Set to a number to cap the worker processes (``DUCHA_WORKERS=1``: everything in-process,
