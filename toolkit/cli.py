@@ -281,9 +281,11 @@ def _returns_in(paths: list[Path], scratch: Path, limits, documents: dict[str, s
     from .intake import zip_entries
     from .mail.parse import parse_mail_file
     from .read import Content, classify
+    from .receipts import EMPTY_ARCHIVE, MAIL_WITHOUT_ATTACHMENTS, UNREADABLE_MAIL
     from .store import safe_name
 
     queue = [(path, path.name, 0) for path in paths]
+    saved = 0  # files taken out of containers, each in a folder of its own under scratch
     while queue:
         path, label, depth = queue.pop(0)
         kind, what = classify(path, limits)
@@ -295,20 +297,21 @@ def _returns_in(paths: list[Path], scratch: Path, limits, documents: dict[str, s
             continue
         if kind is Content.ARCHIVE:
             members = list(zip_entries(path, limits))
-            empty = "压缩包中没有可读取的文件"
+            empty = EMPTY_ARCHIVE
         else:
             try:
                 mail = parse_mail_file(path)
             except Exception:  # noqa: BLE001 - a broken mail is described, never a crash
-                documents[label] = "邮件文件，无法打开"
+                documents[label] = UNREADABLE_MAIL
                 continue
             members = [(a.name or "附件", a.data) for a in mail.attachments]
-            empty = "邮件中没有附件"
+            empty = MAIL_WITHOUT_ATTACHMENTS
         if not members:
             documents[label] = empty
         for n, (name, data) in enumerate(members):
-            target = scratch / f"{len(list(scratch.iterdir()))}-{n}" / safe_name(Path(name).name or "附件")
-            target.parent.mkdir(parents=True)
+            saved += 1
+            target = scratch / str(saved) / safe_name(Path(name).name or "附件")
+            target.parent.mkdir()
             target.write_bytes(data)
             queue.insert(n, (target, f"{label}/{name}", depth + 1))
 

@@ -188,7 +188,6 @@ def _sum(values: list[Decimal | None]) -> Decimal | None:
 
 NODE_ORDER = (Status.OVERDUE, Status.NOT_STARTED, Status.IN_PROGRESS, Status.DONE)
 RATE_ORDER = (Status.NOT_MET, Status.IN_PROGRESS, Status.MET)
-_ABSENT = ABSENT
 
 
 def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance: Decimal,
@@ -205,8 +204,8 @@ def total_row(ind: Indicator, parts: list[ResultRow], *, tp: Decimal, tolerance:
     first = parts[0]
     row = ResultRow(round=first.round, category=ind.sheet, category_title=first.category_title, indicator=ind,
                     unit=TOTAL, target=ind.target, is_total=True)
-    good = [p for p in parts if p.status not in _ABSENT]
-    row.missing_parts = tuple(p.unit for p in parts if p.status in _ABSENT)
+    good = [p for p in parts if p.status not in ABSENT]
+    row.missing_parts = tuple(p.unit for p in parts if p.status in ABSENT)
     absent = next((s for s in (Status.PENDING, Status.TO_ADD) if any(p.status is s for p in parts)), Status.MISSING)
     if not good:
         row.status = absent

@@ -542,6 +542,12 @@ def _relative_origin(origin: str) -> bool:
         and not origin.startswith("<")
 
 
+#: What an opened container that gave no file is recorded as (an attachment), and why.
+EMPTY_ARCHIVE = "压缩包中没有可读取的文件"
+UNREADABLE_MAIL = "邮件文件，无法打开"
+MAIL_WITHOUT_ATTACHMENTS = "邮件中没有附件"
+
+
 def _open_container(ws: Workspace, db: IntakeLog, container: Receipt, kind: Content, label: str,
                     limits: Limits, log: Log) -> tuple[list[Receipt], str]:
     """Receive the files inside a zip archive or a saved mail; (their receipts, why there are none)."""
@@ -553,14 +559,14 @@ def _open_container(ws: Workspace, db: IntakeLog, container: Receipt, kind: Cont
                 ws, container.round, hashlib.sha256(data).hexdigest(), len(data), data, name, db=db,
                 source=container.source, sender=container.sender, arrived=container.arrived,
                 basis=container.basis, origin=label, parent=container.id))
-        return inside, "压缩包中没有可读取的文件"
+        return inside, EMPTY_ARCHIVE
     try:
         mail = parse_mail_file(container.stored)
     except MailFileError as exc:
         log(f"  {label}：{exc}")
-        return [], "邮件文件，无法打开"
+        return [], UNREADABLE_MAIL
     except Exception:  # noqa: BLE001 - a broken mail is recorded as an attachment, never a crash
-        return [], "邮件文件，无法打开"
+        return [], UNREADABLE_MAIL
     date = mail.date
     if date is not None:  # the mail's own time dates the mail file itself too
         _receive_path(ws, db, container.round, container.stored, name=container.original_name,
@@ -576,7 +582,7 @@ def _open_container(ws: Workspace, db: IntakeLog, container: Receipt, kind: Cont
             basis=ArrivalBasis.MAIL if date is not None else container.basis, origin=label, parent=container.id))
     if not inside:
         log(f"  {label}：邮件中没有附件。")
-    return inside, "邮件中没有附件"
+    return inside, MAIL_WITHOUT_ATTACHMENTS
 
 
 # ---------------------------------------------------------------------------------------
