@@ -523,7 +523,7 @@ class _Writer:
         self.fonts = {name: _style_font(doc, name) for name in _STYLE_FONTS}
         self._styles = {name: doc.styles[name] for name in _STYLE_FONTS}  # python-docx finds names linearly
         self._style_ids: dict[str, str | None] = {}
-        # tables' body rows, written into document.xml when it is saved (:func:`save`)
+        # tables' body rows, written into document.xml when it is saved (:func:`_save_atomic`)
         self.deferred: list[tuple[list[int], str, tuple[str, str], list[list[str]]]] = []
 
     def _add_paragraph(self, style: str) -> Paragraph:
