@@ -197,6 +197,51 @@ def test_map_ordered_is_a_loop_on_several_cores():
         map_ordered(_square_plus, [1, 2, -1, 4] * 5, 0, workers=2)
 
 
+def _square_or_die(item: int, shared: int) -> int:
+    """Kills the worker running item 13 (the OOM killer, a clerk's kill); in the merge it is fine."""
+    if item == 13 and os.getpid() != PARENT:
+        os._exit(9)
+    return _square_plus(item, shared)
+
+
+def test_jobs_started_ahead_give_the_loop_s_results_in_the_final_order():
+    with pool.Ahead(_square_plus, 3, workers=2) as ahead:
+        for i in range(30):  # offered as they come: some never asked for, the rest asked in another order
+            ahead.offer(i)
+        wanted = [29, 5, 40, 41, 0, 7, 100] + list(range(8, 20))
+        assert list(ahead.results(wanted)) == [i * i + 3 for i in wanted]
+        assert ahead.offered == 30 and ahead.ahead == 16 and ahead.in_workers == len(wanted)
+    with pool.Ahead(_square_plus, 0, workers=2) as ahead:  # a job's own exception, at its own item
+        for i in [1, 2, -1, 4] * 3:
+            ahead.offer(i)
+        got = ahead.results([1, 2, -1, 4])
+        assert next(got) == 1 and next(got) == 4
+        with pytest.raises(ValueError):
+            next(got)
+
+
+def test_jobs_started_ahead_survive_a_killed_worker():
+    with pool.Ahead(_square_or_die, 1, workers=2) as ahead:
+        for i in range(40):
+            ahead.offer(i)
+        assert list(ahead.results(range(40))) == [i * i + 1 for i in range(40)]
+
+
+def test_nothing_runs_ahead_on_one_core_or_for_a_few_items(monkeypatch):
+    monkeypatch.setenv("DUCHA_WORKERS", "1")
+    with pool.Ahead(_square_plus, 1) as ahead:
+        for i in range(20):
+            ahead.offer(i)
+        assert list(ahead.results(range(20))) == [i * i + 1 for i in range(20)]
+        assert ahead.in_workers == 0
+    monkeypatch.delenv("DUCHA_WORKERS")
+    with pool.Ahead(_square_plus, 1, workers=2) as ahead:
+        for i in range(pool.MIN_PARALLEL - 1):
+            ahead.offer(i)
+        assert list(ahead.results(range(3))) == [1, 2, 5]
+        assert ahead.in_workers == 0 and ahead._executor is None
+
+
 def test_workers_can_be_capped_from_the_environment(inbox, monkeypatch):
     ws, items = inbox
 
@@ -261,13 +306,23 @@ def test_a_merge_with_the_pool_is_the_merge_without(round_inbox, tmp_path, monke
         started[func.__name__] = len(items)
         return parallel(func, items, shared, workers)
 
+    closed = pool.Ahead.close
+
+    def counted_ahead(self):
+        started[self.func.__name__] = self.in_workers
+        started["ahead"] = self.ahead
+        closed(self)
+
     monkeypatch.setattr(pool, "_parallel", counted)
+    monkeypatch.setattr(pool.Ahead, "close", counted_ahead)
     serial_ws, serial, serial_log = _merged(round_inbox, tmp_path / "serial", "1", monkeypatch)
-    assert started == {}
+    assert started == {"_check_job": 0, "ahead": 0}
     monkeypatch.setattr(pool, "MIN_PARALLEL", 2)  # the few marked-up copies through the pool too
+    monkeypatch.setattr("toolkit.merge.ARCHIVE_PER_THREAD", 1)  # and the archive copied by threads
     pooled_ws, pooled, pooled_log = _merged(round_inbox, tmp_path / "pooled", "2", monkeypatch)
-    # the files really went through the pool: reading and checking, and the marked-up copies
-    assert started["_check_job"] >= 8 and started["_feedback_job"] >= 3
+    # the files really went through the pool: read and checked as they were received, and the
+    # marked-up copies
+    assert started["_check_job"] >= 8 and started["ahead"] >= 8 and started["_feedback_job"] >= 3
 
     assert [line.replace(str(pooled_ws.root), "") for line in pooled_log] == \
         [line.replace(str(serial_ws.root), "") for line in serial_log]
@@ -281,6 +336,11 @@ def test_a_merge_with_the_pool_is_the_merge_without(round_inbox, tmp_path, monke
         json.loads((serial_ws.root / feedback / "index.json").read_text(encoding="utf-8"))
     assert sorted(p.name for p in (pooled_ws.root / feedback).iterdir()) == \
         sorted(p.name for p in (serial_ws.root / feedback).iterdir())
+    archive = "rounds/2021-04/archive"
+    assert [(p.name, p.read_bytes()) for p in sorted((pooled_ws.root / archive).iterdir())] == \
+        [(p.name, p.read_bytes()) for p in sorted((serial_ws.root / archive).iterdir())]
+    assert [f.submission.archived.name for f in pooled.files if f.submission.archived] == \
+        [f.submission.archived.name for f in serial.files if f.submission.archived]
     for marked in (serial_ws.root / feedback).glob("*.xlsx"):
         assert _report(pooled_ws.root / feedback / marked.name) == _report(marked)
     # the mix is mixed: accepted, superseded, rejected, an attachment, a repeat; errors held

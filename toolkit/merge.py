@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +29,7 @@ from .findings import Code, Finding, Level, make
 from .formatting import TIME_PROGRESS_PLACES, cn_month_day
 from .intake import ReturnFile
 from .model import Entry, Registry, ResultRow, Round, Submission
-from .pool import examine, imap_ordered, map_ordered, needs_grid  # examine: the merge's, patched in tests
+from .pool import Ahead, default_workers, examine, map_ordered, needs_grid  # examine: the merge's, patched in tests
 from .progress import Bar, progress
 from .read import Limits, Workbook
 from .receipts import Role, RoundFile, round_files
@@ -83,7 +84,7 @@ class _Checked:
 
 
 def _check_job(item: tuple[Path, str, str], shared: tuple[RoundContext, OutcomeCache | None, Limits]) -> _Checked:
-    """Read and check one file in a worker of :func:`toolkit.pool.imap_ordered`, and remember the
+    """Read and check one file in a worker of :class:`toolkit.pool.Ahead`, and remember the
     outcome in the cache (``None``: do not)."""
     path, label, digest = item
     ctx, cache, limits = shared
@@ -143,8 +144,11 @@ def _read_all(ws: Workspace, rnd: Round, ctx: RoundContext, cache: OutcomeCache,
     The inbox's new files are received first (arriving ``seen_at``, or now): see
     :func:`toolkit.receipts.round_files`.
     """
-    files = round_files(ws, rnd.name, limits=limits, now=seen_at, log=log)
-    return _submissions(files, ctx, cache, limits, log, rnd, ws.inbox(rnd.name), remember=remember)
+    with Ahead(_check_job, (ctx, cache if remember else None, limits)) as ahead:
+        # each new file is read and checked as soon as it is stored, while the rest are received
+        files = round_files(ws, rnd.name, limits=limits, now=seen_at, log=log,
+                            on_stored=lambda receipt, label: ahead.offer((receipt.stored, label, receipt.sha256)))
+        return _submissions(files, ctx, cache, limits, log, rnd, ws.inbox(rnd.name), ahead, remember=remember)
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,13 +156,15 @@ def _read_all(ws: Workspace, rnd: Round, ctx: RoundContext, cache: OutcomeCache,
 # ---------------------------------------------------------------------------------------
 
 def _submissions(files: list[RoundFile], ctx: RoundContext, cache: OutcomeCache, limits: Limits, log: Log,
-                 rnd: Round, inbox: Path, *, remember: bool = True) -> list[_Seen]:
+                 rnd: Round, inbox: Path, ahead: Ahead, *, remember: bool = True) -> list[_Seen]:
     """Read and check each received return once; attachments, repeats and withdrawn files are
     recorded, never read.
 
     ``files`` come from :func:`toolkit.receipts.round_files`: the receipts, not the
     inbox. Mails and archives that were opened are not submissions themselves;
-    their files are. ``remember`` stores each new check in the cache.
+    their files are. ``remember`` stores each new check in the cache. ``ahead`` holds the
+    checks started while the files were received (:meth:`toolkit.pool.Ahead.offer`); the rest
+    are started here.
     """
     items = [f for f in files if f.role is not Role.OPENED]
     if items:
@@ -173,13 +179,15 @@ def _submissions(files: list[RoundFile], ctx: RoundContext, cache: OutcomeCache,
     todo: list[tuple[Path, str, str]] = []  # (stored original, label, sha256) to read and check now
     for f in items:
         if f.role is Role.RETURN and f.receipt.stored is not None:
-            hit = cache.get(f.receipt.sha256, f.label)
+            job = (f.receipt.stored, f.label, f.receipt.sha256)
+            # a file started while it was received is taken from its worker (it may be in the cache already)
+            hit = cache.get(f.receipt.sha256, f.label) if job not in ahead else None
             if hit is not None:
                 known[f.receipt.id] = hit
             else:
-                todo.append((f.receipt.stored, f.label, f.receipt.sha256))
+                todo.append(job)
     # read and checked on every core, in receipt order; the log follows as results arrive
-    fresh = imap_ordered(_check_job, todo, (ctx, cache if remember else None, limits))
+    fresh: Generator[_Checked, None, None] = ahead.results(todo)
     with progress(len(todo), "读取校验") as bar:
         say = bar.wrap(log)
         try:
@@ -448,13 +456,30 @@ def _archive(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
     """Accepted originals into the content-addressed archive, unchanged."""
     archive = ws.archive(rnd.name)
     memo = HashMemo(ws.state(rnd.name) / ARCHIVE_HASHES)  # copies verified before are not read again
-    for item in seen:
+    todo = [item for item in seen if item.submission.accepted and not item.submission.duplicate_of]
+
+    def one(item: _Seen) -> Path:
         sub = item.submission
-        if sub.accepted and not sub.duplicate_of:
-            unit_code = item.outcome.unit.code if item.outcome.unit else ""
-            sub.archived, _ = archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file,
-                                           digest=sub.sha256, memo=memo)
+        unit_code = item.outcome.unit.code if item.outcome.unit else ""
+        return archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file, digest=sub.sha256,
+                            memo=memo)[0]
+
+    # Copying is mostly waiting for the disk (every copy is fsynced): a few threads wait together.
+    # They are joined here, before the merge forks again (the feedback pool, the report's child).
+    threads = min(ARCHIVE_THREADS, len(todo) // ARCHIVE_PER_THREAD) if default_workers() > 1 else 0
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as copier:
+            done = list(copier.map(one, todo))
+    else:
+        done = [one(item) for item in todo]
+    for item, path in zip(todo, done, strict=True):
+        item.submission.archived = path
     memo.save()
+
+
+#: Threads copying accepted originals into the archive (distinct files, so no two touch the same
+#: path), one per this many files at least.
+ARCHIVE_THREADS, ARCHIVE_PER_THREAD = 4, 8
 
 
 FEEDBACK_INDEX = "index.json"

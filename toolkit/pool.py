@@ -31,7 +31,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +200,122 @@ def _parallel(func: Callable[[T, Any], R], items: list[T], shared: Any, workers:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+class Ahead:
+    """Jobs started before the full list is known, results later in the list's order.
+
+    The merge offers each file as it is received (:meth:`offer`), so both cores read and
+    check while the rest of the inbox is still being received; :meth:`results` then yields
+    the results of the final list in its order, using what was started ahead where the
+    item is the same and doing the rest now. What was offered but is not asked for is
+    dropped. Results never depend on whether an item ran ahead, in a worker or in-process.
+
+    The workers are forked when the first :data:`MIN_PARALLEL` items have been offered
+    (before this process starts any thread of its own); with one core, ``DUCHA_WORKERS=1``
+    or no process support nothing runs ahead.
+    """
+
+    CHUNK = 4  # items per task: the list's length is not known while items are offered
+
+    def __init__(self, func: Callable[[T, Any], R], shared: Any = None, *, workers: int | None = None):
+        self.func, self.shared = func, shared
+        self.workers = default_workers() if workers is None else max(1, workers)
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: list[Any] = []
+        self._waiting: list[Any] = []  # offered before the pool started
+        self._futures: dict[Any, tuple[Future[list[tuple[bool, Any]]], int]] = {}
+        self._broken = self.workers < 2 or _context() is None
+        self.offered = self.ahead = self.in_workers = 0  # items offered, asked for after, done by a worker
+
+    def offer(self, item: Any) -> None:
+        """Start ``item`` now if a pool runs (or once enough items were offered to start one)."""
+        if self._broken or item in self._futures:
+            return
+        self.offered += 1
+        if self._executor is None:
+            self._waiting.append(item)
+            if len(self._waiting) < MIN_PARALLEL or not self._start():
+                return
+            waiting, self._waiting = self._waiting, []
+            for early in waiting:
+                self._queue(early)
+            return
+        self._queue(item)
+
+    def _start(self) -> bool:
+        try:
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
+                                                 initializer=_init, initargs=(self.func, self.shared))
+        except (OSError, ValueError):
+            self._broken = True
+            return False
+        return True
+
+    def _queue(self, item: Any) -> None:
+        self._pending.append(item)
+        if len(self._pending) >= self.CHUNK:
+            self._submit()
+
+    def _submit(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch or self._executor is None:
+            return
+        try:
+            future = self._executor.submit(_work_batch, batch)
+        except (BrokenProcessPool, RuntimeError, OSError):
+            self._broken = True
+            return
+        for i, item in enumerate(batch):
+            self._futures[item] = (future, i)
+
+    def __contains__(self, item: Any) -> bool:
+        """Whether ``item`` was started ahead (or waits to be)."""
+        return item in self._futures or item in self._pending
+
+    def results(self, items: Sequence[T]) -> Generator[R, None, None]:
+        """``func(item, shared)`` for each item, in order (see the class)."""
+        items = list(items)
+        self._submit()  # the last offered items
+        self.ahead = sum(item in self._futures for item in items)
+        if not self._broken:
+            rest = [item for item in items if item not in self._futures]
+            if self._executor is None and len(rest) >= MIN_PARALLEL:
+                self._start()
+            if self._executor is not None:
+                for item in rest:
+                    self._queue(item)
+        self._submit()
+        for item in items:
+            yield self._one(item)
+
+    def _one(self, item: Any) -> Any:
+        ran = self._futures.pop(item, None)
+        if ran is not None and not self._broken:
+            future, i = ran
+            try:
+                ok, value = future.result()[i]
+            except (BrokenProcessPool, OSError):
+                self._broken = True  # a worker was killed: the rest is done here
+            else:
+                self.in_workers += 1
+                if ok:
+                    return value
+                raise value
+        return self.func(item, self.shared)
+
+    def close(self) -> None:
+        """Stop the workers; what was started and not asked for is dropped."""
+        self._futures.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> Ahead:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
 # -- in the worker -------------------------------------------------------------------------
 
 _JOB: tuple[Callable[[Any, Any], Any], Any] | None = None
@@ -214,3 +330,16 @@ def _work(item: Any) -> Any:
     assert _JOB is not None, "worker not initialised"
     func, shared = _JOB
     return func(item, shared)
+
+
+def _work_batch(items: list[Any]) -> list[tuple[bool, Any]]:
+    """Each item's (True, result), or (False, the exception it raised): one item's failure is its own."""
+    assert _JOB is not None, "worker not initialised"
+    func, shared = _JOB
+    done: list[tuple[bool, Any]] = []
+    for item in items:
+        try:
+            done.append((True, func(item, shared)))
+        except Exception as exc:  # noqa: BLE001 - raised again in the merge, for this item only
+            done.append((False, exc))
+    return done

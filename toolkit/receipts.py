@@ -330,8 +330,8 @@ class RoundFile:
     detail: str = ""
 
 
-def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, log: Log = lambda _m: None
-               ) -> list[Receipt]:
+def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, log: Log = lambda _m: None,
+               on_stored: Stored | None = None) -> list[Receipt]:
     """Receive every file in the round's inbox, subfolders included; return their receipts.
 
     Lock files, hidden files and folders, ``Thumbs.db`` and the like are skipped.
@@ -342,6 +342,10 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
     A file whose receipt already records its hash, under this very name and place, is
     not read again while it is unchanged (:class:`~toolkit.store.HashMemo`): receiving it
     again would change nothing.
+
+    ``on_stored(receipt, label)`` is told of each content received for the first time, as
+    soon as its bytes are stored (before its receipt is committed with the batch's), with the
+    label :func:`round_files` will give it: the merge starts reading it right away.
     """
     inbox = ws.inbox(round_name)
     if not inbox.is_dir():
@@ -373,11 +377,15 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
                             out.append(unchanged)
                             continue
                     try:
-                        out.append(_receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
-                                                 basis=ArrivalBasis.FIRST_SEEN, origin=rel, batch=folders,
-                                                 memo=memo))
+                        receipt = _receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
+                                                basis=ArrivalBasis.FIRST_SEEN, origin=rel, batch=folders,
+                                                memo=memo)
                     except WorkspaceError as exc:
                         log(f"  暂不登记 {rel}：{exc}")
+                        continue
+                    out.append(receipt)
+                    if on_stored is not None and receipt.new and receipt.stored is not None:
+                        on_stored(receipt, _label(receipt, None))
                 sync_dirs(folders)
     memo.keep_only(paths)
     memo.save()
@@ -439,8 +447,12 @@ def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, *, 
     return _receive(ws, round_name, digest, before.st_size, path, kw.pop("name", None) or path.name, db=db, **kw)
 
 
+#: Told of each content as soon as it is stored: (its receipt, the label the round gives it).
+Stored = Callable[[Receipt, str], None]
+
+
 def round_files(ws: Workspace, round_name: str, *, limits: Limits = Limits(), now: datetime | None = None,
-                log: Log = lambda _m: None) -> list[RoundFile]:
+                log: Log = lambda _m: None, on_stored: Stored | None = None) -> list[RoundFile]:
     """The round as a merge sees it: every receipt, in receipt order (withdrawn ones marked so).
 
     The inbox is scanned first (:func:`scan_inbox`), then every mail and zip archive
@@ -449,7 +461,7 @@ def round_files(ws: Workspace, round_name: str, *, limits: Limits = Limits(), no
     already received come last, as :attr:`Role.DUPLICATE`. Nothing here depends on
     what the inbox holds beyond new arrivals: a file removed from it stays received.
     """
-    scan_inbox(ws, round_name, now=now, log=log)
+    scan_inbox(ws, round_name, now=now, log=log, on_stored=on_stored)
     cleanup_temp(originals(ws, round_name))
     return _collect(ws, round_name, limits, log)
 
