@@ -48,6 +48,47 @@ def test_forked_report_gives_the_same_outputs_and_log(tmp_path):
     assert not [p for p in (tmp_path / "b").rglob("*") if p.is_file() and p.name not in output_names("2021-04").values()]
 
 
+def test_outputs_started_early_give_the_same_outputs_and_log(tmp_path, monkeypatch):
+    """A large merge starts the outputs that show no history in a child before the history is
+    known, and the report in another beside the summary: the same five files, the same log."""
+    import toolkit.outputs.forked as forked
+    from toolkit.merge import WITHOUT_HISTORY, start_early_outputs
+
+    serial, serial_log = _write(tmp_path / "a", parallel=False)
+    monkeypatch.setattr(forked, "MIN_ROWS", 0)
+    standing, lines = big_standing(), []
+    early = start_early_outputs(Workspace(tmp_path / "b"), standing)
+    assert early is not None and early.keys == WITHOUT_HISTORY
+    forked_paths = write_outputs(Workspace(tmp_path / "b"), standing, lines.append, early=early)
+    assert list(forked_paths) == list(serial)
+    assert [line.replace(str(tmp_path / "b"), "") for line in lines] == \
+        [line.replace(str(tmp_path / "a"), "") for line in serial_log]
+    assert _digest(dict(forked_paths)) == _digest(serial)
+
+
+def test_outputs_started_before_the_history_do_not_show_it(demo, tmp_path):
+    """What lets them start early: the ledger, the check report and results.csv are the same
+    whether the year's history is known or not (the summary and the report show it)."""
+    import shutil
+    from dataclasses import replace
+    from datetime import datetime
+
+    from toolkit.merge import WITHOUT_HISTORY, _writers, run_merge
+
+    shutil.copytree(demo.folder, tmp_path / "ws")
+    known = run_merge(Workspace(tmp_path / "ws"), "2021-04", now=datetime(2021, 5, 13, 9, 0))
+    assert known.history is not None and known.history.changes
+    unknown = replace(known, history=None, outputs={})
+    writers, names = _writers(), output_names("2021-04")
+    for folder in ("with", "without"):
+        (tmp_path / folder).mkdir()
+    for key in WITHOUT_HISTORY + ("summary",):
+        with_it = writers[key](known, tmp_path / "with" / names[key])
+        without = writers[key](unknown, tmp_path / "without" / names[key])
+        same = _digest({key: with_it}) == _digest({key: without})
+        assert same is (key in WITHOUT_HISTORY), key  # the summary's 趋势 sheet shows it: the test can fail
+
+
 def test_childs_error_reaches_the_clerk_unchanged(tmp_path, monkeypatch):
     def broken(result, path):
         raise WorkspaceError(f"无法写入“{path.name}”：磁盘已满。请清理磁盘后重试。")

@@ -293,6 +293,7 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     seen = _read_all(ws, rnd, ctx, cache, limits, log, seen_at=seen_at)
     standing, entries = _judge_round(registry, rnd, now, seen, ctx)
     history = _HistoryAside.start(ws, standing)
+    early: _Early | None = None
     try:
         _archive(ws, rnd, seen)
         _feedback(ws, rnd, seen, standing, log, now)
@@ -304,12 +305,16 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
             history.cancel()
             log(f"  本轮没有新的报表或修改，沿用已生成的输出文件（{ws.output(rnd.name)}）")
             return standing
+        # the outputs that show no history are started now, beside the history's child
+        early = start_early_outputs(ws, standing)
+        ws.save_entries(rnd.name, list(entries.values()), registry)
         standing.history = history.result()
     except BaseException:
         history.cancel()
+        if early is not None:
+            early.cancel()
         raise
-    ws.save_entries(rnd.name, list(entries.values()), registry)
-    write_outputs(ws, standing, log)
+    write_outputs(ws, standing, log, early=early)
     _remember_outputs(ws, standing, digest)
     return standing
 
@@ -597,29 +602,70 @@ def build_result(registry: Registry, rnd: Round, now: datetime, entries: dict[tu
                           submissions=submissions, findings=findings, registry_changes=registry_changes)
 
 
+#: The outputs that do not show the year's history (trends, changes since the last round, runs of
+#: lagging rounds): a large merge that must write starts them before the history is known.
+WITHOUT_HISTORY = ("ledger", "check", "csv")
+
+
+def _writers() -> dict[str, Callable[[Standing, Path], Path]]:
+    """The five outputs' writers, in the order they are logged."""
+    from .outputs import write_check_report, write_ledger, write_results_csv, write_summary
+    from .report import write_report
+
+    return {"summary": write_summary, "ledger": write_ledger, "report": write_report,
+            "check": write_check_report, "csv": write_results_csv}
+
+
+@dataclass
+class _Early:
+    """Outputs being written by a forked child (:func:`start_early_outputs`)."""
+
+    keys: tuple[str, ...]
+    child: Any  # toolkit.outputs.forked.Forked
+
+    def result(self) -> list[Path]:
+        return self.child.result()
+
+    def cancel(self) -> None:
+        self.child.cancel()
+
+
+def start_early_outputs(ws: Workspace, result: Standing) -> _Early | None:
+    """Start writing the outputs that show no history (:data:`WITHOUT_HISTORY`) in a forked child,
+    for a large round on a machine with a second core; None otherwise (they are written with the
+    others). :func:`write_outputs` takes their paths from the child."""
+    from .outputs.forked import MIN_ROWS, Forked, can_fork
+
+    if len(result.rows) < MIN_ROWS or not can_fork():
+        return None
+    folder = ws.output(result.round.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    names, writers = output_names(result.round.name), _writers()
+    jobs = [(writers[k], folder / names[k]) for k in WITHOUT_HISTORY]
+    return _Early(WITHOUT_HISTORY, Forked("台账", _write_aside, jobs, result))
+
+
 def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *,
-                  parallel: bool | None = None) -> dict[str, Path]:
+                  parallel: bool | None = None, early: _Early | None = None) -> dict[str, Path]:
     """All five outputs of the round, each written atomically; logged in their fixed order.
 
     With ``parallel`` (by default: on a platform that forks, with a second core, for a round
     of at least :data:`toolkit.outputs.forked.MIN_ROWS` rows) the Word report and results.csv
     are written by a forked child while this process writes the three workbooks (the two
-    halves take about as long).
+    halves take about as long). ``early``: outputs a child already writes
+    (:func:`start_early_outputs`); then only the report is written by another child, beside the
+    summary here.
     """
-    from .outputs import write_check_report, write_ledger, write_results_csv, write_summary
     from .outputs.forked import MIN_ROWS, Forked, can_fork
-    from .report import write_report
 
     folder = ws.output(result.round.name)
     folder.mkdir(parents=True, exist_ok=True)
     names = output_names(result.round.name)
-    writers = {
-        "summary": write_summary, "ledger": write_ledger, "report": write_report,
-        "check": write_check_report, "csv": write_results_csv,
-    }
+    writers = _writers()
     if parallel is None:
         parallel = len(result.rows) >= MIN_ROWS and can_fork()
-    aside = ("report", "csv") if parallel else ()
+    started = early.keys if early is not None else ()
+    aside = ("report",) if early is not None else ("report", "csv") if parallel else ()
     child = Forked("进展情况报告", _write_aside, [(writers[k], folder / names[k]) for k in aside], result) \
         if aside else None
     order = list(writers)
@@ -633,21 +679,30 @@ def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *
             log(f"  已生成 {result.outputs[order[logged]]}")
             logged += 1
 
+    def collect(keys: tuple[str, ...], paths: list[Path]) -> None:
+        for key, path in zip(keys, paths, strict=True):
+            result.outputs[key] = path
+            log_done(key)
+
     try:
         for key, writer in writers.items():
-            if key in aside:
+            if key in aside or key in started:
                 continue
             result.outputs[key] = writer(result, folder / names[key])
             log_done(key)
+        if early is not None:
+            paths, pending = early.result(), early
+            early = None
+            collect(pending.keys, paths)
         if child is not None:
             paths = child.result()
             child = None
-            for key, path in zip(aside, paths, strict=True):
-                result.outputs[key] = path
-                log_done(key)
-    finally:
-        if child is not None:  # a writer here failed: the child is not waited for
+            collect(aside, paths)
+    finally:  # a writer failed: the children are not waited for
+        if child is not None:
             child.cancel()
+        if early is not None:
+            early.cancel()
     for key in order:  # in the writers' order, however they finished
         result.outputs[key] = result.outputs.pop(key)
     return result.outputs
