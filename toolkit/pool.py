@@ -24,6 +24,8 @@ they were computed.
 
 :func:`map_ordered` is the same machinery for any per-item job (e.g. writing the
 feedback copies), given a module-level function and the data all items share.
+:class:`Ahead` starts jobs before the whole list is known (the merge reads each file as
+soon as it is received) and gives the final list's results in its order.
 """
 
 from __future__ import annotations
