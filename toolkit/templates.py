@@ -60,6 +60,13 @@ def canon(value: object) -> str:
     """Canonical text of a locked cell, identical whichever program saved the file."""
     if value is None:
         return ""
+    if type(value) is str:  # the same task and indicator texts come back in every return
+        text = _CANON.get(value)
+        if text is None:
+            text = " ".join(value.replace("\r", "").split())
+            if len(value) <= _CANON_LONGEST and len(_CANON) < _CANON_MOST:
+                _CANON[value] = text
+        return text
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (int, float, Decimal)):
@@ -69,6 +76,11 @@ def canon(value: object) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat()
     return " ".join(str(value).replace("\r", "").split())
+
+
+#: canon() of texts seen before (a few thousand in a round; bounded, so a hostile file cannot grow it).
+_CANON: dict[str, str] = {}
+_CANON_LONGEST, _CANON_MOST = 200, 20_000
 
 
 def row_fingerprint(sheet: str, cells: list[object]) -> str:
