@@ -268,6 +268,9 @@ def _again(ws: Workspace, db: IntakeLog, row: dict[str, Any], data: bytes | Path
 
 
 def _relative(ws: Workspace, path: Path) -> str:
+    """``path`` relative to the workspace (as it is recorded), or whole when it lies outside."""
+    if path.is_relative_to(ws.root):  # the round's own store: no need to ask the disk
+        return path.relative_to(ws.root).as_posix()
     try:
         return path.resolve().relative_to(ws.root.resolve()).as_posix()
     except ValueError:
