@@ -109,12 +109,12 @@ def sheet_data_cells(row_digits: int) -> re.Pattern[str]:
     order. An empty cell ``<c r s t/>``, a value cell ``<c r s t><v>…</v></c>``, or any other content
     of :data:`CELL_CONTENT` (taken apart by it).
 
-    Groups: column letters, row digits, s, t, "/" for an empty cell, the value of a value cell, the
+    Groups: the reference, s, t, "/" for an empty cell, the value of a value cell, the
     content of another cell (from its ``>`` to its ``</c>``). Every ``<`` of a match starts a tag
     of the cell: one for an empty cell, four for a value cell."""
     content = re.sub(r"\((?!\?)", "(?:", _CELL_CONTENT)  # the same, without groups
     return re.compile(
-        rf'<c r="({_IN_COLUMNS})([0-9]{{1,{row_digits}}})"(?: s="([0-9]{{1,10}})")?(?: t="([A-Za-z]{{1,20}})")?'
+        rf'<c r="({_IN_COLUMNS}[0-9]{{1,{row_digits}}})"(?: s="([0-9]{{1,10}})")?(?: t="([A-Za-z]{{1,20}})")?'
         rf"(?:(/)>|><v>([^<]*)</v></c>|(>{content}</c>))")
 
 
@@ -126,17 +126,24 @@ def sheet_data_rows(row_digits: int) -> re.Pattern[str]:
 
 #: A merged range as the usual writers write it: groups column, row (, column, row) of its corners.
 PLAIN_MERGE = re.compile(r'<mergeCell ref="([A-Z]{1,3})([0-9]{1,10})(?::([A-Z]{1,3})([0-9]{1,10}))?"/>')
-#: What may stand around ``<sheetData>`` in a sheet read quickly: no element the streaming parser
-#: reads except the merged ranges after it (and what it skips in ``<extLst>``).
-_CELL_NAMES = frozenset(["row", "c", "v", "f", "is", "t", "r", "rPh", "mergeCell", "extLst"])
+#: Around ``<sheetData>`` of a sheet read quickly: an element the streaming parser reads (by local
+#: name), before it; a phonetic run or prefixed element that matters, after it; in what follows it up
+#: to its extensions, an element read but the merged ranges; in or after the extensions, one read there.
+_PREFIXED = rf"""<[^ \t\r\n/>!?]*:(?:{"|".join(sorted(SHEET_NAMES))})[ \t\r\n/>]"""
+_BEFORE_DATA = re.compile(rf"<(?:row|c|v|f|is|t|r|rPh|mergeCell|extLst)[ \t\r\n/>]|{_PREFIXED}")
+_AFTER_DATA = re.compile(rf"<rPh[ \t\r\n/>]|{_PREFIXED}")
+_MERGES_ONLY = re.compile(r"<(?:row|c|v|f|is|t|r)[ \t\r\n/>]")
+_IN_EXTENSIONS = re.compile(r"<(?:c|row|mergeCell)[ \t\r\n/>]")
+_MERGE_TAG = re.compile(r"<mergeCell[ \t\r\n/>]")
+_WORKSHEET = re.compile(r"[ \t\r\n]*<worksheet[ \t\r\n/>]")
 
 
 def split_sheet_data(text: str) -> tuple[str, str, int] | None:
     """A worksheet's ``<sheetData>`` content, what follows it (up to its extensions) and how many
     ``<mergeCell>`` that holds, when nothing else outside ``<sheetData>`` is read; else None (the
-    slower scan decides)."""
-    start = text.lstrip(" \t\r\n")
-    if not (start.startswith("<worksheet") and start[10:11] in (" ", ">", "/", "\t", "\n", "\r")):
+    slower scan decides). The same tests as :func:`worksheet_body` and :func:`before_extensions`,
+    by regular expressions rather than counts of every tag."""
+    if not _WORKSHEET.match(text):
         return None
     begin = text.find("<sheetData>")
     if begin >= 0:
@@ -149,20 +156,17 @@ def split_sheet_data(text: str) -> tuple[str, str, int] | None:
         if begin < 0:
             return None
         data, after = "", text[begin + len("<sheetData/>"):]
-    head = tag_counts(text[:begin])
-    if _prefixed(head, SHEET_NAMES) or not _CELL_NAMES.isdisjoint(head):
+    if _BEFORE_DATA.search(text, 0, begin) or _AFTER_DATA.search(after):
         return None
-    counts = tag_counts(after)
-    if _prefixed(counts, SHEET_NAMES) or "rPh" in counts:
+    extensions = _EXTENSIONS.search(after)
+    tail = after
+    if extensions is not None:
+        if _IN_EXTENSIONS.search(after, extensions.start()):
+            return None
+        tail = after[:extensions.start()]
+    if _MERGES_ONLY.search(tail):
         return None
-    tail = before_extensions(after, counts, ("c", "row", "mergeCell"))
-    if tail is None:
-        return None
-    if tail is not after:
-        counts = tag_counts(tail)
-    if not _CELL_NAMES.isdisjoint(name for name in counts if name != "mergeCell"):
-        return None
-    return data, tail, counts["mergeCell"]
+    return data, tail, len(_MERGE_TAG.findall(tail))
 
 
 def far_references(digits: int) -> re.Pattern[str]:
@@ -334,8 +338,20 @@ def _run_texts(inner: str, runs: re.Pattern[str], skips: tuple[str, ...]) -> lis
     return texts
 
 
+_PLAIN_SI = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>')
+_SST = re.compile(r"[ \t\r\n]*<sst[ \t\r\n>]")
+
+
 def shared_strings(text: str, unescape) -> list[str] | None:
-    """The items of a shared-strings part, each run through ``unescape``; None if not covered."""
+    """The items of a shared-strings part, each run through ``unescape``; None if not covered.
+
+    Quickly when every item is plain text (``<si><t>…</t></si>``): the root's start and end tags
+    and four tags an item then hold every ``<`` of the part (the text was checked)."""
+    if _SST.match(text):
+        plain = _PLAIN_SI.findall(text)
+        if text.count("<") == 4 * len(plain) + 2:
+            return [unescape(xml_text(item)) if "&" in item or "\r" in item or "_x" in item else item
+                    for item in plain]
     counts = tag_counts(text)
     if _prefixed(counts, SHARED_NAMES):
         return None

@@ -350,7 +350,7 @@ class _XlsxReader:
         assert self._data_cells is not None and self._data_rows is not None
         sheet = Sheet(name=name, state=state)
         cells = sheet.cells
-        make_cell, xml_text, columns, new_cell = self._make_cell, scan.xml_text, _COLUMNS, _new_cell
+        make_cell, xml_text, columns, positions, new_cell = self._make_cell, scan.xml_text, _COLUMNS, _POSITIONS, _new_cell
         numfmt_of, shared = self.numfmt_of, self.shared
         strings = len(shared)
         find_cells, find_rows = self._data_cells.findall, self._data_rows.findall
@@ -359,7 +359,7 @@ class _XlsxReader:
         for piece in scan.slices(data):
             self._check_time()
             tags = len(find_rows(piece)) + piece.count("</row>")
-            for letters, digits, style, kind, void, raw, other in find_cells(piece):
+            for ref, style, kind, void, raw, other in find_cells(piece):
                 if void:
                     tags += 1
                     continue
@@ -397,7 +397,7 @@ class _XlsxReader:
                         cell = make_cell(kind or "n", style or None, xml_text(raw), None, None)
                         if cell is EMPTY:
                             continue
-                cells[(int(digits), columns.get(letters) or _column(letters))] = cell
+                cells[positions.get(ref) or _position(ref)] = cell
                 read += 1
             if tags != piece.count("<"):
                 return None  # a tag the quick scan does not take apart
@@ -677,6 +677,19 @@ def _column(letters: str) -> int:
     if len(_COLUMNS) < 50_000:
         _COLUMNS[letters] = col
     return col
+
+
+_POSITIONS: dict[str, tuple[int, int]] = {}
+
+
+def _position(ref: str) -> tuple[int, int]:
+    """'B12' -> (12, 2) for a reference the quick scan matched (in range, upper case), cached: the
+    same templates come back thousands of times, and their cells share the keys."""
+    position = _split_ref(ref)
+    assert position is not None
+    if len(_POSITIONS) < 20_000:
+        _POSITIONS[ref] = position
+    return position
 
 
 def _split_ref(ref: str) -> tuple[int, int] | None:
