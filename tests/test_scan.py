@@ -71,6 +71,24 @@ class Counting:
         monkeypatch.setattr(xlsx._XlsxReader, "_stream_shared_strings", shared)
 
 
+class Quick:
+    """Counts the sheets the quickest scan (``<sheetData>`` in the usual shapes) read, and the others."""
+
+    def __init__(self, monkeypatch):
+        self.quick = self.other = 0
+        scan_data = xlsx._XlsxReader._scan_sheet_data
+
+        def counted(reader, *args):
+            sheet = scan_data(reader, *args)
+            if sheet is None:
+                self.other += 1
+            else:
+                self.quick += 1
+            return sheet
+
+        monkeypatch.setattr(xlsx._XlsxReader, "_scan_sheet_data", counted)
+
+
 # ---------------------------------------------------------------------------------------
 # real files
 
@@ -94,9 +112,57 @@ def test_returns_are_scanned_not_streamed(tmp_path, monkeypatch):
     openpyxl.load_workbook(path).save(resaved)
     for source in (path, hostile.real_xlsx(tmp_path / "real.xlsx"), resaved):
         assert_same(source, monkeypatch)
-        counting = Counting(monkeypatch)
+        counting, quick = Counting(monkeypatch), Quick(monkeypatch)
         assert read_workbook(source).sheets
         assert (counting.sheets, counting.shared) == (0, 0), source.name
+        assert quick.quick and not quick.other, source.name
+
+
+def test_filled_returns_take_the_quickest_scan(tmp_path, monkeypatch):
+    """The template as written (xlsxwriter), filled in through openpyxl (numbers, text, a date, a
+    percentage, a formula, an error) and a return written cell by cell with xlsxwriter: every sheet
+    is read by the quickest scan, and reads as streamed, cell for cell."""
+    import datetime
+
+    import openpyxl
+    import xlsxwriter
+
+    ws = make_workspace(tmp_path)
+    path = make_return(ws, tmp_path / "in", unit="市科技局", values={"1-1-1": {"本期完成": "约59家"}})
+    book = openpyxl.load_workbook(path)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(min_row=4, max_row=8, max_col=6):
+            for n, cell in enumerate(row):
+                if type(cell).__name__ == "MergedCell":
+                    continue
+                cell.value = [12.5, "进展顺利\n下步打算", datetime.datetime(2021, 4, 30), 0.375, "=1/0", "#N/A"][n]
+                if n == 3:
+                    cell.number_format = "0.0%"
+    filled = tmp_path / "filled.xlsx"
+    book.save(filled)
+
+    written = tmp_path / "xlsxwriter.xlsx"
+    out = xlsxwriter.Workbook(str(written))
+    percent, date = out.add_format({"num_format": "0.00%"}), out.add_format({"num_format": "yyyy年m月d日"})
+    sheet = out.add_worksheet("一、创新驱动")
+    sheet.merge_range("A1:F1", "标题", out.add_format({"bold": True}))
+    for r in range(1, 40):
+        sheet.write_string(r, 0, f"任务{r}")
+        sheet.write_number(r, 1, r * 1.25)
+        sheet.write_number(r, 2, r / 100, percent)
+        sheet.write_datetime(r, 3, datetime.datetime(2021, 4, r % 28 + 1), date)
+        sheet.write_formula(r, 4, f"=B{r + 1}*2", None, r * 2.5)
+        sheet.write_boolean(r, 5, r % 2 == 0)
+        sheet.write_blank(r, 6, None, percent)
+    out.add_worksheet("空表")
+    out.close()
+
+    for source in (path, filled, written):
+        got = assert_same(source, monkeypatch)
+        assert got[0] == "read"
+        quick = Quick(monkeypatch)
+        read_workbook(source)
+        assert quick.quick and not quick.other, source.name
 
 
 @pytest.mark.slow
@@ -106,9 +172,10 @@ def test_libreoffice_resaved_returns_are_scanned(tmp_path, monkeypatch):
     path = make_return(ws, tmp_path / "in", unit="市科技局")
     (resaved,) = convert([path], "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo", tmp_path / "profile")
     assert_same(resaved, monkeypatch)
-    counting = Counting(monkeypatch)
+    counting, quick = Counting(monkeypatch), Quick(monkeypatch)
     read_workbook(resaved)
     assert (counting.sheets, counting.shared) == (0, 0)
+    assert quick.quick and not quick.other
 
 
 # ---------------------------------------------------------------------------------------
@@ -163,6 +230,19 @@ ROWS = {
     "bad-reference": '<row r="1"><c r="A"><v>1</v></c><c r="1"><v>2</v></c><c r="ABCD1"><v>3</v></c></row>',
     "attribute-white-space": '<row r="1"><c r="A1" t="s\t"><v>0</v></c><c r="B1" t="&#115;"><v>0</v></c></row>',
     "ext-in-value": '<row r="1"><c r="A1"><v>12<extLst>xx</extLst>3</v></c></row>',
+    # the shapes of the quickest scan, and their edges
+    "quick-shapes": ('<row r="1"><c r="A1" t="e"></c><c r="B1" t="str"><v/></c><c r="C1" s="1" t="inlineStr"><is>'
+                     '<t xml:space="preserve"> a&amp;b </t></is></c><c r="D1"><f t="shared" ref="D1:D2" si="0">A1*2'
+                     '</f><v>4</v></c><c r="E1" s="2"><v>44316</v></c><c r="F1" t="s"><v>007</v></c><c r="G1" t="s">'
+                     '<v>1</v></c><c r="H1" t="s"><v>2</v></c><c r="I1"><v>1_0</v></c><c r="J1"><v>inf</v></c>'
+                     '<c r="K1"><v> 1 </v></c><c r="L1" t="n"><v></v></c><c r="M1" s="9"><v>3</v></c>'
+                     '<c r="XFD1" s="1"/><c r="N1" t="str"><f>"a"</f></c><c r="O1" t="b"><v>0</v></c></row>'
+                     '<row r="2" spans="1:2"><c r="A2"><v>1</v></c></row>'),
+    "quick-row-edges": ('<row r="999999"><c r="A999999"><v>1</v></c></row><row r="1000000"><c r="A1000000"><v>2</v>'
+                        "</c></row>"),
+    "quick-cell-edges": '<row r="1"><c r="ZZZ1"><v>1</v></c></row>',
+    "quick-text-between": '<row r="1">x<c r="A1"><v>1</v></c>\n<c r="B1"/></row>',
+    "cell-without-row": '<c r="A1"><v>1</v></c>',
     "empty-ext-in-value": '<row r="1"><c r="A1"><v>12<extLst/>3</v></c></row>',
 }
 AFTER = {
@@ -172,6 +252,9 @@ AFTER = {
                    "</x14:cf></ext></extLst>"),
     "extensions-then-cells": "<extLst/><sheetData><row r=\"7\"><c r=\"A7\"><v>7</v></c></row></sheetData>",
     "nested-extensions": "<extLst><extLst/><x/></extLst>",
+    "plain-merges": '<mergeCells count="3"><mergeCell ref="A1:D1"/><mergeCell ref="C3"/><mergeCell ref="D4:B2"/>'
+                    '</mergeCells><extLst><ext uri="{x}"><x14:y xmlns:x14="urn:x14"/></ext></extLst>',
+    "one-plain-merge": '<mergeCells count="1"><mergeCell ref="A1:D1"/></mergeCells>',
 }
 SHARED = {
     "plain": ["<t>plain</t>", "<t xml:space=\"preserve\"> 前后 </t>", "<t></t>", "<t/>"],

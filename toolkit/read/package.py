@@ -48,6 +48,7 @@ def _xml_encoding(head: bytes, part: str) -> str | None:
     declaration that contradicts the bytes are tricks to slip a DOCTYPE past
     filters: refused as unsafe XML (F107). Returns a Python codec name when the
     part must be decoded here (GBK family, which expat cannot), else None."""
+    head = head[:1024]  # the declaration is looked for in the first 400 characters
     if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<", b"<\x00\x00\x00")):
         raise ReadError(Code.F107, f"部件 {part} 使用了 UTF-32 编码")
     if head.startswith(b"\x4c\x6f\xa7\x94"):

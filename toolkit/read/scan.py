@@ -26,12 +26,13 @@ element in a shape the expressions do not match is never skipped silently.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from xml.parsers import expat
 
-from .package import _CHUNK, _new_parser, _xml_encoding
+from .package import _new_parser, _xml_encoding
 
 #: Parts up to this size (as the zip declares it; zipfile never inflates beyond) are read whole:
 #: every part of a return, and a province's 目标分解 sheet (about 6 MB for 2,000 units).
@@ -85,6 +86,87 @@ _EXTENSIONS = re.compile(r"<extLst[ \t\r\n/>]")
 #: Elements the streaming parser reacts to (by local name), per part.
 SHEET_NAMES = frozenset(["worksheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh", "mergeCell", "extLst"])
 SHARED_NAMES = frozenset(["sst", "si", "t", "r", "rPh", "phoneticPr", "extLst"])
+
+
+#: Column letters A … XFD (the columns of a sheet), no more.
+_IN_COLUMNS = "(?:[A-Z]{1,2}|[A-W][A-Z]{2}|X[A-E][A-Z]|XF[A-D])"
+#: Attributes as the usual writers write them: one space before each, double quotes.
+_PLAIN_ATTRS = r"""(?: [^ \t\r\n=<>/"']+="[^"<]*")*"""
+
+
+#: The content of a cell the usual value cell does not cover: an optional ``<f …>…</f>`` (or
+#: ``<f …/>``), ``<v>…</v>`` (or ``<v/>``) and ``<is><t>…</t></is>``, in that order; groups "<f",
+#: "/" of an empty <f>, its text, "<v", "/" of an empty <v>, its text, "<is", its text.
+_CELL_CONTENT = (rf"""(?:(<f){_PLAIN_ATTRS}(?:(/)>|>([^<]*)</f>))?(?:(<v)(?:(/)>|>([^<]*)</v>))?"""
+                 r'(?:(<is)><t(?: xml:space="preserve")?>([^<]*)</t></is>)?')
+CELL_CONTENT = re.compile(rf">{_CELL_CONTENT}</c>")
+
+
+@functools.lru_cache(maxsize=16)
+def sheet_data_cells(row_digits: int) -> re.Pattern[str]:
+    """One cell of a ``<sheetData>`` in the shapes the usual writers write, within the sheet: its
+    reference has at most ``row_digits`` digits and a column up to XFD; attributes ``r s t`` in this
+    order. An empty cell ``<c r s t/>``, a value cell ``<c r s t><v>…</v></c>``, or any other content
+    of :data:`CELL_CONTENT` (taken apart by it).
+
+    Groups: the reference, s, t, "/" for an empty cell, the value of a value cell, the
+    content of another cell (from its ``>`` to its ``</c>``). Every ``<`` of a match starts a tag
+    of the cell: one for an empty cell, four for a value cell."""
+    content = re.sub(r"\((?!\?)", "(?:", _CELL_CONTENT)  # the same, without groups
+    return re.compile(
+        rf'<c r="({_IN_COLUMNS}[0-9]{{1,{row_digits}}})"(?: s="([0-9]{{1,10}})")?(?: t="([A-Za-z]{{1,20}})")?'
+        rf"(?:(/)>|><v>([^<]*)</v></c>|(>{content}</c>))")
+
+
+@functools.lru_cache(maxsize=16)
+def sheet_data_rows(row_digits: int) -> re.Pattern[str]:
+    """The start of a row numbered the usual way (``r`` first) within ``row_digits`` digits."""
+    return re.compile(rf'<row r="[0-9]{{1,{row_digits}}}"')
+
+
+#: A merged range as the usual writers write it: groups column, row (, column, row) of its corners.
+PLAIN_MERGE = re.compile(r'<mergeCell ref="([A-Z]{1,3})([0-9]{1,10})(?::([A-Z]{1,3})([0-9]{1,10}))?"/>')
+#: Around ``<sheetData>`` of a sheet read quickly: an element the streaming parser reads (by local
+#: name), before it; a phonetic run or prefixed element that matters, after it; in what follows it up
+#: to its extensions, an element read but the merged ranges; in or after the extensions, one read there.
+_PREFIXED = rf"""<[^ \t\r\n/>!?]*:(?:{"|".join(sorted(SHEET_NAMES))})[ \t\r\n/>]"""
+_BEFORE_DATA = re.compile(rf"<(?:row|c|v|f|is|t|r|rPh|mergeCell|extLst)[ \t\r\n/>]|{_PREFIXED}")
+_AFTER_DATA = re.compile(rf"<rPh[ \t\r\n/>]|{_PREFIXED}")
+_MERGES_ONLY = re.compile(r"<(?:row|c|v|f|is|t|r)[ \t\r\n/>]")
+_IN_EXTENSIONS = re.compile(r"<(?:c|row|mergeCell)[ \t\r\n/>]")
+_MERGE_TAG = re.compile(r"<mergeCell[ \t\r\n/>]")
+_WORKSHEET = re.compile(r"[ \t\r\n]*<worksheet[ \t\r\n/>]")
+
+
+def split_sheet_data(text: str) -> tuple[str, str, int] | None:
+    """A worksheet's ``<sheetData>`` content, what follows it (up to its extensions) and how many
+    ``<mergeCell>`` that holds, when nothing else outside ``<sheetData>`` is read; else None (the
+    slower scan decides). The same tests as :func:`worksheet_body` and :func:`before_extensions`,
+    by regular expressions rather than counts of every tag."""
+    if not _WORKSHEET.match(text):
+        return None
+    begin = text.find("<sheetData>")
+    if begin >= 0:
+        end = text.find("</sheetData>", begin)
+        if end < 0:
+            return None
+        data, after = text[begin + len("<sheetData>"):end], text[end + len("</sheetData>"):]
+    else:
+        begin = text.find("<sheetData/>")
+        if begin < 0:
+            return None
+        data, after = "", text[begin + len("<sheetData/>"):]
+    if _BEFORE_DATA.search(text, 0, begin) or _AFTER_DATA.search(after):
+        return None
+    extensions = _EXTENSIONS.search(after)
+    tail = after
+    if extensions is not None:
+        if _IN_EXTENSIONS.search(after, extensions.start()):
+            return None
+        tail = after[:extensions.start()]
+    if _MERGES_ONLY.search(tail):
+        return None
+    return data, tail, len(_MERGE_TAG.findall(tail))
 
 
 def far_references(digits: int) -> re.Pattern[str]:
@@ -159,16 +241,19 @@ def checked_text(data: bytes, part: str, check_time: Callable[[], None] = lambda
     the streaming parser would at the very start of the part."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
         return None  # UTF-16: expat reads it, the scan does not
-    if _xml_encoding(data[:_CHUNK], part) is not None:
+    if _xml_encoding(data[:1024], part) is not None:
         return None  # a GBK family declaration: decoded by Python for the streaming parser
     parser = _new_parser()  # no element handlers: C speed; DTDs raise F107
+    # a comment, CDATA section or processing instruction (not the declaration) is never scanned
+    parser.CommentHandler = parser.StartCdataSectionHandler = parser.ProcessingInstructionHandler = _unscanned
     try:
         for start in range(0, len(data), _CHECK_PIECE):
             check_time()
-            parser.Parse(data[start:start + _CHECK_PIECE], False)
-        parser.Parse(b"", True)
-    except expat.ExpatError:
-        return None  # the streaming parser says where
+            parser.Parse(data[start:start + _CHECK_PIECE], start + _CHECK_PIECE >= len(data))
+        if not data:
+            parser.Parse(b"", True)
+    except (expat.ExpatError, _Unscanned):
+        return None  # the streaming parser says where, or reads what the scan does not
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -180,9 +265,15 @@ def checked_text(data: bytes, part: str, check_time: Callable[[], None] = lambda
         if encoding is not None and encoding.group(1).lower() not in ("utf-8", "utf8"):
             return None  # e.g. latin-1: expat decodes it otherwise than UTF-8 would
         text = text[declaration.end():]
-    if "<!" in text or "<?" in text:
-        return None
     return text
+
+
+class _Unscanned(Exception):
+    """A part holds what the scan does not read (a comment, CDATA, a processing instruction)."""
+
+
+def _unscanned(*_args) -> None:
+    raise _Unscanned
 
 
 def slices(body: str, size: int = SLICE) -> Iterator[str]:
@@ -247,8 +338,20 @@ def _run_texts(inner: str, runs: re.Pattern[str], skips: tuple[str, ...]) -> lis
     return texts
 
 
+_PLAIN_SI = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>')
+_SST = re.compile(r"[ \t\r\n]*<sst[ \t\r\n>]")
+
+
 def shared_strings(text: str, unescape) -> list[str] | None:
-    """The items of a shared-strings part, each run through ``unescape``; None if not covered."""
+    """The items of a shared-strings part, each run through ``unescape``; None if not covered.
+
+    Quickly when every item is plain text (``<si><t>…</t></si>``): the root's start and end tags
+    and four tags an item then hold every ``<`` of the part (the text was checked)."""
+    if _SST.match(text):
+        plain = _PLAIN_SI.findall(text)
+        if text.count("<") == 4 * len(plain) + 2:
+            return [unescape(xml_text(item)) if "&" in item or "\r" in item or "_x" in item else item
+                    for item in plain]
     counts = tag_counts(text)
     if _prefixed(counts, SHARED_NAMES):
         return None

@@ -82,6 +82,10 @@ class _XlsxReader:
         self._memo: dict[tuple[str, str, str], Cell] = {}  # equal cells are one object
         # references that could lie beyond the sheet (or beyond max_rows) are checked cell by cell
         self._far = scan.far_references(len(str(limits.max_rows)))
+        # the quick scan takes rows of fewer digits than max_rows has: always within the limit
+        digits = len(str(limits.max_rows)) - 1
+        self._data_cells = scan.sheet_data_cells(digits) if digits > 0 else None
+        self._data_rows = scan.sheet_data_rows(digits) if digits > 0 else None
 
     def read(self) -> Workbook:
         try:
@@ -179,6 +183,7 @@ class _XlsxReader:
         self.shared = self._shared_strings(rels)
         self.styles = self._styles(rels)
         self.style_of = {str(i): fmt for i, fmt in enumerate(self.styles)}
+        self.numfmt_of = {"": _NO_FORMAT, **self.style_of}
         book = Workbook(path=self.path, format="xlsx", strict=state["strict"])
         if not entries:
             raise ReadError(Code.F101, "工作簿中没有工作表")
@@ -307,6 +312,12 @@ class _XlsxReader:
     def _scan_sheet(self, name: str, state: str, text: str) -> Sheet | None:
         """The cells of a worksheet the scan covers, as the streaming parser reads them; None when
         anything is unusual (the streaming parser then reads the part and says what is wrong)."""
+        if self._data_cells is not None:
+            split = scan.split_sheet_data(text)
+            if split is not None:
+                sheet = self._scan_sheet_data(name, state, *split)
+                if sheet is not None:
+                    return sheet
         scanned = scan.worksheet_body(text)
         if scanned is None:
             return None
@@ -326,6 +337,83 @@ class _XlsxReader:
                 return self._scan_merges(sheet, body, counts)
         sheet = self._scan_cells(name, state, body, counts["c"])
         return None if sheet is None else self._scan_merges(sheet, body, counts)
+
+    def _scan_sheet_data(self, name: str, state: str, data: str, tail: str, merges: int) -> Sheet | None:
+        """The quickest way, for a sheet as the usual writers write it: every tag of ``<sheetData>`` a
+        row numbered the usual way, its end, or a cell of :func:`scan.sheet_data_cells` (which shows
+        the reference within the sheet), and after it only merged ranges. A ``<`` starts a tag (the
+        text was checked: no comment, CDATA or processing instruction), so when the tags taken apart
+        hold every ``<`` of the data, no element was skipped. Else None: the slower scans decide.
+
+        The usual cells (a shared string, a number not in a date format) are made here; any other
+        one by :meth:`_make_cell`, as the streaming parser makes it."""
+        assert self._data_cells is not None and self._data_rows is not None
+        sheet = Sheet(name=name, state=state)
+        cells = sheet.cells
+        make_cell, xml_text, columns, positions, new_cell = self._make_cell, scan.xml_text, _COLUMNS, _POSITIONS, _new_cell
+        numfmt_of, shared = self.numfmt_of, self.shared
+        strings = len(shared)
+        find_cells, find_rows = self._data_cells.findall, self._data_rows.findall
+        cell_content = scan.CELL_CONTENT.fullmatch
+        read = self.cells_read
+        for piece in scan.slices(data):
+            self._check_time()
+            tags = len(find_rows(piece)) + piece.count("</row>")
+            for ref, style, kind, void, raw, other in find_cells(piece):
+                if void:
+                    tags += 1
+                    continue
+                if other:
+                    tags += 1 + other.count("<")
+                    content = cell_content(other)
+                    assert content is not None
+                    f, _f_void, f_text, v, _v_void, raw, inline, i_text = content.groups()
+                    if not (f or v or inline):
+                        continue  # <c …></c>: no cell, whatever its type
+                    cell = make_cell(kind or "n", style or None, xml_text(raw or "") if v else None,
+                                     xml_text(f_text or "") if f else None, [xml_text(i_text)] if inline else None)
+                    if cell is EMPTY:
+                        continue
+                else:
+                    tags += 4
+                    numfmt, is_date, is_percent = numfmt_of.get(style, _NO_FORMAT)
+                    if kind == "s" and raw.isdecimal():  # as _make_cell: raw.strip().isdigit(), then int
+                        index = int(raw)
+                        if index >= strings:
+                            continue
+                        cell = new_cell(Cell, (shared[index], None, None, numfmt, False, is_percent))
+                    elif (not kind or kind == "n") and not is_date:
+                        try:
+                            number = float(raw)  # as _make_cell: the same float, or the text when not finite
+                        except ValueError:
+                            number = math.nan
+                        if number - number == 0.0:
+                            cell = new_cell(Cell, (number, None, None, numfmt, False, is_percent))
+                        else:
+                            cell = make_cell(kind or "n", style or None, xml_text(raw), None, None)
+                            if cell is EMPTY:
+                                continue
+                    else:
+                        cell = make_cell(kind or "n", style or None, xml_text(raw), None, None)
+                        if cell is EMPTY:
+                            continue
+                cells[positions.get(ref) or _position(ref)] = cell
+                read += 1
+            if tags != piece.count("<"):
+                return None  # a tag the quick scan does not take apart
+        if read + merges > self.limits.max_cells:
+            return None  # the streaming parser raises, at the right cell or merge
+        if merges:
+            found = scan.PLAIN_MERGE.findall(tail)
+            if len(found) != merges:
+                return None
+            merged = sheet.merged
+            for l1, d1, l2, d2 in found:
+                r1, c1 = int(d1), columns.get(l1) or _column(l1)
+                r2, c2 = (int(d2), columns.get(l2) or _column(l2)) if l2 else (r1, c1)
+                merged.append((min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)))
+        self.cells_read = read + merges
+        return sheet
 
     def _scan_plain(self, name: str, state: str, body: str, expected: int) -> Sheet | None:
         """The common case, quickly: every cell a plain value (``<c r s t><v>…</v></c>``) or empty,
@@ -578,6 +666,7 @@ class _XlsxReader:
 
 
 _COLUMNS: dict[str, int] = {}
+_NO_FORMAT = ("", False, False)
 
 
 def _column(letters: str) -> int:
@@ -588,6 +677,19 @@ def _column(letters: str) -> int:
     if len(_COLUMNS) < 50_000:
         _COLUMNS[letters] = col
     return col
+
+
+_POSITIONS: dict[str, tuple[int, int]] = {}
+
+
+def _position(ref: str) -> tuple[int, int]:
+    """'B12' -> (12, 2) for a reference the quick scan matched (in range, upper case), cached: the
+    same templates come back thousands of times, and their cells share the keys."""
+    position = _split_ref(ref)
+    assert position is not None
+    if len(_POSITIONS) < 20_000:
+        _POSITIONS[ref] = position
+    return position
 
 
 def _split_ref(ref: str) -> tuple[int, int] | None:
