@@ -38,7 +38,7 @@ from ..check import Outcome
 from ..errors import ReadError
 from ..findings import Level
 from ..read import scan
-from ..read.package import _attr, _office_document, _resolve, _zip_names
+from ..read.package import _CHUNK, _attr, _office_document, _resolve, _xml_encoding, _zip_names
 from ..read.xlsx import _split_ref
 from .marks import (
     AUTHOR,
@@ -180,7 +180,7 @@ class _Package:
             key = info.filename.replace("\\", "/").lstrip("/").lower()
             new = self.changed.get(key)
             if new is None:
-                self.zf.read(info)
+                _check_copied(info.filename, self.zf.read(info))
                 members.append((info.filename, info.date_time, info.compress_type, info.CRC, info.file_size,
                                 self._raw(info)))
             else:
@@ -201,6 +201,21 @@ class _Package:
         if len(payload) != info.compress_size:
             raise _Unsupported("truncated member")
         return payload
+
+
+def _check_copied(name: str, data: bytes) -> None:
+    """An XML part passed on unread must not be one our reader refuses: no DTD or entity
+    declaration, no UTF-16/UTF-32/UTF-7/EBCDIC trickery (the office never sends such a part out)."""
+    if not name.lower().endswith((".xml", ".rels", ".vml")):
+        return
+    try:
+        codec = _xml_encoding(data[:_CHUNK], name)
+    except ReadError as exc:
+        raise _Unsupported(f"{name}: {exc}") from exc
+    if codec is not None or data.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        raise _Unsupported(f"{name}: an encoding the fast path does not pass on")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise _Unsupported(f"{name}: a DTD")
 
 
 def _deflate(content: bytes) -> tuple[int, int, int, bytes]:
@@ -645,20 +660,24 @@ class _Styles:
         return xf
 
     def hyperlink_style(self, font: int) -> int:
-        """The cellStyleXfs index of the named style "Hyperlink" (added when the file has none)."""
+        """The cellStyleXfs index of the named style "Hyperlink", added when the file has none; 0
+        (Normal: the link cells are only formatted like links) when the named styles are not laid out
+        one per format in order, where openpyxl (which indexes them by position) would trip over it."""
+        named = []
         if self.cell_styles is not None:
-            for m in re.finditer(rf"<cellStyle({_ATTRS})/?>", self.cell_styles.group(2) or ""):
-                attrs = scan.attributes(m.group(1))
-                if attrs.get("name") == "Hyperlink" or attrs.get("builtinId") == "8":
-                    xf_id = int(attrs.get("xfId", "-1"))
-                    if 0 <= xf_id < len(self.items["cellStyleXfs"]):
-                        return xf_id
-                    raise _Unsupported("styles: a Hyperlink style without its format")
+            named = [scan.attributes(m.group(1))
+                     for m in re.finditer(rf"<cellStyle({_ATTRS})/?>", self.cell_styles.group(2) or "")]
+        formats = len(self.items["cellStyleXfs"])
+        for position, attrs in enumerate(named):
+            if attrs.get("name") == "Hyperlink" or attrs.get("builtinId") == "8":
+                return position if attrs.get("xfId") == str(position) else 0
+        if self.cell_styles is None and formats == 1:
+            self.new_cell_styles.append('<cellStyle name="Normal" xfId="0" builtinId="0"/>')
+        elif len(named) != formats or any(attrs.get("xfId") != str(i) for i, attrs in enumerate(named)):
+            return 0
         xf_id = self.add("cellStyleXfs", f'<xf numFmtId="0" fontId="{font}" fillId="0" borderId="0" '
                                          'applyNumberFormat="0" applyFill="0" applyBorder="0" applyAlignment="0" '
                                          'applyProtection="0"/>')
-        if self.cell_styles is None:
-            self.new_cell_styles.append('<cellStyle name="Normal" xfId="0" builtinId="0"/>')
         self.new_cell_styles.append(f'<cellStyle name="Hyperlink" xfId="{xf_id}" builtinId="8"/>')
         return xf_id
 
