@@ -31,14 +31,16 @@ from ..check import Outcome
 from ..errors import ReadError
 from ..read import Workbook, read_workbook, sniff
 from ..store import atomic_path
-from .marks import AUTHOR, COLOURS, FEEDBACK_SHEET, SUFFIX, _brief, _clean, _comment_text, feedback_name
+from .marks import AUTHOR, FEEDBACK_SHEET, feedback_name
+from .marks import COLOURS as COLOURS  # noqa: F401 - re-exported, as before the split
+from .marks import SUFFIX as SUFFIX  # noqa: F401
+from .marks import _brief as _brief  # noqa: F401
+from .marks import _clean as _clean  # noqa: F401
 from .package import _Unsupported, write_marked_package
 from .reply import reply_text
 from .workbook import _load_original, _mark_up, _rebuild
 
 __all__ = ["AUTHOR", "FEEDBACK_SHEET", "feedback_name", "reply_text", "write_feedback"]
-__all__ += []  # private names re-exported for tests: _brief, _clean, _comment_text, COLOURS, SUFFIX
-_REEXPORTED = (COLOURS, SUFFIX, _brief, _clean, _comment_text)
 
 #: How many files each way wrote in this process: "package", "openpyxl", "rebuild".
 PATHS: Counter[str] = Counter()

@@ -45,6 +45,7 @@ from .marks import (
     BORDER_COLOUR,
     COLOURS,
     COMMENT_WIDTH,
+    FEEDBACK_SHEET,
     HEADER_FILL,
     HEADER_ROW,
     HEADING_HEIGHT,
@@ -490,7 +491,7 @@ def _mark_package(package: _Package, outcome: Outcome, round_name: str):
         raise _Unsupported("sheets in another shape")
     sheets = [_Sheet(scan.attributes(m.group(1)), rels) for m in sheet_tags]
     by_name = {s.name: s for s in sheets}
-    if list_title(by_name) != marks_title():
+    if list_title(by_name) != FEEDBACK_SHEET:
         raise _Unsupported("already has a 问题清单: a feedback file sent back")
 
     info = SheetInfo([(s.name, s.state) for s in sheets], lambda title: by_name[title].merged(package))
@@ -531,10 +532,6 @@ def _mark_package(package: _Package, outcome: Outcome, round_name: str):
     package.put(styles_part, _DECL + styles.render())
     package.put("[Content_Types].xml", _DECL + _with_types(types, new_types, bool(by_sheet)))
     return package.assemble()
-
-
-def marks_title() -> str:
-    return list_title(())
 
 
 def _check_content_types(package: _Package, types: _Xml) -> None:
