@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -120,6 +121,24 @@ def brief(f: Finding) -> str:
     return feedback_mod._brief(f)
 
 
+def no_fast_path(monkeypatch) -> None:
+    """Have write_feedback skip the XML fast path (toolkit.feedback.package), as for a file it does not handle."""
+    def unsupported(*_args, **_kw):
+        raise feedback_mod._Unsupported("test")
+
+    monkeypatch.setattr(feedback_mod, "write_marked_package", unsupported)
+
+
+@pytest.fixture(params=["package", "openpyxl"])
+def way(request, monkeypatch) -> Iterator[str]:
+    """Each xlsx test runs on both ways of marking an xlsx up; asserts the way that ran."""
+    if request.param == "openpyxl":
+        no_fast_path(monkeypatch)
+    before = dict(feedback_mod.PATHS)
+    yield request.param
+    assert feedback_mod.PATHS[request.param] > before.get(request.param, 0)
+
+
 # ---------------------------------------------------------------------------------------
 # helpers over the written file
 
@@ -222,7 +241,7 @@ def assert_feedback(path: Path, outcome: Outcome) -> openpyxl.Workbook:
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".xlsm"])
 @pytest.mark.parametrize("unit", [UNIT, "=cmd|' /C calc'!A0"])
-def test_xlsx_marked_up_in_place(tmp_path, suffix, unit):
+def test_xlsx_marked_up_in_place(tmp_path, suffix, unit, way):
     source = build_return(tmp_path / f"报表{suffix}")
     outcome = build_outcome(unit)
     out = write_feedback(source, outcome, tmp_path / "反馈" / "子目录", round_name=ROUND)
@@ -254,7 +273,9 @@ def test_feedback_of_feedback_replaces_old_marks(tmp_path):
     first = write_feedback(source, build_outcome(), tmp_path / "一")
     outcome = build_outcome()
     outcome.findings = outcome.findings[:3] + outcome.findings[7:8]
+    fallbacks = feedback_mod.PATHS["openpyxl"]
     second = write_feedback(first, outcome, tmp_path / "二", round_name=ROUND)
+    assert feedback_mod.PATHS["openpyxl"] == fallbacks + 1  # a feedback file is marked up again by openpyxl
     wb = openpyxl.load_workbook(second)
     assert wb.sheetnames.count(FEEDBACK_SHEET) == 1 and wb.sheetnames[0] == FEEDBACK_SHEET
     rows = [r for r in wb[FEEDBACK_SHEET].iter_rows(min_row=4, values_only=True) if r[0] is not None]
@@ -320,6 +341,7 @@ def test_xlsx_openpyxl_cannot_open_is_rebuilt(tmp_path, monkeypatch):
         raise KeyError("openpyxl failed")
 
     monkeypatch.setattr(feedback_mod, "_load_original", refuse)
+    no_fast_path(monkeypatch)
     grid = read_workbook(source)
     outcome = build_outcome()
     out = write_feedback(source, outcome, tmp_path / "反馈", round_name=ROUND)
@@ -339,7 +361,7 @@ def test_unreadable_source_gets_only_the_list(tmp_path):
 
 
 @needs_soffice
-def test_feedback_opens_in_libreoffice(tmp_path, lo_profile):
+def test_feedback_opens_in_libreoffice(tmp_path, lo_profile, way):
     source = build_return(tmp_path / "报表.xlsx")
     out = write_feedback(source, build_outcome(), tmp_path / "反馈", round_name=ROUND)
     csv_path = soffice_convert(out, "csv:Text - txt - csv (StarCalc):44,34,76", tmp_path / "csv", lo_profile)

@@ -41,3 +41,9 @@ def test_benchmark_prints_ratios():
     proc = run("bench_read.py", "--files", "4")
     assert proc.returncode == 0, proc.stderr
     assert "openpyxl（基准）" in proc.stdout and "耗时比" in proc.stdout and "重跑" in proc.stdout
+
+
+def test_feedback_benchmark(demo):
+    proc = run("bench_feedback.py", str(demo.folder), "2021-04", "--files", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "package" in proc.stdout and "openpyxl" in proc.stdout and "ms CPU per file" in proc.stdout
