@@ -358,6 +358,8 @@ def tidy_punctuation(text: str) -> str:
     """
     # Each rule runs only when the text holds the character it acts on: the report tidies
     # every sentence of every department several times over.
+    # A rule whose pattern opens with a lookbehind or a common mark (，) tries a match at every
+    # character; its hint opens with a rare one, on the reversed text where the rule looks back.
     if not text or not _HAN_RE.search(text):
         return text
     if _FULL_WIDTH_RE.search(text):
@@ -374,11 +376,13 @@ def tidy_punctuation(text: str) -> str:
         text = _COLON_RE.sub("：", text)
     if _HALF_MARKS_RE.search(text):
         text = text.translate(_HALF_MARKS)
-    if "." in text:
+    if "." in text and _STOP_HINT_RE.search(text[::-1]):
         text = _STOP_RE.sub("。", text)
     if "。" in text or "！" in text or "？" in text:
-        text = _BEFORE_END_RE.sub("", text)
-        text = _AFTER_END_RE.sub("", text)
+        if _BEFORE_END_HINT_RE.search(text[::-1]):
+            text = _BEFORE_END_RE.sub("", text)
+        if _AFTER_END_HINT_RE.search(text):
+            text = _AFTER_END_RE.sub("", text)
         if "。。" in text:
             text = _STOPS_RE.sub("。", text)
     if "，，" in text or "、、" in text or "；；" in text:
@@ -399,6 +403,9 @@ _BEFORE_END_RE = re.compile(r"[，、；：,]+(?=[。！？])")
 _AFTER_END_RE = re.compile(r"(?<=[。！？])[，、；]+")
 _STOPS_RE = re.compile(r"。{2,}")
 _DOUBLED_RE = re.compile(r"([，、；])\1+")
+_STOP_HINT_RE = re.compile(rf"\.[{_HAN}）》”]")  # reversed: a . after a Chinese character
+_BEFORE_END_HINT_RE = re.compile("[。！？][，、；：,]")  # reversed: a mark before 。！？
+_AFTER_END_HINT_RE = re.compile("[。！？][，、；]")
 
 
 # -- one department's sentence taking in the generated figure ------------------------------
@@ -508,6 +515,8 @@ class Passage:
         self._suffix: list[str] = []
 
     def render(self) -> str:
+        if not self._inserts and not self._suffix:
+            return self.text  # most passages take nothing in
         out: list[str] = []
         prev = 0
         for pos in sorted(self._inserts):
@@ -622,6 +631,8 @@ class Passage:
         body = self.render().rstrip("。；，、 ")
         last = body[max(body.rfind("。"), body.rfind("！"), body.rfind("？"), body.rfind("\n")) + 1:]  # the last sentence
         last = last[2:] if last.startswith("其中") and not clause.startswith("其中") else last
+        if last[:4] != clause[:4]:
+            return False  # no subject of four characters or more in common (most sentences)
         shared = len(os.path.commonprefix([last, clause]))
         for size in range(min(shared, len(last) - 1), 3, -1):  # back off to where a word starts
             rest = clause[size:]
@@ -641,7 +652,20 @@ class Passage:
 
 # -- paragraphs --------------------------------------------------------------------------
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[。！？])(?![”’」』）)》。！？])")
+#: Where a sentence ends: after 。！？ unless a closing quote or bracket, or another end, follows.
+_SENTENCE_END = re.compile(r"[。！？](?![”’」』）)》。！？])")
+
+
+def _sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence's end (found from the end marks: a split on the
+    zero-width place would try a match at every character)."""
+    out: list[str] = []
+    at = 0
+    for match in _SENTENCE_END.finditer(text):
+        out.append(text[at:match.end()])
+        at = match.end()
+    out.append(text[at:])
+    return out
 
 
 def _close(text: str) -> str:
@@ -660,7 +684,7 @@ def _close(text: str) -> str:
 
 
 def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
-    for sentence in _SENTENCE_SPLIT.split(text):
+    for sentence in _sentences(text):
         sentence = sentence.strip()
         key = sentence.rstrip(_ENDS + _CLOSERS)
         if not key or key in seen:
