@@ -209,8 +209,10 @@ def placeholders(row: ResultRow) -> dict[str, str]:
     }
     counts = {"本期完成": row.value, "年度目标": row.target, "基数": row.base, "上年同期": row.last_year}
     for key, value in counts.items():
-        if _dec(value) is not None:
-            out[key] = format_count(value)
+        if value is not None:
+            text = format_count(value)  # '' exactly when it is no number
+            if text:
+                out[key] = text
     pcts = {"完成率": row.completion, "比率": row.ratio, "同比": row.yoy}
     for key, value in pcts.items():
         if value is not None and _dec(value) is not None:
@@ -263,21 +265,37 @@ def validate_phrase(text: str) -> list[str]:
 
 
 def _render(template: str, values: dict[str, str]) -> str:
-    def fill(match: re.Match) -> str:
-        name = match.group(1).strip()
-        if name not in PLACEHOLDERS:
-            return match.group(0)  # unknown: left as written
-        if name not in values:
-            raise _Missing(name)
-        return values[name]
+    out: list[str] = []
+    for text, name in _pieces(template):
+        if name:
+            if name not in values:
+                raise _Missing(name)
+            out.append(values[name])
+        else:
+            out.append(text)
+    return "".join(out)
 
-    return _PLACEHOLDER.sub(fill, template)
+
+@lru_cache(maxsize=1024)
+def _pieces(template: str) -> tuple[tuple[str, str], ...]:
+    """A template as (text, placeholder) pieces, parsed once: ``(text, "")`` is printed as it is
+    (an unknown ``{名}`` too), ``("", name)`` is a known placeholder's value."""
+    pieces: list[tuple[str, str]] = []
+    at = 0
+    for match in _PLACEHOLDER.finditer(template):
+        name = match.group(1).strip()
+        pieces.append((template[at:match.start()], ""))
+        pieces.append(("", name) if name in PLACEHOLDERS else (match.group(0), ""))
+        at = match.end()
+    pieces.append((template[at:], ""))
+    return tuple(pieces)
 
 
 def _tidy(text: str) -> str:
     return text.strip().rstrip("。；，、,;: ：").strip()
 
 
+@lru_cache(maxsize=4096)  # a province's units, named in every lagging part
 def short_unit_name(name: str) -> str:
     """How the report names a unit in running text: ``卢氏县人民政府`` → ``卢氏县``."""
     name = (name or "").strip()
@@ -695,11 +713,12 @@ def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
 
 def _sentence_key(sentence: str) -> str:
     key = sentence.rstrip(_ENDS + _CLOSERS)
-    return key.translate(_COMMA_FORMS) if _HALF_COMMAS.search(key) else key
+    if "," in key or "(" in key or ")" in key or ";" in key or ":" in key:  # rare: not worth a regex's scan
+        return key.translate(_COMMA_FORMS)
+    return key
 
 
 _COMMA_FORMS = str.maketrans({",": "，", "(": "（", ")": "）", ";": "；", ":": "："})
-_HALF_COMMAS = re.compile("[,();:]")
 
 
 def _drop_subsumed(sentences: list[str]) -> list[str]:

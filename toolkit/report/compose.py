@@ -111,8 +111,10 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
     """
     slots: list[_Slot] = []
 
-    def add(text: str, kind: int, row: ResultRow | None = None) -> _Slot:
-        slot = _Slot(len(slots), Passage(text, generated=kind in (_FIGURE, _PART_FIGURE)), kind, row)
+    def add(text: str, kind: int, row: ResultRow | None = None, passage: Passage | None = None) -> _Slot:
+        if passage is None:
+            passage = Passage(text, generated=kind in (_FIGURE, _PART_FIGURE))
+        slot = _Slot(len(slots), passage, kind, row)
         slots.append(slot)
         return slot
 
@@ -138,9 +140,10 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
         for part in parts:
             lagging = part.status in LAGGING
             text = _narrative(part)
-            if not lagging and Passage(text).restates(part.value, ind.unit):
+            passage = Passage(text)
+            if not lagging and passage.restates(part.value, ind.unit):
                 text = ""
-            hosts = [add(text, _PART)] if text else []
+            hosts = [add(text, _PART, passage=passage)] if text else []
             clause = _part_clause(part) if lagging else ""
             if clause:
                 own[id(add(clause, _PART_FIGURE, part))] = hosts
