@@ -16,7 +16,7 @@ from toolkit.model import Registry
 from toolkit.registry import load_registry
 from toolkit.store import display_width
 from toolkit.values import half_up
-from toolkit.wording import _drop_subsumed, _sentence_key, _sentences, join_clauses, tidy_punctuation
+from toolkit.wording import _drop_subsumed, _sentence_key, _sentences, _tidied, join_clauses, tidy_punctuation
 
 
 def plain_width(text: object) -> int:
@@ -79,7 +79,23 @@ _MARKS = "已备案59家０１％．.。，,、；;：:！!？?()（）” 　\t
 @settings(max_examples=2000)
 @given(st.text(alphabet=_MARKS, max_size=16))
 def test_tidy_punctuation_skips_only_rules_with_nothing_to_do(text):
-    assert tidy_punctuation.__wrapped__(text) == plain_tidy(text)
+    assert _tidied.__wrapped__(text)[0] == plain_tidy(text)
+
+
+def plain_join(parts: list[str]) -> str:
+    """join_clauses with the paragraph tidied again as a whole."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for part in parts:
+        for line in str(part).splitlines():
+            wording._add_sentences(wording._close(tidy_punctuation(line)), seen, out)
+    return tidy_punctuation("".join(_drop_subsumed(out)))
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.text(alphabet=_MARKS + "中文", max_size=10), max_size=6))
+def test_a_paragraph_of_settled_sentences_is_not_tidied_again(parts):
+    assert join_clauses(parts) == plain_join(parts)
 
 
 @given(st.text(alphabet="好。！？”）a", max_size=12))

@@ -364,7 +364,6 @@ _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "�
 _HALF_MARKS = str.maketrans({"(": "（", ")": "）", ";": "；", "?": "？", "!": "！"})
 
 
-@lru_cache(maxsize=8192)  # the report tidies the same sentences several times over
 def tidy_punctuation(text: str) -> str:
     """Chinese text with Chinese punctuation, as the seed prints it.
 
@@ -374,38 +373,59 @@ def tidy_punctuation(text: str) -> str:
     ``435.5亿元``), and doubled or clashing marks are merged (``，。`` → ``。``).
     Text without Chinese characters is returned unchanged.
     """
+    return _tidied(text)[0]
+
+
+@lru_cache(maxsize=8192)  # the report tidies the same sentences several times over
+def _tidied(text: str) -> tuple[str, bool]:
+    """:func:`tidy_punctuation`'s text, and whether it is *settled*: Chinese with nothing any rule
+    acts on, neither a character (``,`` ``．`` a space…) nor two side by side (``，。`` ``中.``).
+
+    Every rule acts on one character or on two side by side, so text joined from settled
+    pieces is settled wherever the pieces meet well (:func:`_seam_settled`): :func:`join_clauses`
+    then need not tidy a province's paragraph again."""
     # Each rule runs only when the text holds the character it acts on: the report tidies
     # every sentence of every department several times over.
     # A rule whose pattern opens with a lookbehind or a common mark (，) tries a match at every
     # character; its hint opens with a rare one, on the reversed text where the rule looks back.
     if not text or not _HAN_RE.search(text):
-        return text
+        return text, False
+    found = False
     if _FULL_WIDTH_RE.search(text):
-        text = text.translate(_FULL_WIDTH)
+        text, found = text.translate(_FULL_WIDTH), True
     if "．" in text:
-        text = _FULL_POINT_RE.sub(".", text)
+        text, found = _FULL_POINT_RE.sub(".", text), True
     if " " in text or "\t" in text or "\u3000" in text:
-        text = _SPACES_RE.sub("", text)
+        text, found = _SPACES_RE.sub("", text), True
         if " " in text:
             text = _SPACE_PERCENT_RE.sub("", text)
     if "," in text:
-        text = _COMMA_RE.sub("，", text)
+        text, found = _COMMA_RE.sub("，", text), True
     if ":" in text:
-        text = _COLON_RE.sub("：", text)
+        text, found = _COLON_RE.sub("：", text), True
     if _HALF_MARKS_RE.search(text):
-        text = text.translate(_HALF_MARKS)
+        text, found = text.translate(_HALF_MARKS), True
     if "." in text and _STOP_HINT_RE.search(text[::-1]):
-        text = _STOP_RE.sub("。", text)
+        text, found = _STOP_RE.sub("。", text), True
     if "。" in text or "！" in text or "？" in text:
         if _BEFORE_END_HINT_RE.search(text[::-1]):
-            text = _BEFORE_END_RE.sub("", text)
+            text, found = _BEFORE_END_RE.sub("", text), True
         if _AFTER_END_HINT_RE.search(text):
-            text = _AFTER_END_RE.sub("", text)
+            text, found = _AFTER_END_RE.sub("", text), True
         if "。。" in text:
-            text = _STOPS_RE.sub("。", text)
+            text, found = _STOPS_RE.sub("。", text), True
     if "，，" in text or "、、" in text or "；；" in text:
-        text = _DOUBLED_RE.sub(r"\1", text)
-    return text
+        text, found = _DOUBLED_RE.sub(r"\1", text), True
+    return text, not found
+
+
+_MARKS_MEETING = "，、；：。！？"  # two of these side by side may be merged or dropped
+
+
+def _seam_settled(pair: str) -> bool:
+    """Whether two characters side by side (the end of one settled piece of text and the start of
+    the next) give no rule of :func:`tidy_punctuation` anything to act on."""
+    return len(pair) < 2 or (pair[1] != "." and not (pair[0] in _MARKS_MEETING and pair[1] in _MARKS_MEETING))
 
 
 _HAN_RE = re.compile(f"[{_HAN}]")
@@ -746,10 +766,20 @@ def join_clauses(parts: list[str]) -> str:
     """
     seen: set[str] = set()
     out: list[str] = []
+    settled = True  # every sentence in ``out`` is
     for part in parts:
         if part is None:
             continue
         for line in str(part).splitlines():
-            _add_sentences(_close(tidy_punctuation(line)), seen, out)
-    joined = "".join(_drop_subsumed(out))
+            text, done = _tidied(line)
+            if not done and settled and text is not line:  # tidied just now: settled by that?
+                done = _tidied(text)[1]
+            closed = _close(text)
+            if closed:  # (a blank line says nothing)
+                settled = settled and done and _seam_settled(closed[-2:])  # _close may end it anew
+                _add_sentences(closed, seen, out)
+    kept = _drop_subsumed(out)
+    joined = "".join(kept)
+    if settled and all(_seam_settled(a[-1:] + b[:1]) for a, b in zip(kept, kept[1:], strict=False)):
+        return joined  # what tidy_punctuation would return: nothing in it for any rule to act on
     return tidy_punctuation(joined)
