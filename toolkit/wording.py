@@ -391,7 +391,8 @@ def _tidied(text: str) -> tuple[str, bool]:
     if not text or not _HAN_RE.search(text):
         return text, False
     found = False
-    if _FULL_WIDTH_RE.search(text):
+    odd = _ODD_CHARS_RE.search(text)  # no rule before the half marks' makes one of these
+    if odd and _FULL_WIDTH_RE.search(text):
         text, found = text.translate(_FULL_WIDTH), True
     if "．" in text:
         text, found = _FULL_POINT_RE.sub(".", text), True
@@ -403,11 +404,11 @@ def _tidied(text: str) -> tuple[str, bool]:
         text, found = _COMMA_RE.sub("，", text), True
     if ":" in text:
         text, found = _COLON_RE.sub("：", text), True
-    if _HALF_MARKS_RE.search(text):
+    if odd and _HALF_MARKS_RE.search(text):
         text, found = text.translate(_HALF_MARKS), True
     if "." in text and _STOP_HINT_RE.search(text[::-1]):
         text, found = _STOP_RE.sub("。", text), True
-    if "。" in text or "！" in text or "？" in text:
+    if ("。" in text or "！" in text or "？" in text) and _END_HINT_RE.search(text):
         if _BEFORE_END_HINT_RE.search(text[::-1]):
             text, found = _BEFORE_END_RE.sub("", text), True
         if _AFTER_END_HINT_RE.search(text):
@@ -441,6 +442,8 @@ _BEFORE_END_RE = re.compile(r"[，、；：,]+(?=[。！？])")
 _AFTER_END_RE = re.compile(r"(?<=[。！？])[，、；]+")
 _STOPS_RE = re.compile(r"。{2,}")
 _DOUBLED_RE = re.compile(r"([，、；])\1+")
+_ODD_CHARS_RE = re.compile("[０-９％();?!]")  # what _FULL_WIDTH_RE or _HALF_MARKS_RE finds, in one scan
+_END_HINT_RE = re.compile("[。！？](?:(?<=[，、；：,][。！？])|[，、；]|。)")  # a mark next to 。！？, or 。。
 _STOP_HINT_RE = re.compile(rf"\.[{_HAN}）》”]")  # reversed: a . after a Chinese character
 _BEFORE_END_HINT_RE = re.compile("[。！？][，、；：,]")  # reversed: a mark before 。！？
 _AFTER_END_HINT_RE = re.compile("[。！？][，、；]")
@@ -666,7 +669,10 @@ class Passage:
         + ``国道209…新建工程年度累计完成投资约0.776亿元…`` → ``…，年度累计完成投资约0.776亿元…``.
         """
         clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
-        body = self.render().rstrip("。；，、 ")
+        text = self.render()
+        if clause[:4] not in text:
+            return False  # the last sentence cannot open with it either (most clauses)
+        body = text.rstrip("。；，、 ")
         last = body[max(body.rfind("。"), body.rfind("！"), body.rfind("？"), body.rfind("\n")) + 1:]  # the last sentence
         last = last[2:] if last.startswith("其中") and not clause.startswith("其中") else last
         if last[:4] != clause[:4]:

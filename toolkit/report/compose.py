@@ -378,10 +378,11 @@ def sections(result: Standing) -> list[Section]:
     headline = {r.indicator.code: r for r in result.headline}
     citywide = frozenset(_citywide_codes(reg))
     out: list[Section] = []
+    by_sheet: dict[str, dict[str, list[ResultRow]]] = {}  # Standing.rows_in for every category at once
+    for row in result.rows:
+        by_sheet.setdefault(row.category, {}).setdefault(row.indicator.code, []).append(row)
     for index, cat in enumerate(reg.categories, 1):
-        by_code: dict[str, list[ResultRow]] = {}
-        for row in result.rows_in(cat.sheet):
-            by_code.setdefault(row.indicator.code, []).append(row)
+        by_code = by_sheet.get(cat.sheet, {})
         said = [(indicators, join_clauses(_task_parts(indicators, by_code, headline, citywide)))
                 for indicators in _tasks(cat)]
         said = [(indicators, text) for indicators, text in said if text]
