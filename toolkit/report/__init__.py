@@ -77,7 +77,8 @@ def render(result: Standing, doc: DocumentObject) -> list:
     w.paragraph(_opening(result))
     _chart(w, result)
 
-    for part in compose.sections(result):
+    values_of = compose.RowValues()  # each row's placeholders, for the text and 附件1 alike
+    for part in compose.sections(result, values_of):
         w.paragraph(part.heading, STYLE_HEADING1)
         for block in part.blocks:
             if block.heading:
@@ -104,7 +105,7 @@ def render(result: Standing, doc: DocumentObject) -> list:
     w.right(issuer, max(4 + (date_chars - display_width(issuer) / 2) / 2, 0))
     w.right(dated, 4)
 
-    for number, title, table in ((1, "滞后和逾期事项", compose.lag_table(result)),
+    for number, title, table in ((1, "滞后和逾期事项", compose.lag_table(result, values_of)),
                                  (2, "报送情况", compose.units_table(result))):
         w.flush_left(f"附件{number}", font=FONT_HEADING1, page_break=True)
         w.paragraph("")
