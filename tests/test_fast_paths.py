@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.factories import DEFAULT_INDICATORS, DEFAULT_SPLITS, indicator_row, make_master
+from toolkit import wording
 from toolkit.model import Registry
 from toolkit.registry import load_registry
 from toolkit.store import display_width
-from toolkit.wording import _drop_subsumed, _sentence_key, join_clauses
+from toolkit.values import half_up
+from toolkit.wording import _drop_subsumed, _sentence_key, _sentences, _tidied, join_clauses, tidy_punctuation
 
 
 def plain_width(text: object) -> int:
@@ -55,6 +58,57 @@ def test_thousands_of_sentences_join_quickly():
     text = join_clauses(parts)  # was a comparison of every pair: 400 million of them
     assert "第1个项目已完成投资1万元，完成全年目标。" in text
     assert "第1个项目已完成投资1万元。" not in text and "第19999个项目已完成投资19999万元。" in text
+
+
+def plain_tidy(text: str) -> str:
+    """tidy_punctuation's rules, every one applied to every text."""
+    w = wording
+    if not text or not w._HAN_RE.search(text):
+        return text
+    text = w._FULL_POINT_RE.sub(".", text.translate(w._FULL_WIDTH))
+    text = w._SPACE_PERCENT_RE.sub("", w._SPACES_RE.sub("", text))
+    text = w._COLON_RE.sub("：", w._COMMA_RE.sub("，", text)).translate(w._HALF_MARKS)
+    text = w._STOP_RE.sub("。", text)
+    text = w._STOPS_RE.sub("。", w._AFTER_END_RE.sub("", w._BEFORE_END_RE.sub("", text)))
+    return w._DOUBLED_RE.sub(r"\1", text)
+
+
+_MARKS = "已备案59家０１％．.。，,、；;：:！!？?()（）” 　\t\nab"
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet=_MARKS, max_size=16))
+def test_tidy_punctuation_skips_only_rules_with_nothing_to_do(text):
+    assert _tidied.__wrapped__(text)[0] == plain_tidy(text)
+
+
+def plain_join(parts: list[str]) -> str:
+    """join_clauses with the paragraph tidied again as a whole."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for part in parts:
+        for line in str(part).splitlines():
+            wording._add_sentences(wording._close(tidy_punctuation(line)), seen, out)
+    return tidy_punctuation("".join(_drop_subsumed(out)))
+
+
+@settings(max_examples=3000)
+@given(st.lists(st.text(alphabet=_MARKS + "中文", max_size=10), max_size=6))
+def test_a_paragraph_of_settled_sentences_is_not_tidied_again(parts):
+    assert join_clauses(parts) == plain_join(parts)
+
+
+@given(st.text(alphabet="好。！？”）a", max_size=12))
+def test_sentences_are_cut_where_the_split_cuts(text):
+    assert _sentences(text) == re.split(r"(?<=[。！？])(?![”’」』）)》。！？])", text)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=6), st.integers(0, 14))
+def test_half_up_without_a_context_of_its_own(value, places):
+    with localcontext() as ctx:
+        ctx.prec = max(28, value.adjusted() + places + 3)
+        plain = value.quantize(Decimal((0, (1,), -places)), rounding=ROUND_HALF_UP)
+    assert str(half_up(value, places)) == str(plain.copy_abs() if plain.is_zero() else plain)
 
 
 def plain_rows_for(registry: Registry, unit: str):

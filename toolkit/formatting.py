@@ -53,8 +53,13 @@ def decimal_or_none(value: object) -> Decimal | None:
 
 def round_half_up(value: Decimal, places: int) -> Decimal:
     """``value`` rounded half up to ``places`` decimals; never ``-0``."""
-    q = value.quantize(Decimal(1).scaleb(-max(int(places), 0)), rounding=ROUND_HALF_UP)
+    places = max(int(places), 0)
+    quantum = _QUANTA[places] if places < len(_QUANTA) else Decimal(1).scaleb(-places)
+    q = value.quantize(quantum, rounding=ROUND_HALF_UP)
     return q.copy_abs() if q.is_zero() else q
+
+
+_QUANTA = tuple(Decimal(1).scaleb(-places) for places in range(12))  # 1, 0.1, 0.01, …
 
 
 def places_of(d: Decimal) -> int:

@@ -209,8 +209,10 @@ def placeholders(row: ResultRow) -> dict[str, str]:
     }
     counts = {"本期完成": row.value, "年度目标": row.target, "基数": row.base, "上年同期": row.last_year}
     for key, value in counts.items():
-        if _dec(value) is not None:
-            out[key] = format_count(value)
+        if value is not None:
+            text = format_count(value)  # '' exactly when it is no number
+            if text:
+                out[key] = text
     pcts = {"完成率": row.completion, "比率": row.ratio, "同比": row.yoy}
     for key, value in pcts.items():
         if value is not None and _dec(value) is not None:
@@ -263,21 +265,37 @@ def validate_phrase(text: str) -> list[str]:
 
 
 def _render(template: str, values: dict[str, str]) -> str:
-    def fill(match: re.Match) -> str:
-        name = match.group(1).strip()
-        if name not in PLACEHOLDERS:
-            return match.group(0)  # unknown: left as written
-        if name not in values:
-            raise _Missing(name)
-        return values[name]
+    out: list[str] = []
+    for text, name in _pieces(template):
+        if name:
+            if name not in values:
+                raise _Missing(name)
+            out.append(values[name])
+        else:
+            out.append(text)
+    return "".join(out)
 
-    return _PLACEHOLDER.sub(fill, template)
+
+@lru_cache(maxsize=1024)
+def _pieces(template: str) -> tuple[tuple[str, str], ...]:
+    """A template as (text, placeholder) pieces, parsed once: ``(text, "")`` is printed as it is
+    (an unknown ``{名}`` too), ``("", name)`` is a known placeholder's value."""
+    pieces: list[tuple[str, str]] = []
+    at = 0
+    for match in _PLACEHOLDER.finditer(template):
+        name = match.group(1).strip()
+        pieces.append((template[at:match.start()], ""))
+        pieces.append(("", name) if name in PLACEHOLDERS else (match.group(0), ""))
+        at = match.end()
+    pieces.append((template[at:], ""))
+    return tuple(pieces)
 
 
 def _tidy(text: str) -> str:
     return text.strip().rstrip("。；，、,;: ：").strip()
 
 
+@lru_cache(maxsize=4096)  # a province's units, named in every lagging part
 def short_unit_name(name: str) -> str:
     """How the report names a unit in running text: ``卢氏县人民政府`` → ``卢氏县``."""
     name = (name or "").strip()
@@ -346,7 +364,6 @@ _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "�
 _HALF_MARKS = str.maketrans({"(": "（", ")": "）", ";": "；", "?": "？", "!": "！"})
 
 
-@lru_cache(maxsize=8192)  # the report tidies the same sentences several times over
 def tidy_punctuation(text: str) -> str:
     """Chinese text with Chinese punctuation, as the seed prints it.
 
@@ -356,34 +373,60 @@ def tidy_punctuation(text: str) -> str:
     ``435.5亿元``), and doubled or clashing marks are merged (``，。`` → ``。``).
     Text without Chinese characters is returned unchanged.
     """
+    return _tidied(text)[0]
+
+
+@lru_cache(maxsize=8192)  # the report tidies the same sentences several times over
+def _tidied(text: str) -> tuple[str, bool]:
+    """:func:`tidy_punctuation`'s text, and whether it is *settled*: Chinese with nothing any rule
+    acts on, neither a character (``,`` ``．`` a space…) nor two side by side (``，。`` ``中.``).
+
+    Every rule acts on one character or on two side by side, so text joined from settled
+    pieces is settled wherever the pieces meet well (:func:`_seam_settled`): :func:`join_clauses`
+    then need not tidy a province's paragraph again."""
     # Each rule runs only when the text holds the character it acts on: the report tidies
     # every sentence of every department several times over.
+    # A rule whose pattern opens with a lookbehind or a common mark (，) tries a match at every
+    # character; its hint opens with a rare one, on the reversed text where the rule looks back.
     if not text or not _HAN_RE.search(text):
-        return text
-    if _FULL_WIDTH_RE.search(text):
-        text = text.translate(_FULL_WIDTH)
+        return text, False
+    found = False
+    odd = _ODD_CHARS_RE.search(text)  # no rule before the half marks' makes one of these
+    if odd and _FULL_WIDTH_RE.search(text):
+        text, found = text.translate(_FULL_WIDTH), True
     if "．" in text:
-        text = _FULL_POINT_RE.sub(".", text)
+        text, found = _FULL_POINT_RE.sub(".", text), True
     if " " in text or "\t" in text or "\u3000" in text:
-        text = _SPACES_RE.sub("", text)
+        text, found = _SPACES_RE.sub("", text), True
         if " " in text:
             text = _SPACE_PERCENT_RE.sub("", text)
     if "," in text:
-        text = _COMMA_RE.sub("，", text)
+        text, found = _COMMA_RE.sub("，", text), True
     if ":" in text:
-        text = _COLON_RE.sub("：", text)
-    if _HALF_MARKS_RE.search(text):
-        text = text.translate(_HALF_MARKS)
-    if "." in text:
-        text = _STOP_RE.sub("。", text)
-    if "。" in text or "！" in text or "？" in text:
-        text = _BEFORE_END_RE.sub("", text)
-        text = _AFTER_END_RE.sub("", text)
+        text, found = _COLON_RE.sub("：", text), True
+    if odd and _HALF_MARKS_RE.search(text):
+        text, found = text.translate(_HALF_MARKS), True
+    if "." in text and _STOP_HINT_RE.search(text[::-1]):
+        text, found = _STOP_RE.sub("。", text), True
+    if ("。" in text or "！" in text or "？" in text) and _END_HINT_RE.search(text):
+        if _BEFORE_END_HINT_RE.search(text[::-1]):
+            text, found = _BEFORE_END_RE.sub("", text), True
+        if _AFTER_END_HINT_RE.search(text):
+            text, found = _AFTER_END_RE.sub("", text), True
         if "。。" in text:
-            text = _STOPS_RE.sub("。", text)
+            text, found = _STOPS_RE.sub("。", text), True
     if "，，" in text or "、、" in text or "；；" in text:
-        text = _DOUBLED_RE.sub(r"\1", text)
-    return text
+        text, found = _DOUBLED_RE.sub(r"\1", text), True
+    return text, not found
+
+
+_MARKS_MEETING = "，、；：。！？"  # two of these side by side may be merged or dropped
+
+
+def _seam_settled(pair: str) -> bool:
+    """Whether two characters side by side (the end of one settled piece of text and the start of
+    the next) give no rule of :func:`tidy_punctuation` anything to act on."""
+    return len(pair) < 2 or (pair[1] != "." and not (pair[0] in _MARKS_MEETING and pair[1] in _MARKS_MEETING))
 
 
 _HAN_RE = re.compile(f"[{_HAN}]")
@@ -399,6 +442,11 @@ _BEFORE_END_RE = re.compile(r"[，、；：,]+(?=[。！？])")
 _AFTER_END_RE = re.compile(r"(?<=[。！？])[，、；]+")
 _STOPS_RE = re.compile(r"。{2,}")
 _DOUBLED_RE = re.compile(r"([，、；])\1+")
+_ODD_CHARS_RE = re.compile("[０-９％();?!]")  # what _FULL_WIDTH_RE or _HALF_MARKS_RE finds, in one scan
+_END_HINT_RE = re.compile("[。！？](?:(?<=[，、；：,][。！？])|[，、；]|。)")  # a mark next to 。！？, or 。。
+_STOP_HINT_RE = re.compile(rf"\.[{_HAN}）》”]")  # reversed: a . after a Chinese character
+_BEFORE_END_HINT_RE = re.compile("[。！？][，、；：,]")  # reversed: a mark before 。！？
+_AFTER_END_HINT_RE = re.compile("[。！？][，、；]")
 
 
 # -- one department's sentence taking in the generated figure ------------------------------
@@ -508,6 +556,8 @@ class Passage:
         self._suffix: list[str] = []
 
     def render(self) -> str:
+        if not self._inserts and not self._suffix:
+            return self.text  # most passages take nothing in
         out: list[str] = []
         prev = 0
         for pos in sorted(self._inserts):
@@ -619,9 +669,14 @@ class Passage:
         + ``国道209…新建工程年度累计完成投资约0.776亿元…`` → ``…，年度累计完成投资约0.776亿元…``.
         """
         clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
-        body = self.render().rstrip("。；，、 ")
+        text = self.render()
+        if clause[:4] not in text:
+            return False  # the last sentence cannot open with it either (most clauses)
+        body = text.rstrip("。；，、 ")
         last = body[max(body.rfind("。"), body.rfind("！"), body.rfind("？"), body.rfind("\n")) + 1:]  # the last sentence
         last = last[2:] if last.startswith("其中") and not clause.startswith("其中") else last
+        if last[:4] != clause[:4]:
+            return False  # no subject of four characters or more in common (most sentences)
         shared = len(os.path.commonprefix([last, clause]))
         for size in range(min(shared, len(last) - 1), 3, -1):  # back off to where a word starts
             rest = clause[size:]
@@ -641,7 +696,20 @@ class Passage:
 
 # -- paragraphs --------------------------------------------------------------------------
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[。！？])(?![”’」』）)》。！？])")
+#: Where a sentence ends: after 。！？ unless a closing quote or bracket, or another end, follows.
+_SENTENCE_END = re.compile(r"[。！？](?![”’」』）)》。！？])")
+
+
+def _sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence's end (found from the end marks: a split on the
+    zero-width place would try a match at every character)."""
+    out: list[str] = []
+    at = 0
+    for match in _SENTENCE_END.finditer(text):
+        out.append(text[at:match.end()])
+        at = match.end()
+    out.append(text[at:])
+    return out
 
 
 def _close(text: str) -> str:
@@ -660,7 +728,7 @@ def _close(text: str) -> str:
 
 
 def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
-    for sentence in _SENTENCE_SPLIT.split(text):
+    for sentence in _sentences(text):
         sentence = sentence.strip()
         key = sentence.rstrip(_ENDS + _CLOSERS)
         if not key or key in seen:
@@ -671,11 +739,12 @@ def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
 
 def _sentence_key(sentence: str) -> str:
     key = sentence.rstrip(_ENDS + _CLOSERS)
-    return key.translate(_COMMA_FORMS) if _HALF_COMMAS.search(key) else key
+    if "," in key or "(" in key or ")" in key or ";" in key or ":" in key:  # rare: not worth a regex's scan
+        return key.translate(_COMMA_FORMS)
+    return key
 
 
 _COMMA_FORMS = str.maketrans({",": "，", "(": "（", ")": "）", ";": "；", ":": "："})
-_HALF_COMMAS = re.compile("[,();:]")
 
 
 def _drop_subsumed(sentences: list[str]) -> list[str]:
@@ -703,10 +772,20 @@ def join_clauses(parts: list[str]) -> str:
     """
     seen: set[str] = set()
     out: list[str] = []
+    settled = True  # every sentence in ``out`` is
     for part in parts:
         if part is None:
             continue
         for line in str(part).splitlines():
-            _add_sentences(_close(tidy_punctuation(line)), seen, out)
-    joined = "".join(_drop_subsumed(out))
+            text, done = _tidied(line)
+            if not done and settled and text is not line:  # tidied just now: settled by that?
+                done = _tidied(text)[1]
+            closed = _close(text)
+            if closed:  # (a blank line says nothing)
+                settled = settled and done and _seam_settled(closed[-2:])  # _close may end it anew
+                _add_sentences(closed, seen, out)
+    kept = _drop_subsumed(out)
+    joined = "".join(kept)
+    if settled and all(_seam_settled(a[-1:] + b[:1]) for a, b in zip(kept, kept[1:], strict=False)):
+        return joined  # what tidy_punctuation would return: nothing in it for any rule to act on
     return tidy_punctuation(joined)

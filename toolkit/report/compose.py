@@ -8,6 +8,7 @@ seed's genre; :mod:`toolkit.report` puts them into the document.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,6 +25,25 @@ from ..wording import (
     tidy_punctuation,
 )
 from .document import _NUMERAL_PREFIX
+
+#: A row's :func:`~toolkit.wording.placeholders` (the report's functions take it as a parameter, so
+#: that the report works each row's out once: :class:`RowValues`).
+Values = Callable[[ResultRow], dict[str, str]]
+
+
+class RowValues:
+    """:func:`~toolkit.wording.placeholders` of each row, worked out once for one report (a lagging
+    row is said in the text and again in 附件1). Keyed by the row's identity: the rows must stay
+    alive and unchanged while it is used. The dicts it gives are shared: read them only."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[ResultRow, dict[str, str]]] = {}
+
+    def __call__(self, row: ResultRow) -> dict[str, str]:
+        found = self._memo.get(id(row))
+        if found is None or found[0] is not row:
+            found = self._memo[id(row)] = (row, placeholders(row))
+        return found[1]
 
 
 def _as_date(value) -> date:
@@ -56,9 +76,9 @@ def _narrative(row: ResultRow) -> str:
     return row.progress.strip()
 
 
-def _part_clause(row: ResultRow) -> str:
+def _part_clause(row: ResultRow, values_of: Values = placeholders) -> str:
     """A unit's lagging part of a 合计: ``卢氏县新增公办学位70个，完成全年300个目标任务的23.33%，低于序时进度10.00个百分点``."""
-    values = placeholders(row)
+    values = values_of(row)
     said = describe(row, default=True, values=values)
     if not said:
         return ""
@@ -99,7 +119,8 @@ def _citywide_codes(registry) -> set[str]:
 
 
 def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]],
-                headline: dict[str, ResultRow], citywide: frozenset[str] = frozenset()) -> list[str]:
+                headline: dict[str, ResultRow], citywide: frozenset[str] = frozenset(),
+                values_of: Values = placeholders) -> list[str]:
     """One task's narratives and figures, in indicator order.
 
     A generated figure that a department's narrative already states (the same
@@ -111,8 +132,10 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
     """
     slots: list[_Slot] = []
 
-    def add(text: str, kind: int, row: ResultRow | None = None) -> _Slot:
-        slot = _Slot(len(slots), Passage(text, generated=kind in (_FIGURE, _PART_FIGURE)), kind, row)
+    def add(text: str, kind: int, row: ResultRow | None = None, passage: Passage | None = None) -> _Slot:
+        if passage is None:
+            passage = Passage(text, generated=kind in (_FIGURE, _PART_FIGURE))
+        slot = _Slot(len(slots), passage, kind, row)
         slots.append(slot)
         return slot
 
@@ -138,10 +161,11 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
         for part in parts:
             lagging = part.status in LAGGING
             text = _narrative(part)
-            if not lagging and Passage(text).restates(part.value, ind.unit):
+            passage = Passage(text)
+            if not lagging and passage.restates(part.value, ind.unit):
                 text = ""
-            hosts = [add(text, _PART)] if text else []
-            clause = _part_clause(part) if lagging else ""
+            hosts = [add(text, _PART, passage=passage)] if text else []
+            clause = _part_clause(part, values_of) if lagging else ""
             if clause:
                 own[id(add(clause, _PART_FIGURE, part))] = hosts
 
@@ -363,7 +387,7 @@ def _task_title(indicators: list[Indicator]) -> str:
     return (first.task or first.task_no or first.name).strip().rstrip("。；;，,")
 
 
-def sections(result: Standing) -> list[Section]:
+def sections(result: Standing, values_of: Values = placeholders) -> list[Section]:
     """The categories 一、…十、 in registry order.
 
     A category whose several tasks have something to say gets a （一）（二）… heading per
@@ -375,11 +399,12 @@ def sections(result: Standing) -> list[Section]:
     headline = {r.indicator.code: r for r in result.headline}
     citywide = frozenset(_citywide_codes(reg))
     out: list[Section] = []
+    by_sheet: dict[str, dict[str, list[ResultRow]]] = {}  # Standing.rows_in for every category at once
+    for row in result.rows:
+        by_sheet.setdefault(row.category, {}).setdefault(row.indicator.code, []).append(row)
     for index, cat in enumerate(reg.categories, 1):
-        by_code: dict[str, list[ResultRow]] = {}
-        for row in result.rows_in(cat.sheet):
-            by_code.setdefault(row.indicator.code, []).append(row)
-        said = [(indicators, join_clauses(_task_parts(indicators, by_code, headline, citywide)))
+        by_code = by_sheet.get(cat.sheet, {})
+        said = [(indicators, join_clauses(_task_parts(indicators, by_code, headline, citywide, values_of)))
                 for indicators in _tasks(cat)]
         said = [(indicators, text) for indicators, text in said if text]
         trend = _category_trend(result, cat.sheet)
@@ -463,11 +488,11 @@ def _completion_cell(row: ResultRow) -> str:
     return "—"
 
 
-def _against_cell(row: ResultRow) -> str:
+def _against_cell(row: ResultRow, values_of: Values = placeholders) -> str:
     ind = row.indicator
     if ind.kind == "累计" and row.time_progress is not None:
         return f"{format_number(row.time_progress)}%"
-    values = placeholders(row)
+    values = values_of(row)
     if ind.kind == "节点":
         return f"时限{values['完成时限']}" if values.get("完成时限") else "—"
     if row.target is not None:
@@ -476,8 +501,8 @@ def _against_cell(row: ResultRow) -> str:
     return "—"
 
 
-def _gap_cell(result: Standing, row: ResultRow) -> str:
-    values = placeholders(row)
+def _gap_cell(result: Standing, row: ResultRow, values_of: Values = placeholders) -> str:
+    values = values_of(row)
     if row.status is Status.OVERDUE:
         text = "已逾期"
     else:
@@ -486,7 +511,7 @@ def _gap_cell(result: Standing, row: ResultRow) -> str:
     return f"{text}（{said}）" if said else text
 
 
-def lag_table(result: Standing) -> Table:
+def lag_table(result: Standing, values_of: Values = placeholders) -> Table:
     """附件1: one row per lagging item, worst first; a total on track is listed by the units behind it."""
     rows: list[list[str]] = []
     for item in result.lagging:
@@ -495,7 +520,8 @@ def lag_table(result: Standing) -> Table:
         for row in targets:
             name = ind.name if not item.hidden else f"{ind.name}（{short_unit_name(row.unit)}）"
             rows.append([str(len(rows) + 1), _task_title([ind]), name, _completion_cell(row),
-                         _against_cell(row), _gap_cell(result, row), ind.lead or "、".join(ind.reporters)])
+                         _against_cell(row, values_of), _gap_cell(result, row, values_of),
+                         ind.lead or "、".join(ind.reporters)])
     return Table(LAG_COLUMNS, LAG_WIDTHS, rows)
 
 

@@ -612,19 +612,34 @@ class _Writer:
 def _table_rows(twips: list[int], style_id: str, fonts: tuple[str, str], rows: list[list[str]], first: int
                 ) -> Iterator[str]:
     """The XML of table rows, one row at a time; row ``first`` + i is the header when 0."""
-    for r, values in enumerate(rows, start=first):
-        font = fonts[r > 0]
-        cells = ["<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>"]
-        for width, value in zip(twips, values, strict=True):
-            align = '<w:jc w:val="left"/>' if r and len(value) > 8 else ""  # long text from the left
-            cells.append(
-                f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
+    def opening(width: int, align: str, font: str) -> str:
+        return (f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
                 f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:autoSpaceDE w:val="0"/>'
                 f'<w:autoSpaceDN w:val="0"/>{align}</w:pPr>'
                 f'<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>'
-                f'</w:rPr><w:t xml:space="preserve">{xml_escape(_XML_ILLEGAL.sub("", value))}</w:t></w:r></w:p></w:tc>')
+                f'</w:rPr><w:t xml:space="preserve">')
+
+    # each cell's XML up to its text, made once per column: (header, short text, long text)
+    openings = [(opening(width, "", fonts[0]), opening(width, "", fonts[1]),
+                 opening(width, '<w:jc w:val="left"/>', fonts[1])) for width in twips]  # long text from the left
+    closing = "</w:t></w:r></w:p></w:tc>"
+    for r, values in enumerate(rows, start=first):
+        cells = ["<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>"]
+        for (head, short, long), value in zip(openings, values, strict=True):
+            cells.append(head if r == 0 else long if len(value) > 8 else short)
+            cells.append(_xml_text(value))
+            cells.append(closing)
         cells.append("</w:tr>")
         yield "".join(cells)
+
+
+def _xml_text(value: str) -> str:
+    """``value`` as XML character data (what ``xml_escape`` gives, without the characters XML cannot hold)."""
+    if _XML_ILLEGAL.search(value):
+        value = _XML_ILLEGAL.sub("", value)
+    if "&" in value or "<" in value or ">" in value:
+        value = xml_escape(value)
+    return value
 
 
 #: Stands in a table for its body rows until the document is saved (a control-free ASCII tag).
