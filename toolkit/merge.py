@@ -11,6 +11,8 @@ atomically. Rerunning gives the same results, also after the inbox was tidied.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -292,6 +294,25 @@ def _merge_locked(ws: Workspace, registry: Registry, rnd: Round, now: datetime, 
     cache = _cache(ws, ctx, limits)
     seen = _read_all(ws, rnd, ctx, cache, limits, log, seen_at=seen_at)
     standing, entries = _judge_round(registry, rnd, now, seen, ctx)
+    with _long_lived():
+        return _finish(ws, registry, rnd, standing, entries, seen, log, now)
+
+
+@contextlib.contextmanager
+def _long_lived() -> Iterator[None]:
+    """What is in memory now (the files read, the standing) lives until the merge ends: frozen,
+    the collections that writing sets off do not walk it again and again (at 1,000 returns,
+    ≈0.3–0.6 s each), and neither do the children forked from here. Unfrozen when the merge ends."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _finish(ws: Workspace, registry: Registry, rnd: Round, standing: Standing, entries: dict[tuple[str, str], Entry],
+            seen: list[_Seen], log: Log, now: datetime) -> Standing:
+    """Archive, mark up, and write the outputs (unless nothing they say has changed)."""
     history = _HistoryAside.start(ws, standing)
     early: _Early | None = None
     try:

@@ -30,6 +30,7 @@ soon as it is received) and gives the final list's results in its order.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -326,6 +327,7 @@ _JOB: tuple[Callable[[Any, Any], Any], Any] | None = None
 def _init(func: Callable[[Any, Any], Any], shared: Any) -> None:
     global _JOB
     _JOB = (func, shared)
+    gc.freeze()  # the inherited context lives as long as the worker: its collections skip it
 
 
 def _work(item: Any) -> Any:

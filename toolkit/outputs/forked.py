@@ -14,6 +14,7 @@ word becomes a :class:`WorkspaceError` saying so.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -72,6 +73,9 @@ class Forked:
 
 
 def _child(send: Connection, fn: Callable[..., Any], args: tuple) -> None:
+    # What the child inherits is the merge's heap, alive until the child ends: frozen, the child's
+    # collections never walk it (at 1,000 returns each walk cost 0.3–0.6 s and touched every page).
+    gc.freeze()
     try:
         value = fn(*args)
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
