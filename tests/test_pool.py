@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -320,6 +321,7 @@ def test_a_merge_with_the_pool_is_the_merge_without(round_inbox, tmp_path, monke
     monkeypatch.setattr(pool, "MIN_PARALLEL", 2)  # the few marked-up copies through the pool too
     monkeypatch.setattr("toolkit.merge.ARCHIVE_PER_THREAD", 1)  # and the archive copied by threads
     pooled_ws, pooled, pooled_log = _merged(round_inbox, tmp_path / "pooled", "2", monkeypatch)
+    assert gc.get_freeze_count() == 0  # what the merge froze while it ran is collectable again
     # the files really went through the pool: read and checked as they were received, and the
     # marked-up copies
     assert started["_check_job"] >= 8 and started["ahead"] >= 8 and started["_feedback_job"] >= 3
