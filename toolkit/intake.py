@@ -12,6 +12,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import ReadError
@@ -97,29 +98,30 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
     for sheet in book.sheets:
         if sheet.name in (META_SHEET, GUIDE_SHEET):
             continue
-        if not sheet.cells:
+        grid = sheet.cells
+        if not grid:
             continue
-        max_row, max_col = sheet.max_row, sheet.max_col
-        top = _top_rows(sheet)
+        max_row, max_col = max(map(_ROW, grid)), max(map(_COL, grid))  # Sheet.max_row/max_col in one go
+        top = _Top(grid, max_row, max_col)
         header_row = _header_row(top, max_row)
         if header_row is None:
             ret.sheets_without_header.append(sheet.name)
             continue
         columns = {}
-        for col in range(1, max_col + 1):
-            label = _label(sheet.value(header_row, col))
+        for col, value in top.get(header_row):
+            label = _label(value)
             if label in COLUMNS and label not in columns:
                 columns[label] = col
         missing = [name for name in COLUMNS if name not in columns]
         if missing:
             ret.missing_columns[sheet.name] = missing
         _read_info(sheet, top, header_row, ret)
-        grid = sheet.cells
         code_col = columns["指标编号"]
+        names, cols = tuple(columns), tuple(columns.values())
+        get = grid.get
         for row in range(header_row + 1, max_row + 1):
-            code_cell = grid.get((row, code_col), EMPTY)
-            code = canon(code_cell.value)
-            cells = {name: grid.get((row, col), EMPTY) for name, col in columns.items()}
+            code = canon(get((row, code_col), EMPTY).value)
+            cells = dict(zip(names, [get((row, col), EMPTY) for col in cols], strict=True))
             if not code:
                 if any(c.value not in (None, "") for c in cells.values()):
                     ret.rows.append(ReturnRow(sheet.name, row, "", cells, columns))
@@ -149,18 +151,39 @@ def _label(value: object) -> str:
 HEADER_ROWS, HEADER_COLS = 15, 40
 
 
-def _top_rows(sheet: Sheet) -> dict[int, list[tuple[int, object]]]:
-    """The (column, value) of every stored cell in the top HEADER_ROWS rows, by row, left to right."""
-    top: dict[int, list[tuple[int, object]]] = {}
-    for (row, col), cell in sheet.cells.items():
-        if row <= HEADER_ROWS:
-            top.setdefault(row, []).append((col, cell.value))
-    for cells in top.values():
-        cells.sort(key=lambda item: item[0])
-    return top
+_ROW, _COL = itemgetter(0), itemgetter(1)
 
 
-def _header_row(top: dict[int, list[tuple[int, object]]], max_row: int) -> int | None:
+class _Top:
+    """The (column, value) of every stored cell in the top HEADER_ROWS rows, by row, left to right.
+
+    A row is looked up cell by cell when first asked for (the header is usually the third row,
+    so a template's sheet takes 3 x 14 look-ups), unless the sheet is so wide and sparse that
+    walking all its cells once is cheaper."""
+
+    def __init__(self, grid: dict[tuple[int, int], Cell], max_row: int, max_col: int):
+        self.grid, self.max_col = grid, max_col
+        self.rows: dict[int, list[tuple[int, object]]] = {}
+        self.complete = min(max_row, HEADER_ROWS) * max_col > 2 * len(grid)
+        if self.complete:
+            for (row, col), cell in grid.items():
+                if row <= HEADER_ROWS:
+                    self.rows.setdefault(row, []).append((col, cell.value))
+            for cells in self.rows.values():
+                cells.sort(key=_ROW)
+
+    def get(self, row: int, default: tuple[()] = ()) -> list[tuple[int, object]] | tuple[()]:
+        cells = self.rows.get(row)
+        if cells is None:
+            if self.complete or not 1 <= row <= HEADER_ROWS:
+                return default
+            get = self.grid.get
+            cells = self.rows[row] = [(col, cell.value) for col in range(1, self.max_col + 1)
+                                      if (cell := get((row, col))) is not None]
+        return cells
+
+
+def _header_row(top: _Top, max_row: int) -> int | None:
     for row in range(1, min(max_row, HEADER_ROWS) + 1):
         labels = {_label(value) for col, value in top.get(row, ()) if col <= HEADER_COLS}
         if all(k in labels for k in HEADER_KEYS):
@@ -168,23 +191,44 @@ def _header_row(top: dict[int, list[tuple[int, object]]], max_row: int) -> int |
     return None
 
 
-def _read_info(sheet: Sheet, top: dict[int, list[tuple[int, object]]], header_row: int, ret: ReturnFile) -> None:
+def _info_label(raw: str) -> tuple[str, str, bool] | None:
+    """What a text cell above the header says: (label, its text, whether the text is in the cell
+    itself: ``填报人：张三``), or None when it is no 填报单位/填报人/… label."""
+    if raw in _INFO_LABELS:
+        return _INFO_LABELS[raw]
+    label = _label(raw)
+    match = _LABEL_VALUE.match(normalize_text(raw)) if label else None
+    found: tuple[str, str, bool] | None = None
+    if match:
+        found = (match.group(1), match.group(2).strip(), True)
+    elif label and label.rstrip(":：") in INFO_LABELS:
+        found = (label.rstrip(":："), "", False)
+    if len(raw) <= 200 and len(_INFO_LABELS) < 20_000:
+        _INFO_LABELS[raw] = found
+    return found
+
+
+#: _info_label() of texts seen before: every sheet of every return repeats the same labels
+#: (bounded, so a hostile file cannot grow it).
+_INFO_LABELS: dict[str, tuple[str, str, bool] | None] = {}
+
+
+def _read_info(sheet: Sheet, top: _Top, header_row: int, ret: ReturnFile) -> None:
     for row in range(1, header_row):
         for col, raw in top.get(row, ()):
-            label = _label(raw)
-            if not label:
+            if not isinstance(raw, str):
                 continue
-            match = _LABEL_VALUE.match(normalize_text(raw))
-            if match:
-                key, text = match.group(1), match.group(2).strip()
+            found = _info_label(raw)
+            if found is None:
+                continue
+            if found[2]:
+                key, text, _ = found
                 ref = cell_ref(row, col)
-            elif label.rstrip(":：") in INFO_LABELS:
-                key = label.rstrip(":：")
+            else:
+                key = found[0]
                 value = sheet.value(row, col + 1)
                 text = canon(value) if value is not None else ""
                 ref = cell_ref(row, col + 1)
-            else:
-                continue
             if text or key not in ret.info:
                 if key not in ret.info or not ret.info[key][0]:
                     ret.info[key] = (text, sheet.name, ref)
@@ -194,22 +238,28 @@ def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, 
     meta: dict[str, str] = {}
     layout: list[tuple[str, int, str, str]] = []
     in_layout = False
-    for row in range(1, sheet.max_row + 1):
-        key = canon(sheet.value(row, 1))
+    grid = sheet.cells
+    get = grid.get
+    for row in range(1, max(map(_ROW, grid), default=0) + 1):
+        key = canon(get((row, 1), EMPTY).value)
         if not in_layout:
             if key == "工作表":
                 in_layout = True
                 continue
             if key:
-                meta[key] = canon(sheet.value(row, 2))
+                meta[key] = canon(get((row, 2), EMPTY).value)
             continue
         if not key:
             continue
-        try:
-            row_no = int(canon(sheet.value(row, 2)))
-        except ValueError:
-            row_no = 0
-        layout.append((key, row_no, canon(sheet.value(row, 3)), canon(sheet.value(row, 4))))
+        number = get((row, 2), EMPTY).value
+        if type(number) is float and number.is_integer() and abs(number) < 2.0 ** 53:
+            row_no = int(number)  # what int(canon(number)) gives, without the detour through text
+        else:
+            try:
+                row_no = int(canon(number))
+            except ValueError:
+                row_no = 0
+        layout.append((key, row_no, canon(get((row, 3), EMPTY).value), canon(get((row, 4), EMPTY).value)))
     return meta, layout
 
 
