@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import ReadError
 from .findings import Code
-from .read import EMPTY, Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
+from .read import EMPTY, Cell, Limits, Sheet, Workbook, cell_ref, col_letter, is_skippable, read_workbook
 from .templates import COLUMNS, GUIDE_SHEET, LOCKED_COLUMNS, META_SHEET, canon, file_fingerprint
 from .values import normalize_text
 
@@ -38,10 +38,11 @@ class ReturnRow:
         return self.cells.get(column, EMPTY)
 
     def ref(self, column: str) -> str:
-        return cell_ref(self.row, self.columns.get(column, 1))
+        col = self.columns.get(column, 1)
+        return f"{_LETTERS[col]}{self.row}" if col < len(_LETTERS) else cell_ref(self.row, col)
 
     def text(self, column: str) -> str:
-        value = self.cell(column).value
+        value = self.cells.get(column, EMPTY).value
         if value is None:
             return ""
         if isinstance(value, float) and value.is_integer():
@@ -49,7 +50,12 @@ class ReturnRow:
         return str(value).strip()
 
     def locked(self) -> list[object]:
-        return [self.cell(c).value for c in LOCKED_COLUMNS]
+        get = self.cells.get
+        return [get(c, EMPTY).value for c in LOCKED_COLUMNS]
+
+
+#: Column letters by number (A … ZZ), as cell_ref writes them.
+_LETTERS = ("", *(col_letter(c) for c in range(1, 703)))
 
 
 @dataclass

@@ -247,6 +247,9 @@ class Parsed:
         return self.value is not None
 
 
+#: What every empty cell reads as (Parsed is frozen: one will do).
+_BLANK = Parsed(None, blank=True)
+
 #: sign, number (thousands groups of three, separated by ',' or ' '), trailing text.
 _NUMBER = re.compile(
     r"(?P<sign>[+-]?)"
@@ -274,7 +277,7 @@ def parse_number(raw: object, *, unit: str = "", kind: str = "累计", percent_f
     negative_ok = kind == "增速" if allow_negative is None else allow_negative
 
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):  # pandas reads empty cells as NaN
-        return Parsed(None, blank=True)
+        return _BLANK
     if isinstance(raw, bool):
         return _error(Code.E202, "TRUE" if raw else "FALSE")
     if isinstance(raw, datetime):
@@ -336,7 +339,7 @@ def _lex(raw: str) -> _Lexed | Parsed:
     original = raw.strip()
     text = _number_text(raw)
     if not text:
-        return Parsed(None, blank=True)
+        return _BLANK
     if _is_nothing(text):
         return Parsed(None, nothing=True, notice=Code.W302, original=original)
     m = _NUMBER.fullmatch(text)
