@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 
@@ -107,17 +109,13 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
         grid = sheet.cells
         if not grid:
             continue
-        max_row, max_col = max(map(_ROW, grid)), max(map(_COL, grid))  # Sheet.max_row/max_col in one go
+        max_row, max_col = max(grid)[0], max(map(_COL, grid))  # Sheet.max_row, Sheet.max_col
         top = _Top(grid, max_row, max_col)
         header_row = _header_row(top, max_row)
         if header_row is None:
             ret.sheets_without_header.append(sheet.name)
             continue
-        columns = {}
-        for col, value in top.get(header_row):
-            label = _label(value)
-            if label in COLUMNS and label not in columns:
-                columns[label] = col
+        columns = _columns(top.get(header_row))
         missing = [name for name in COLUMNS if name not in columns]
         if missing:
             ret.missing_columns[sheet.name] = missing
@@ -127,7 +125,8 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
         get = grid.get
         for row in range(header_row + 1, max_row + 1):
             code = canon(get((row, code_col), EMPTY).value)
-            cells = dict(zip(names, [get((row, col), EMPTY) for col in cols], strict=True))
+            # {name: grid.get((row, col), EMPTY)}, built without a Python step per cell
+            cells = dict(zip(names, map(get, zip(repeat(row), cols), repeat(EMPTY)), strict=True))
             if not code:
                 if any(c.value not in (None, "") for c in cells.values()):
                     ret.rows.append(ReturnRow(sheet.name, row, "", cells, columns))
@@ -169,32 +168,76 @@ class _Top:
 
     def __init__(self, grid: dict[tuple[int, int], Cell], max_row: int, max_col: int):
         self.grid, self.max_col = grid, max_col
-        self.rows: dict[int, list[tuple[int, object]]] = {}
+        self.rows: dict[int, _TopRow] = {}
         self.complete = min(max_row, HEADER_ROWS) * max_col > 2 * len(grid)
         if self.complete:
+            rows: dict[int, list[tuple[int, object]]] = {}
             for (row, col), cell in grid.items():
                 if row <= HEADER_ROWS:
-                    self.rows.setdefault(row, []).append((col, cell.value))
-            for cells in self.rows.values():
-                cells.sort(key=_ROW)
+                    rows.setdefault(row, []).append((col, cell.value))
+            self.rows = {row: tuple(sorted(cells, key=_ROW)) for row, cells in rows.items()}
 
-    def get(self, row: int, default: tuple[()] = ()) -> list[tuple[int, object]] | tuple[()]:
+    def get(self, row: int) -> _TopRow:
         cells = self.rows.get(row)
         if cells is None:
             if self.complete or not 1 <= row <= HEADER_ROWS:
-                return default
-            get = self.grid.get
-            cells = self.rows[row] = [(col, cell.value) for col in range(1, self.max_col + 1)
-                                      if (cell := get((row, col))) is not None]
+                return ()
+            cols = range(1, self.max_col + 1)
+            found = map(self.grid.get, zip(repeat(row), cols))
+            cells = self.rows[row] = tuple([(col, cell.value) for col, cell in zip(cols, found, strict=True) if cell is not None])
         return cells
+
+
+#: One of a sheet's top rows: (column, value) of its stored cells, left to right.
+_TopRow = tuple[tuple[int, object], ...]
 
 
 def _header_row(top: _Top, max_row: int) -> int | None:
     for row in range(1, min(max_row, HEADER_ROWS) + 1):
-        labels = {_label(value) for col, value in top.get(row, ()) if col <= HEADER_COLS}
-        if all(k in labels for k in HEADER_KEYS):
+        if _is_header(top.get(row)):
             return row
     return None
+
+
+def _is_header(cells: _TopRow) -> bool:
+    """Whether a top row holds the header's key labels (指标编号, 本期完成) within HEADER_COLS."""
+    try:
+        known = _HEADERS.get(cells)
+    except TypeError:  # a value that cannot be a key (no reader gives one): work it out
+        known = None
+    if known is None:
+        labels = {_label(value) for col, value in cells if col <= HEADER_COLS}
+        known = all(k in labels for k in HEADER_KEYS)
+        if len(cells) <= _MEMO_CELLS and len(_HEADERS) < _MEMO_ROWS:
+            with suppress(TypeError):
+                _HEADERS[cells] = known
+    return known
+
+
+def _columns(cells: _TopRow) -> dict[str, int]:
+    """The header's columns: each of COLUMNS found in the header row, by name (first one wins)."""
+    try:
+        known = _COLUMNS.get(cells)
+    except TypeError:
+        known = None
+    if known is None:
+        known = {}
+        for col, value in cells:
+            label = _label(value)
+            if label in COLUMNS and label not in known:
+                known[label] = col
+        if len(cells) <= _MEMO_CELLS and len(_COLUMNS) < _MEMO_ROWS:
+            with suppress(TypeError):
+                _COLUMNS[cells] = known
+    return dict(known)  # the sheet's rows share it; the remembered one stays as it was
+
+
+#: What _is_header and _columns found for top rows seen before: every return of a round repeats
+#: its template's title and header rows. Equal rows give equal answers: only text has a label, and
+#: equal keys hold equal texts. Bounded, so a hostile file cannot grow them.
+_HEADERS: dict[_TopRow, bool] = {}
+_COLUMNS: dict[_TopRow, dict[str, int]] = {}
+_MEMO_CELLS, _MEMO_ROWS = 64, 4_096
 
 
 def _info_label(raw: str) -> tuple[str, str, bool] | None:
@@ -221,7 +264,7 @@ _INFO_LABELS: dict[str, tuple[str, str, bool] | None] = {}
 
 def _read_info(sheet: Sheet, top: _Top, header_row: int, ret: ReturnFile) -> None:
     for row in range(1, header_row):
-        for col, raw in top.get(row, ()):
+        for col, raw in top.get(row):
             if not isinstance(raw, str):
                 continue
             found = _info_label(raw)
@@ -247,17 +290,18 @@ def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, 
     grid = sheet.cells
     get = grid.get
     for row in range(1, max(map(_ROW, grid), default=0) + 1):
-        key = canon(get((row, 1), EMPTY).value)
+        first, second, third, fourth = map(get, zip(repeat(row), _META_COLUMNS), repeat(EMPTY))
+        key = canon(first.value)
         if not in_layout:
             if key == "工作表":
                 in_layout = True
                 continue
             if key:
-                meta[key] = canon(get((row, 2), EMPTY).value)
+                meta[key] = canon(second.value)
             continue
         if not key:
             continue
-        number = get((row, 2), EMPTY).value
+        number = second.value
         if type(number) is float and number.is_integer() and abs(number) < 2.0 ** 53:
             row_no = int(number)  # what int(canon(number)) gives, without the detour through text
         else:
@@ -265,8 +309,11 @@ def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, 
                 row_no = int(canon(number))
             except ValueError:
                 row_no = 0
-        layout.append((key, row_no, canon(get((row, 3), EMPTY).value), canon(get((row, 4), EMPTY).value)))
+        layout.append((key, row_no, canon(third.value), canon(fourth.value)))
     return meta, layout
+
+
+_META_COLUMNS = (1, 2, 3, 4)
 
 
 # ---------------------------------------------------------------------------
