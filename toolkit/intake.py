@@ -263,6 +263,7 @@ _INFO_LABELS: dict[str, tuple[str, str, bool] | None] = {}
 
 
 def _read_info(sheet: Sheet, top: _Top, header_row: int, ret: ReturnFile) -> None:
+    info = ret.info
     for row in range(1, header_row):
         for col, raw in top.get(row):
             if not isinstance(raw, str):
@@ -270,6 +271,9 @@ def _read_info(sheet: Sheet, top: _Top, header_row: int, ret: ReturnFile) -> Non
             found = _info_label(raw)
             if found is None:
                 continue
+            known = info.get(found[0])
+            if known is not None and known[0]:
+                continue  # a filled-in label is kept: an earlier sheet said it
             if found[2]:
                 key, text, _ = found
                 ref = cell_ref(row, col)
@@ -278,9 +282,8 @@ def _read_info(sheet: Sheet, top: _Top, header_row: int, ret: ReturnFile) -> Non
                 value = sheet.value(row, col + 1)
                 text = canon(value) if value is not None else ""
                 ref = cell_ref(row, col + 1)
-            if text or key not in ret.info:
-                if key not in ret.info or not ret.info[key][0]:
-                    ret.info[key] = (text, sheet.name, ref)
+            if text or known is None:
+                info[key] = (text, sheet.name, ref)
 
 
 def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, str]]]:
