@@ -120,13 +120,12 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
         if missing:
             ret.missing_columns[sheet.name] = missing
         _read_info(sheet, top, header_row, ret)
-        code_col = columns["指标编号"]
         names, cols = tuple(columns), tuple(columns.values())
         get = grid.get
         for row in range(header_row + 1, max_row + 1):
-            code = canon(get((row, code_col), EMPTY).value)
             # {name: grid.get((row, col), EMPTY)}, built without a Python step per cell
             cells = dict(zip(names, map(get, zip(repeat(row), cols), repeat(EMPTY)), strict=True))
+            code = canon(cells["指标编号"].value)
             if not code:
                 if any(c.value not in (None, "") for c in cells.values()):
                     ret.rows.append(ReturnRow(sheet.name, row, "", cells, columns))
