@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,3 +178,178 @@ def test_cache_entries_are_atomic_but_not_forced_to_disk(tmp_path, monkeypatch):
     except RuntimeError:
         pass
     assert (tmp_path / "cache.json").read_text(encoding="utf-8") == "{}"
+
+
+# -- intake and check (phase 3): each shortcut against the plain definition it replaces ----------------
+
+_LABEL_TEXTS = ["指标编号", "本期完成", " 指标 编号", "本期完成：", "计量单位", "进展情况", "填报单位", "填报人：张三",
+                "联系电话", "轮次:2021-04", "填报人", "１-１-１", "1-1-2", "", "  ", "备注"]
+_VALUES = st.one_of(st.sampled_from(_LABEL_TEXTS), st.none(), st.floats(allow_nan=False, width=32),
+                    st.integers(-3, 3), st.booleans())
+
+
+def plain_read_sheets(book):
+    """read_return's walk over the sheets as it was before phase 3 (Sheet.max_row, a scan for the top rows)."""
+    from toolkit.intake import _LABEL_VALUE, HEADER_COLS, HEADER_KEYS, HEADER_ROWS, INFO_LABELS, ReturnFile, ReturnRow
+    from toolkit.read import EMPTY, cell_ref
+    from toolkit.templates import COLUMNS, canon
+    from toolkit.values import normalize_text
+
+    def label(value):
+        return re.sub(r"\s+", "", normalize_text(value)) if isinstance(value, str) else ""
+
+    ret = ReturnFile(path=book.path, name="x.xlsx", workbook=book)
+    for sheet in book.sheets:
+        if not sheet.cells:
+            continue
+        top: dict[int, list] = {}
+        for (row, col), cell in sheet.cells.items():
+            if row <= HEADER_ROWS:
+                top.setdefault(row, []).append((col, cell.value))
+        for cells in top.values():
+            cells.sort(key=lambda item: item[0])
+        header_row = next((row for row in range(1, min(sheet.max_row, HEADER_ROWS) + 1)
+                           if all(k in {label(v) for c, v in top.get(row, ()) if c <= HEADER_COLS}
+                                  for k in HEADER_KEYS)), None)
+        if header_row is None:
+            ret.sheets_without_header.append(sheet.name)
+            continue
+        columns: dict[str, int] = {}
+        for col in range(1, sheet.max_col + 1):
+            name = label(sheet.value(header_row, col))
+            if name in COLUMNS and name not in columns:
+                columns[name] = col
+        missing = [name for name in COLUMNS if name not in columns]
+        if missing:
+            ret.missing_columns[sheet.name] = missing
+        for row in range(1, header_row):
+            for col, raw in top.get(row, ()):
+                if not label(raw):
+                    continue
+                match = _LABEL_VALUE.match(normalize_text(raw))
+                if match:
+                    key, text, ref = match.group(1), match.group(2).strip(), cell_ref(row, col)
+                elif label(raw).rstrip(":：") in INFO_LABELS:
+                    key = label(raw).rstrip(":：")
+                    value = sheet.value(row, col + 1)
+                    text, ref = (canon(value) if value is not None else ""), cell_ref(row, col + 1)
+                else:
+                    continue
+                if (text or key not in ret.info) and (key not in ret.info or not ret.info[key][0]):
+                    ret.info[key] = (text, sheet.name, ref)
+        for row in range(header_row + 1, sheet.max_row + 1):
+            code = canon(sheet.value(row, columns["指标编号"]))
+            cells = {name: sheet.cells.get((row, col), EMPTY) for name, col in columns.items()}
+            if code or any(c.value not in (None, "") for c in cells.values()):
+                ret.rows.append(ReturnRow(sheet.name, row, code, cells, columns))
+    return ret
+
+
+def _sheets(draw, count):
+    from toolkit.read import Cell, Sheet
+    from toolkit.templates import COLUMNS
+
+    sheets = []
+    for i in range(count):
+        cells = {}
+        width = draw(st.sampled_from([3, 15, 15, 60]))
+        header = draw(st.integers(1, 4))
+        names = draw(st.permutations([*COLUMNS, "备注"]))[:width] if draw(st.booleans()) else []
+        for col, name in enumerate(names, start=1):
+            cells[(header, col)] = Cell(name)
+        if header > 1:  # the info row: a label, and a value beside it or not (filled in on a later sheet)
+            cells[(header - 1, 1)] = Cell(draw(st.sampled_from(["填报人", "填报人：", "填报人：李四", "联系电话"])))
+            if draw(st.booleans()):
+                cells[(header - 1, 2)] = Cell(draw(st.sampled_from(["张三", "", None, 13800000000.0])))
+        for (row, col) in draw(st.lists(st.tuples(st.integers(1, 20), st.integers(1, width)), max_size=60)):
+            cells[(row, col)] = Cell(draw(_VALUES))
+        if draw(st.booleans()):  # a stray cell far to the right: the top is walked, not looked up
+            cells[(draw(st.integers(1, 30)), draw(st.integers(200, 16384)))] = Cell("x")
+        sheets.append(Sheet(name=f"表{i}", cells=dict(draw(st.permutations(list(cells.items()))))))
+    return sheets
+
+
+@st.composite
+def _books(draw):
+    from toolkit.read import Workbook
+
+    return Workbook(path=Path("x.xlsx"), format="xlsx", sheets=_sheets(draw, draw(st.integers(1, 3))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_books(), min_size=1, max_size=3))
+def test_intake_reads_sheets_as_the_plain_walk(books):
+    """Sheets in any cell order, header anywhere in the top rows, labels in any spelling, sparse wide sheets;
+    several books in one process, so what intake remembers of one book must not leak into the next."""
+    from toolkit import intake
+    from toolkit.errors import ReadError
+    from toolkit.read import cell_ref
+
+    for book in books:
+        want = plain_read_sheets(book)
+        original = intake.read_workbook
+        intake.read_workbook = lambda path, limits=None, book=book: book
+        try:
+            got = intake.read_return(Path("x.xlsx"))
+        except ReadError:
+            assert not want.rows
+            continue
+        finally:
+            intake.read_workbook = original
+        assert (got.rows, got.info, got.sheets_without_header, got.missing_columns) == (
+            want.rows, want.info, want.sheets_without_header, want.missing_columns)
+        for row in got.rows:
+            assert row.ref("本期完成") == cell_ref(row.row, row.columns.get("本期完成", 1))
+
+
+def test_remembered_header_columns_are_not_shared():
+    """A return's column map is its own: changing it leaves the next return with the same header alone."""
+    from toolkit.intake import _columns
+
+    header = ((1, "指标编号"), (2, "本期完成"), (3, "计量单位"))
+    first = _columns(header)
+    first["本期完成"] = 99
+    assert _columns(header) == {"指标编号": 1, "本期完成": 2, "计量单位": 3}
+
+
+@given(st.floats(allow_nan=False))
+def test_whole_floats_read_as_through_their_shortest_text(x):
+    from toolkit.values import _from_float, _plain
+
+    value = _from_float(x)
+    if x in (float("inf"), float("-inf")):
+        assert value is None
+        return
+    plain = Decimal(repr(x))
+    plain = _plain(plain) if x.is_integer() else plain
+    assert value is not None and value.as_tuple() == plain.as_tuple()
+
+
+@given(st.text(alphabet=" （）()[]【】万亿元人%％\u3000个", max_size=8))
+def test_remembered_units_are_the_cleaned_units(unit):
+    from toolkit.values import _NUMBER_CHARS, _clean_unit, normalize_text
+
+    text = re.sub(r"\s", "", normalize_text(unit)).translate(_NUMBER_CHARS)
+    plain = re.sub(r"^[(\[【]+|[)\]】]+$", "", text)
+    assert _clean_unit(unit) == plain and _clean_unit(unit) == plain
+
+
+@given(st.sampled_from(["万人", "人", "亿元", "万元", "元", "%", "家", "个", "千瓦", "万千瓦", "公里", "万", "亿", "万户", "km"]),
+       st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-10**9, max_value=10**9))
+def test_the_units_e216_looks_for_are_those_of_every_figure(unit, figure):
+    """check remembers the units of _unit_forms by unit alone: they must not depend on the figure."""
+    from toolkit.check import _form_units
+    from toolkit.wording import _unit_forms
+
+    assert set(_form_units(unit)) == {said for _, said in _unit_forms(figure, unit) if said}
+
+
+@given(st.one_of(st.none(), st.text(max_size=3), st.floats(), st.integers(-2, 2), st.booleans()),
+       st.one_of(st.none(), st.text(max_size=3), st.floats(), st.integers(-2, 2), st.booleans()))
+def test_quick_equal_locked_cells_are_equal_in_canon(a, b):
+    from toolkit.check import _same_text
+    from toolkit.templates import canon
+
+    for x, y in ((a, b), (a, a), (b, b)):
+        if _same_text(x, y):
+            assert canon(x) == canon(y)

@@ -196,19 +196,22 @@ def _structure_ok(ret: ReturnFile, expected: list[Indicator] | None, add) -> boo
     by_code = {ind.code: ind for ind in expected} if expected is not None else {}
     prints = {(s, n): fp for s, n, _, fp in ret.layout}
     shown_tasks: set[tuple[str, str]] = set()
+    stub = _unit_stub(ret)
     for row in ret.rows:
         ind = by_code.get(row.code)
         if ind is not None:
             task_key = (ind.task_no, ind.task)
             first = task_key not in shown_tasks
             shown_tasks.add(task_key)
-            want_cells = locked_values(ind, _unit_stub(ret), first)
+            want_cells = locked_values(ind, stub, first)
             for col_name, wanted, typed in zip(LOCKED_COLUMNS, want_cells, row.locked(), strict=True):
+                if _same_text(wanted, typed):
+                    continue  # the usual case, and no finding whatever the column
                 if col_name in ("任务编号", "重点工作") and not canon(typed):
                     continue  # a rebuilt file may repeat or omit task cells
                 if col_name in ("任务编号", "重点工作") and ret.meta is None:
                     continue
-                if not _same_text(wanted, typed) and canon(wanted) != canon(typed) and col_name in row.columns:
+                if canon(wanted) != canon(typed) and col_name in row.columns:
                     add(Code.W310, sheet=row.sheet, cell=row.ref(col_name), column=col_name,
                         value=canon(typed) or "空", detail=canon(wanted) or "空")
         elif (row.sheet, row.row) in prints and row_fingerprint(row.sheet, row.locked()) != prints[
@@ -219,8 +222,12 @@ def _structure_ok(ret: ReturnFile, expected: list[Indicator] | None, add) -> boo
 
 
 def _same_text(a: object, b: object) -> bool:
-    """A quick "canon(a) == canon(b)" for the usual case of two equal texts (or two blanks)."""
-    return a is b or (a.__class__ is str and a == b)
+    """A quick "canon(a) == canon(b)" for the usual cases: two equal texts (or two blanks), and
+    two equal floats (the 年度目标; not zeros: canon tells -0.0 from 0.0)."""
+    if a is b:
+        return True
+    cls = a.__class__
+    return cls is b.__class__ and a == b and (cls is str or (cls is float and a != 0))
 
 
 def _unit_stub(ret: ReturnFile) -> Unit:
@@ -263,12 +270,11 @@ def _number(row: ReturnRow, column: str, ind: Indicator | None, add, *, required
     if column not in row.columns:
         return None, required
     cell = row.cell(column)
-    ref = row.ref(column)
     if cell.error:
-        add(Code.E209, sheet=row.sheet, cell=ref, value=cell.error)
+        add(Code.E209, sheet=row.sheet, cell=row.ref(column), value=cell.error)
         return None, True
     if cell.missing_cached_value:
-        add(Code.E210, sheet=row.sheet, cell=ref)
+        add(Code.E210, sheet=row.sheet, cell=row.ref(column))
         return None, True
     kind = _kind_of(row, ind)
     unit = ind.unit if ind is not None else row.text("计量单位")
@@ -280,17 +286,18 @@ def _number(row: ReturnRow, column: str, ind: Indicator | None, add, *, required
         parsed = parse_number(cell.value, unit=unit, kind="累计" if column == "基数" else kind,
                               percent_format=cell.is_percent)
     if parsed.error is not None:
-        add(parsed.error, sheet=row.sheet, cell=ref, column=column,
+        add(parsed.error, sheet=row.sheet, cell=row.ref(column), column=column,
             value=parsed.typed_unit if parsed.error is Code.E212 and parsed.typed_unit else parsed.original,
             detail=parsed.detail or unit)
         return None, True
     if parsed.blank:
         if required:
-            add(Code.E201, sheet=row.sheet, cell=ref, column=column)
+            add(Code.E201, sheet=row.sheet, cell=row.ref(column), column=column)
             return None, True
         return parsed, False
     if parsed.notice is not None:
-        add(parsed.notice, sheet=row.sheet, cell=ref, column=column, value=parsed.original, detail=parsed.detail)
+        add(parsed.notice, sheet=row.sheet, cell=row.ref(column), column=column, value=parsed.original,
+            detail=parsed.detail)
     return parsed, False
 
 
@@ -381,9 +388,8 @@ def _history_rules(row: ReturnRow, ind: Indicator, entry: Entry, ctx: CheckConte
     target = ind.target_for(entry.unit)
     prev = ctx.previous.get((ind.code, entry.unit)) if ctx.has_history else None
     last = prev.value if prev is not None and prev.value is not None and not prev.invalid else None
-    cell = row.ref("本期完成")
     if ind.kind == "累计" and last is not None and value < last:
-        add(Code.E208, sheet=row.sheet, cell=cell, value=_fmt(value), detail=_fmt(last))
+        add(Code.E208, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(value), detail=_fmt(last))
         return True
     limits = ctx.settings
     unit = ind.unit.strip()
@@ -391,13 +397,13 @@ def _history_rules(row: ReturnRow, ind: Indicator, entry: Entry, ctx: CheckConte
     if value > 0 and target is not None and target > 0:
         ratio = value / target
         if ratio >= limits.magnitude_vs_target:
-            add(Code.E213, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+            add(Code.E213, sheet=row.sheet, cell=row.ref("本期完成"), column="本期完成", value=_fmt(value),
                 detail=f"为年度目标{_fmt(target)}{unit}的{_times(ratio)}倍{_slip_text(value, target, unit, percent)}")
             return True
         if ind.kind != "累计" and 1 / ratio >= limits.magnitude_vs_target:
             slip = _slip_text(value, target, unit, percent)
             if slip:
-                add(Code.E213, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+                add(Code.E213, sheet=row.sheet, cell=row.ref("本期完成"), column="本期完成", value=_fmt(value),
                     detail=f"仅为年度目标{_fmt(target)}{unit}的{half_up(ratio * 100, 2)}%{slip}")
                 return True
     has_target = target is not None and target > 0
@@ -405,23 +411,23 @@ def _history_rules(row: ReturnRow, ind: Indicator, entry: Entry, ctx: CheckConte
         # A level with a target was judged against it above; a 累计 only when beyond the target.
         ratio = value / last
         if ratio >= limits.magnitude_vs_last and (target is None or target <= 0 or value > target):
-            add(Code.E214, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+            add(Code.E214, sheet=row.sheet, cell=row.ref("本期完成"), column="本期完成", value=_fmt(value),
                 detail=f"为上一轮{_fmt(last)}{unit}的{_times(ratio)}倍{_slip_text(value, last, unit, percent)}")
             return True
         slip = _slip_text(value, last, unit, percent) if ind.kind != "累计" else ""
         if slip and 1 / ratio >= limits.magnitude_vs_last:
-            add(Code.E214, sheet=row.sheet, cell=cell, column="本期完成", value=_fmt(value),
+            add(Code.E214, sheet=row.sheet, cell=row.ref("本期完成"), column="本期完成", value=_fmt(value),
                 detail=f"仅为上一轮{_fmt(last)}{unit}的{half_up(ratio * 100, 2)}%{slip}")
             return True
     if ind.kind == "累计" and target:
         share = value * 100 / target
         if value > target * JUMP_TARGET_FACTOR:
-            add(Code.W303, sheet=row.sheet, cell=cell, value=_fmt(value),
+            add(Code.W303, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(value),
                 detail=f"为年度目标的 {half_up(share, 0)}%")
         elif last is not None:
             before = last * 100 / target
             if share - before > JUMP_POINTS:
-                add(Code.W303, sheet=row.sheet, cell=cell, value=_fmt(value),
+                add(Code.W303, sheet=row.sheet, cell=row.ref("本期完成"), value=_fmt(value),
                     detail=f"完成率一轮内从 {half_up(before, 0)}% 升至 {half_up(share, 0)}%")
     return False
 
@@ -512,6 +518,8 @@ def _contradiction(row: ReturnRow, ind: Indicator, entry: Entry, add) -> bool:
         unit, figure = ind.unit.strip(), entry.value
     if figure is None or not unit:
         return False
+    if not any(said in text for said in _form_units(unit)):
+        return False  # no number in the text is followed by this quantity's unit in any scale
     forms = sorted(_unit_forms(figure, unit), key=lambda f: -len(f[1]))
     for start, end, number in _numbers(text, words=True):
         form = next(((v, u) for v, u in forms if u and text.startswith(u, end)), None)
@@ -531,6 +539,20 @@ def _contradiction(row: ReturnRow, ind: Indicator, entry: Entry, add) -> bool:
             detail=f"{format_count(figure) if ind.kind != '比率' else format_count(half_up(figure, 2))}{unit}")
         return True
     return False
+
+
+def _form_units(unit: str) -> tuple[str, ...]:
+    """The units (but '') of ``_unit_forms(figure, unit)``, which are the same whatever the figure."""
+    units = _FORM_UNITS.get(unit)
+    if units is None:
+        units = tuple(dict.fromkeys(said for _, said in _unit_forms(Decimal(1), unit) if said))
+        if len(unit) <= 40 and len(_FORM_UNITS) < 2_000:
+            _FORM_UNITS[unit] = units
+    return units
+
+
+#: _form_units() of the units seen before (a registry has a few dozen; bounded all the same).
+_FORM_UNITS: dict[str, tuple[str, ...]] = {}
 
 
 def _short(text: str, width: int = 20) -> str:

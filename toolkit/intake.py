@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import ReadError
 from .findings import Code
-from .read import EMPTY, Cell, Limits, Sheet, Workbook, cell_ref, is_skippable, read_workbook
+from .read import EMPTY, Cell, Limits, Sheet, Workbook, cell_ref, col_letter, is_skippable, read_workbook
 from .templates import COLUMNS, GUIDE_SHEET, LOCKED_COLUMNS, META_SHEET, canon, file_fingerprint
 from .values import normalize_text
 
@@ -37,10 +40,11 @@ class ReturnRow:
         return self.cells.get(column, EMPTY)
 
     def ref(self, column: str) -> str:
-        return cell_ref(self.row, self.columns.get(column, 1))
+        col = self.columns.get(column, 1)
+        return f"{_LETTERS[col]}{self.row}" if col < len(_LETTERS) else cell_ref(self.row, col)
 
     def text(self, column: str) -> str:
-        value = self.cell(column).value
+        value = self.cells.get(column, EMPTY).value
         if value is None:
             return ""
         if isinstance(value, float) and value.is_integer():
@@ -48,7 +52,12 @@ class ReturnRow:
         return str(value).strip()
 
     def locked(self) -> list[object]:
-        return [self.cell(c).value for c in LOCKED_COLUMNS]
+        get = self.cells.get
+        return [get(c, EMPTY).value for c in LOCKED_COLUMNS]
+
+
+#: Column letters by number (A … ZZ), as cell_ref writes them.
+_LETTERS = ("", *(col_letter(c) for c in range(1, 703)))
 
 
 @dataclass
@@ -97,29 +106,26 @@ def read_return(path: Path, limits: Limits = Limits(), name: str | None = None) 
     for sheet in book.sheets:
         if sheet.name in (META_SHEET, GUIDE_SHEET):
             continue
-        if not sheet.cells:
+        grid = sheet.cells
+        if not grid:
             continue
-        max_row, max_col = sheet.max_row, sheet.max_col
-        top = _top_rows(sheet)
+        max_row, max_col = max(grid)[0], max(map(_COL, grid))  # Sheet.max_row, Sheet.max_col
+        top = _Top(grid, max_row, max_col)
         header_row = _header_row(top, max_row)
         if header_row is None:
             ret.sheets_without_header.append(sheet.name)
             continue
-        columns = {}
-        for col in range(1, max_col + 1):
-            label = _label(sheet.value(header_row, col))
-            if label in COLUMNS and label not in columns:
-                columns[label] = col
+        columns = _columns(top.get(header_row))
         missing = [name for name in COLUMNS if name not in columns]
         if missing:
             ret.missing_columns[sheet.name] = missing
         _read_info(sheet, top, header_row, ret)
-        grid = sheet.cells
-        code_col = columns["指标编号"]
+        names, cols = tuple(columns), tuple(columns.values())
+        get = grid.get
         for row in range(header_row + 1, max_row + 1):
-            code_cell = grid.get((row, code_col), EMPTY)
-            code = canon(code_cell.value)
-            cells = {name: grid.get((row, col), EMPTY) for name, col in columns.items()}
+            # {name: grid.get((row, col), EMPTY)}, built without a Python step per cell
+            cells = dict(zip(names, map(get, zip(repeat(row), cols), repeat(EMPTY)), strict=True))
+            code = canon(cells["指标编号"].value)
             if not code:
                 if any(c.value not in (None, "") for c in cells.values()):
                     ret.rows.append(ReturnRow(sheet.name, row, "", cells, columns))
@@ -149,68 +155,167 @@ def _label(value: object) -> str:
 HEADER_ROWS, HEADER_COLS = 15, 40
 
 
-def _top_rows(sheet: Sheet) -> dict[int, list[tuple[int, object]]]:
-    """The (column, value) of every stored cell in the top HEADER_ROWS rows, by row, left to right."""
-    top: dict[int, list[tuple[int, object]]] = {}
-    for (row, col), cell in sheet.cells.items():
-        if row <= HEADER_ROWS:
-            top.setdefault(row, []).append((col, cell.value))
-    for cells in top.values():
-        cells.sort(key=lambda item: item[0])
-    return top
+_ROW, _COL = itemgetter(0), itemgetter(1)
 
 
-def _header_row(top: dict[int, list[tuple[int, object]]], max_row: int) -> int | None:
+class _Top:
+    """The (column, value) of every stored cell in the top HEADER_ROWS rows, by row, left to right.
+
+    A row is looked up cell by cell when first asked for (the header is usually the third row,
+    so a template's sheet takes 3 x 14 look-ups), unless the sheet is so wide and sparse that
+    walking all its cells once is cheaper."""
+
+    def __init__(self, grid: dict[tuple[int, int], Cell], max_row: int, max_col: int):
+        self.grid, self.max_col = grid, max_col
+        self.rows: dict[int, _TopRow] = {}
+        self.complete = min(max_row, HEADER_ROWS) * max_col > 2 * len(grid)
+        if self.complete:
+            rows: dict[int, list[tuple[int, object]]] = {}
+            for (row, col), cell in grid.items():
+                if row <= HEADER_ROWS:
+                    rows.setdefault(row, []).append((col, cell.value))
+            self.rows = {row: tuple(sorted(cells, key=_ROW)) for row, cells in rows.items()}
+
+    def get(self, row: int) -> _TopRow:
+        cells = self.rows.get(row)
+        if cells is None:
+            if self.complete or not 1 <= row <= HEADER_ROWS:
+                return ()
+            cols = range(1, self.max_col + 1)
+            found = map(self.grid.get, zip(repeat(row), cols))
+            cells = self.rows[row] = tuple([(col, cell.value) for col, cell in zip(cols, found, strict=True) if cell is not None])
+        return cells
+
+
+#: One of a sheet's top rows: (column, value) of its stored cells, left to right.
+_TopRow = tuple[tuple[int, object], ...]
+
+
+def _header_row(top: _Top, max_row: int) -> int | None:
     for row in range(1, min(max_row, HEADER_ROWS) + 1):
-        labels = {_label(value) for col, value in top.get(row, ()) if col <= HEADER_COLS}
-        if all(k in labels for k in HEADER_KEYS):
+        if _is_header(top.get(row)):
             return row
     return None
 
 
-def _read_info(sheet: Sheet, top: dict[int, list[tuple[int, object]]], header_row: int, ret: ReturnFile) -> None:
+def _is_header(cells: _TopRow) -> bool:
+    """Whether a top row holds the header's key labels (指标编号, 本期完成) within HEADER_COLS."""
+    try:
+        known = _HEADERS.get(cells)
+    except TypeError:  # a value that cannot be a key (no reader gives one): work it out
+        known = None
+    if known is None:
+        labels = {_label(value) for col, value in cells if col <= HEADER_COLS}
+        known = all(k in labels for k in HEADER_KEYS)
+        if len(cells) <= _MEMO_CELLS and len(_HEADERS) < _MEMO_ROWS:
+            with suppress(TypeError):
+                _HEADERS[cells] = known
+    return known
+
+
+def _columns(cells: _TopRow) -> dict[str, int]:
+    """The header's columns: each of COLUMNS found in the header row, by name (first one wins)."""
+    try:
+        known = _COLUMNS.get(cells)
+    except TypeError:
+        known = None
+    if known is None:
+        known = {}
+        for col, value in cells:
+            label = _label(value)
+            if label in COLUMNS and label not in known:
+                known[label] = col
+        if len(cells) <= _MEMO_CELLS and len(_COLUMNS) < _MEMO_ROWS:
+            with suppress(TypeError):
+                _COLUMNS[cells] = known
+    return dict(known)  # the sheet's rows share it; the remembered one stays as it was
+
+
+#: What _is_header and _columns found for top rows seen before: every return of a round repeats
+#: its template's title and header rows. Equal rows give equal answers: only text has a label, and
+#: equal keys hold equal texts. Bounded, so a hostile file cannot grow them.
+_HEADERS: dict[_TopRow, bool] = {}
+_COLUMNS: dict[_TopRow, dict[str, int]] = {}
+_MEMO_CELLS, _MEMO_ROWS = 64, 4_096
+
+
+def _info_label(raw: str) -> tuple[str, str, bool] | None:
+    """What a text cell above the header says: (label, its text, whether the text is in the cell
+    itself: ``填报人：张三``), or None when it is no 填报单位/填报人/… label."""
+    if raw in _INFO_LABELS:
+        return _INFO_LABELS[raw]
+    label = _label(raw)
+    match = _LABEL_VALUE.match(normalize_text(raw)) if label else None
+    found: tuple[str, str, bool] | None = None
+    if match:
+        found = (match.group(1), match.group(2).strip(), True)
+    elif label and label.rstrip(":：") in INFO_LABELS:
+        found = (label.rstrip(":："), "", False)
+    if len(raw) <= 200 and len(_INFO_LABELS) < 20_000:
+        _INFO_LABELS[raw] = found
+    return found
+
+
+#: _info_label() of texts seen before: every sheet of every return repeats the same labels
+#: (bounded, so a hostile file cannot grow it).
+_INFO_LABELS: dict[str, tuple[str, str, bool] | None] = {}
+
+
+def _read_info(sheet: Sheet, top: _Top, header_row: int, ret: ReturnFile) -> None:
+    info = ret.info
     for row in range(1, header_row):
-        for col, raw in top.get(row, ()):
-            label = _label(raw)
-            if not label:
+        for col, raw in top.get(row):
+            if not isinstance(raw, str):
                 continue
-            match = _LABEL_VALUE.match(normalize_text(raw))
-            if match:
-                key, text = match.group(1), match.group(2).strip()
+            found = _info_label(raw)
+            if found is None:
+                continue
+            known = info.get(found[0])
+            if known is not None and known[0]:
+                continue  # a filled-in label is kept: an earlier sheet said it
+            if found[2]:
+                key, text, _ = found
                 ref = cell_ref(row, col)
-            elif label.rstrip(":：") in INFO_LABELS:
-                key = label.rstrip(":：")
+            else:
+                key = found[0]
                 value = sheet.value(row, col + 1)
                 text = canon(value) if value is not None else ""
                 ref = cell_ref(row, col + 1)
-            else:
-                continue
-            if text or key not in ret.info:
-                if key not in ret.info or not ret.info[key][0]:
-                    ret.info[key] = (text, sheet.name, ref)
+            if text or known is None:
+                info[key] = (text, sheet.name, ref)
 
 
 def _read_meta(sheet: Sheet) -> tuple[dict[str, str], list[tuple[str, int, str, str]]]:
     meta: dict[str, str] = {}
     layout: list[tuple[str, int, str, str]] = []
     in_layout = False
-    for row in range(1, sheet.max_row + 1):
-        key = canon(sheet.value(row, 1))
+    grid = sheet.cells
+    get = grid.get
+    for row in range(1, max(map(_ROW, grid), default=0) + 1):
+        first, second, third, fourth = map(get, zip(repeat(row), _META_COLUMNS), repeat(EMPTY))
+        key = canon(first.value)
         if not in_layout:
             if key == "工作表":
                 in_layout = True
                 continue
             if key:
-                meta[key] = canon(sheet.value(row, 2))
+                meta[key] = canon(second.value)
             continue
         if not key:
             continue
-        try:
-            row_no = int(canon(sheet.value(row, 2)))
-        except ValueError:
-            row_no = 0
-        layout.append((key, row_no, canon(sheet.value(row, 3)), canon(sheet.value(row, 4))))
+        number = second.value
+        if type(number) is float and number.is_integer() and abs(number) < 2.0 ** 53:
+            row_no = int(number)  # what int(canon(number)) gives, without the detour through text
+        else:
+            try:
+                row_no = int(canon(number))
+            except ValueError:
+                row_no = 0
+        layout.append((key, row_no, canon(third.value), canon(fourth.value)))
     return meta, layout
+
+
+_META_COLUMNS = (1, 2, 3, 4)
 
 
 # ---------------------------------------------------------------------------

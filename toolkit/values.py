@@ -162,8 +162,18 @@ def _number_text(raw: str) -> str:
 
 def _clean_unit(unit: str) -> str:
     """The row's unit without spaces or surrounding brackets (``（万元）`` → ``万元``)."""
-    text = re.sub(r"\s", "", normalize_text(unit)).translate(_NUMBER_CHARS)
-    return re.sub(r"^[(\[【]+|[)\]】]+$", "", text)
+    clean = _CLEAN_UNITS.get(unit)
+    if clean is None:
+        text = re.sub(r"\s", "", normalize_text(unit)).translate(_NUMBER_CHARS)
+        clean = re.sub(r"^[(\[【]+|[)\]】]+$", "", text)
+        if len(unit) <= 40 and len(_CLEAN_UNITS) < 2_000:
+            _CLEAN_UNITS[unit] = clean
+    return clean
+
+
+#: _clean_unit() of units seen before: every cell of a row is read in its unit, and a registry has
+#: a few dozen units (bounded, so a file's hand-typed units cannot grow it).
+_CLEAN_UNITS: dict[str, str] = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,8 +212,14 @@ def _text(d: Decimal) -> str:
 def _from_float(x: float) -> Decimal | None:
     if not math.isfinite(x):
         return None
+    if x.is_integer() and -_EXACT < x < _EXACT:  # 59.0 → 59: every such float is its own shortest text
+        return Decimal(int(x))
     value = Decimal(repr(x))  # the shortest text that round-trips: 0.1 stays 0.1
-    return _plain(value) if x.is_integer() else value  # 59.0 → 59, 1e+20 → 100000000000000000000
+    return _plain(value) if x.is_integer() else value  # 1e+20 → 100000000000000000000
+
+
+#: Below this every whole float is exactly the integer its shortest text names.
+_EXACT = 2.0 ** 53
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,6 +246,9 @@ class Parsed:
         """True when the cell gave a number."""
         return self.value is not None
 
+
+#: What every empty cell reads as (Parsed is frozen: one will do).
+_BLANK = Parsed(None, blank=True)
 
 #: sign, number (thousands groups of three, separated by ',' or ' '), trailing text.
 _NUMBER = re.compile(
@@ -258,7 +277,7 @@ def parse_number(raw: object, *, unit: str = "", kind: str = "累计", percent_f
     negative_ok = kind == "增速" if allow_negative is None else allow_negative
 
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):  # pandas reads empty cells as NaN
-        return Parsed(None, blank=True)
+        return _BLANK
     if isinstance(raw, bool):
         return _error(Code.E202, "TRUE" if raw else "FALSE")
     if isinstance(raw, datetime):
@@ -320,7 +339,7 @@ def _lex(raw: str) -> _Lexed | Parsed:
     original = raw.strip()
     text = _number_text(raw)
     if not text:
-        return Parsed(None, blank=True)
+        return _BLANK
     if _is_nothing(text):
         return Parsed(None, nothing=True, notice=Code.W302, original=original)
     m = _NUMBER.fullmatch(text)
