@@ -64,7 +64,9 @@ def canon(value: object) -> str:
         text = _CANON.get(value)
         if text is None:
             text = " ".join(value.replace("\r", "").split())
-            if len(value) <= _CANON_LONGEST and len(_CANON) < _CANON_MOST:
+            if len(value) <= _CANON_LONGEST:
+                if len(_CANON) >= _CANON_MOST:
+                    _CANON.clear()  # full of texts that do not come back: start again
                 _CANON[value] = text
         return text
     if isinstance(value, bool):

@@ -687,8 +687,9 @@ def _position(ref: str) -> tuple[int, int]:
     same templates come back thousands of times, and their cells share the keys."""
     position = _split_ref(ref)
     assert position is not None
-    if len(_POSITIONS) < 20_000:
-        _POSITIONS[ref] = position
+    if len(_POSITIONS) >= 20_000:
+        _POSITIONS.clear()  # full of another workbook's cells (the master's, read first): start again
+    _POSITIONS[ref] = position
     return position
 
 
