@@ -28,7 +28,7 @@ import toolkit.merge as merge  # noqa: E402
 import toolkit.workspace as workspace  # noqa: E402
 
 STEPS = ("_context", "_cache", "_read_all", "_judge_round", "year_history", "_archive", "_feedback",
-         "_record_intake", "_outputs_digest", "write_outputs")
+         "_record_intake", "_standing_fingerprint", "_outputs_digest", "write_outputs")
 START = time.perf_counter()
 
 

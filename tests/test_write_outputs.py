@@ -172,7 +172,13 @@ def test_history_worked_out_in_a_child_is_the_history(demo, tmp_path, monkeypatc
     # nothing new: the child that started is stopped, the outputs are kept, nothing waits for it
     started.clear()
     again = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 0))
-    assert started == ["跨轮次比较"] and again.history is None and again.outputs == there.outputs
+    # (the standing's fingerprint, taken in a child beside the archive, says nothing changed)
+    assert started == ["跨轮次比较", "核对用指纹"] and again.history is None and again.outputs == there.outputs
+    # taken here instead (one process), the fingerprint is the same: still nothing to write
+    monkeypatch.setenv("DUCHA_WORKERS", "1")
+    started.clear()
+    alone = run_merge(ws, "2021-04", now=datetime(2021, 5, 13, 9, 0))
+    assert started == [] and alone.history is None and alone.outputs == there.outputs
 
 
 def test_one_worker_means_no_child(monkeypatch):

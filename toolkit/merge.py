@@ -314,6 +314,7 @@ def _finish(ws: Workspace, registry: Registry, rnd: Round, standing: Standing, e
             seen: list[_Seen], log: Log, now: datetime) -> Standing:
     """Archive, mark up, and write the outputs (unless nothing they say has changed)."""
     history = _HistoryAside.start(ws, standing)
+    judged = _JudgedAside.start(standing)
     early: _Early | None = None
     try:
         _archive(ws, rnd, seen)
@@ -321,7 +322,7 @@ def _finish(ws: Workspace, registry: Registry, rnd: Round, standing: Standing, e
         _record_intake(ws, rnd, seen)
         # the history is a function of the standing and the other rounds' results.csv: those are
         # fingerprinted, so a rerun with nothing new never needs the history itself
-        digest = _outputs_digest(standing, _history_sources(ws, standing))
+        digest = _outputs_digest(standing, _history_sources(ws, standing), judged.result())
         if _outputs_current(ws, standing, digest):
             history.cancel()
             log(f"  本轮没有新的报表或修改，沿用已生成的输出文件（{ws.output(rnd.name)}）")
@@ -332,6 +333,7 @@ def _finish(ws: Workspace, registry: Registry, rnd: Round, standing: Standing, e
         standing.history = history.result()
     except BaseException:
         history.cancel()
+        judged.cancel()
         if early is not None:
             early.cancel()
         raise
@@ -343,22 +345,69 @@ def _finish(ws: Workspace, registry: Registry, rnd: Round, standing: Standing, e
 _OUTPUTS_STATE = "outputs.json"
 
 
-def _outputs_digest(standing: Standing, sources: bytes = b"") -> str:
+def _outputs_digest(standing: Standing, sources: bytes = b"", judged: str | None = None) -> str:
     """A fingerprint of everything the outputs say: the standing (its time of day left out: a
-    rerun minutes later with nothing new says the same), ``sources`` (what else they are
-    worked out from: :func:`_history_sources`), the toolkit and the report template."""
+    rerun minutes later with nothing new says the same), where each file was archived and
+    marked up, ``sources`` (what else they are worked out from: :func:`_history_sources`), the
+    toolkit and the report template. ``judged``: the standing's own fingerprint
+    (:func:`_standing_fingerprint`) taken when it was judged, before the archive and the
+    marked-up copies (a merge takes it beside them, see :class:`_JudgedAside`)."""
     from . import __version__
     from .report import template_path
 
-    same_day = replace(standing, now=datetime.combine(standing.now.date(), datetime.min.time()), outputs={})
     digest = hashlib.sha256()
-    _fingerprint(same_day, digest.update)
+    digest.update((judged or _standing_fingerprint(standing)).encode())
+    for item in standing.files:  # set after judging: the archive's and the marked-up copies' places
+        sub = item.submission
+        digest.update(f"{sub.archived}|{sub.feedback}\n".encode())
     digest.update(sources)
     digest.update(__version__.encode())
     template = template_path()
     if template is not None:
         digest.update(template.read_bytes())
     return digest.hexdigest()
+
+
+def _standing_fingerprint(standing: Standing) -> str:
+    """The standing's content (its time of day left out) as a sha256 hex digest (:func:`_fingerprint`)."""
+    same_day = replace(standing, now=datetime.combine(standing.now.date(), datetime.min.time()), outputs={})
+    digest = hashlib.sha256()
+    _fingerprint(same_day, digest.update)
+    return digest.hexdigest()
+
+
+@dataclass
+class _JudgedAside:
+    """The standing's fingerprint as judged (:func:`_standing_fingerprint`), taken before the merge
+    archives and marks up: in a forked child beside them for a large round (its 1–2 s are then
+    off the merge's path), else here and now."""
+
+    value: str | None = None
+    child: Any = None  # toolkit.outputs.forked.Forked
+
+    @classmethod
+    def start(cls, standing: Standing) -> _JudgedAside:
+        from .outputs.forked import MIN_ROWS, Forked, can_fork
+
+        if len(standing.rows) >= MIN_ROWS and can_fork():
+            return cls(child=Forked("核对用指纹", _standing_fingerprint, standing))
+        return cls(value=_standing_fingerprint(standing))
+
+    def result(self) -> str | None:
+        """The fingerprint, or None when the child failed (the digest is then taken from the
+        standing as it is now: a rerun may write the outputs once more, never keep stale ones)."""
+        if self.child is not None:
+            child, self.child = self.child, None
+            try:
+                self.value = child.result()
+            except Exception as exc:  # noqa: BLE001 - a lost fingerprint only costs a rewrite
+                log.warning("核对用指纹未能在子进程中算出（%s），改在本进程计算", exc)
+        return self.value
+
+    def cancel(self) -> None:
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
 
 
 def _fingerprint(standing: Standing, feed: Callable[[bytes], object]) -> None:
