@@ -340,6 +340,19 @@ def many_members(path: Path, count: int = 6_000) -> Path:
 # hostile XML
 
 
+def with_macros(src: Path, dst: Path) -> Path:
+    """``src`` as a macro workbook: a vbaProject part and its content type added, nothing else changed."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/'
+                                    b'vnd.ms-office.vbaProject"/></Types>')
+            zout.writestr(item, data)
+        zout.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"AutoOpen\"" * 20)
+    return dst
+
+
 def billion_laughs(path: Path) -> Path:
     lol = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     shared = (DECL + '<!DOCTYPE lolz [<!ENTITY lol0 "lol">' + lol + "]>"

@@ -21,6 +21,7 @@ import docx
 import openpyxl
 import pytest
 
+from tests import hostile
 from toolkit.demo import deliver, fill_template, load_demo_returns
 from toolkit.merge import run_merge
 from toolkit.receipts import withdraw
@@ -299,14 +300,7 @@ def test_macro_workbooks_are_read_but_macros_never_travel(workspace):
     inbox = workspace / "rounds" / "2021-04" / "inbox"
     src = next(inbox.glob("*市住房城乡建设局*"))
     target = inbox / "市住房城乡建设局（宏）.xlsm"
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            data = zin.read(item)
-            if item.filename == "[Content_Types].xml":
-                data = data.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/'
-                                    b'vnd.ms-office.vbaProject"/></Types>')
-            zout.writestr(item, data)
-        zout.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"AutoOpen\"" * 20)
+    hostile.with_macros(src, target)
     ws = Workspace(workspace)
     withdraw(ws, "2021-04", src.name)
     deliver(ws, "2021-04", target, datetime(2021, 5, 7, 9))

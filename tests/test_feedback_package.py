@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 from factories import TEMPLATE_TIME, cell, fill_workbook, make_workspace, sheet_part
 
+from tests import hostile
 from toolkit import feedback as feedback_mod
 from toolkit.check import Outcome
 from toolkit.errors import ReadError
@@ -249,14 +250,7 @@ def test_comments_on_another_sheet_are_kept(made, tmp_path, monkeypatch):
 
 def test_macros_fall_back_and_never_travel(made, tmp_path):
     source = tmp_path / "宏.xlsm"
-    with zipfile.ZipFile(made["openpyxl"]) as zin, zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            data = zin.read(item)
-            if item.filename == "[Content_Types].xml":
-                data = data.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/'
-                                    b'vnd.ms-office.vbaProject"/></Types>')
-            zout.writestr(item, data)
-        zout.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"AutoOpen\"" * 20)
+    hostile.with_macros(made["openpyxl"], source)
     out = _fallback(source, outcome_for(source), tmp_path / "out")
     with zipfile.ZipFile(out) as zf:
         assert not any("vba" in n.lower() for n in zf.namelist())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..check import Outcome
 from ..findings import Finding, Level, where
-from ..read import parse_ref
+from ..read import col_letter, parse_ref
 from ..store import display_width, safe_name
 
 FEEDBACK_SHEET = "问题清单"
@@ -104,12 +104,7 @@ def _quote_title(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
 
 
-def _col_letter(col: int) -> str:
-    letters = ""
-    while col:
-        col, rest = divmod(col - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+_col_letter = col_letter  # the reader's: 'A' for 1, 'AA' for 27
 
 
 def _first_ref(finding: Finding) -> tuple[int, int] | None:
