@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from toolkit.indicators import compute, percent, time_progress, total_row, unit_row, year_on_year
+from toolkit.indicators import compute, percent, shown, time_progress, total_row, unit_row, year_on_year
 from toolkit.model import TOTAL, Entry, Indicator
 from toolkit.values import half_up
 
@@ -464,6 +464,8 @@ def test_total_is_the_sum_of_accepted_parts(parts):
 
 @given(st.lists(st.tuples(decimals, decimals), min_size=2, max_size=6))
 @example(pairs=[(D(0), D("41950955.2373")), (D(0), D("41919444.3949")), (D("41936049.7195"), D("1789.3595"))])
+@example(pairs=[(D(0), D("4726435.3804")), (D(0), D(0)), (D(0), D("4726321.9625")),  # 49.99999993 of 50
+                (D("4726378.8856"), D("0.4410"))])
 def test_total_ratio_is_sum_over_sum(pairs):
     units = tuple(f"单位{i}" for i in range(len(pairs)))
     ind = make_ind("比率", 50, reporters=units)
@@ -493,3 +495,13 @@ def test_half_up_agrees_with_quantize(value, places):
     assert got.as_tuple().exponent == -places
     if got.is_zero():
         assert not got.is_signed()
+
+
+def test_a_figure_never_shows_the_threshold_it_has_not_reached():
+    """Past the places a figure may have (MAX_PLACES), it is cut toward its own side of a threshold
+    that is not zero, never rounded onto it; a hair behind zero keeps its sign (-0.0000)."""
+    assert shown(D("49.99999993282"), 2, below=D(50)) == D("49.9999")
+    assert shown(D("99.99999"), 1, below=D(100)) == D("99.9999")
+    assert shown(D("50.00000001"), 2, above=D(50)) == D("50.0001")
+    assert shown(D("99.53"), 0, below=D(100)) == D("99.5")  # more places suffice: rounded half up
+    assert str(shown(D("-0.00000003"), 2, below=D(0))) == "-0.0000"

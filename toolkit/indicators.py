@@ -27,7 +27,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Collection
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from .formatting import TIME_PROGRESS_PLACES
 from .model import ABSENT, LAGGING, NODE_STATES, TOTAL, Entry, Indicator, ResultRow, Status
@@ -94,8 +94,20 @@ def shown(exact: Decimal | None, places: int, *, below: Decimal | None = None,
         assert value is not None
         if (below is None or value < below) and (above is None or value > above):
             return value
-    value = half_up(exact, max(places, MAX_PLACES))
+    most = max(places, MAX_PLACES)
+    value = half_up(exact, most)
     assert value is not None
+    # Still equal to a threshold that is not zero (49.99999993 of a 50 target shows 50.0000): cut
+    # toward the exact value's side instead, so the figure never says the threshold was reached.
+    quantum = Decimal(1).scaleb(-most)
+    if below is not None and below != 0 and exact < below <= value:
+        cut = exact.quantize(quantum, rounding=ROUND_FLOOR)
+        if above is None or cut > above:
+            return cut
+    if above is not None and above != 0 and value <= above < exact:
+        cut = exact.quantize(quantum, rounding=ROUND_CEILING)
+        if below is None or cut < below:
+            return cut
     # Still equal to the threshold: keep the sign of a shortfall too small to show (-0.0000).
     return value.copy_negate() if exact < 0 and value.is_zero() else value
 
