@@ -52,13 +52,13 @@ def test_outputs_started_early_give_the_same_outputs_and_log(tmp_path, monkeypat
     """A large merge starts the outputs that show no history in a child before the history is
     known, and the report in another beside the summary: the same five files, the same log."""
     import toolkit.outputs.forked as forked
-    from toolkit.merge import WITHOUT_HISTORY, start_early_outputs
+    from toolkit.merge import start_early_outputs
 
     serial, serial_log = _write(tmp_path / "a", parallel=False)
     monkeypatch.setattr(forked, "MIN_ROWS", 0)
     standing, lines = big_standing(), []
     early = start_early_outputs(Workspace(tmp_path / "b"), standing)
-    assert early is not None and early.keys == WITHOUT_HISTORY
+    assert early is not None and early.label == "台账"  # writing 台账, 校验报告, results.csv (WITHOUT_HISTORY)
     forked_paths = write_outputs(Workspace(tmp_path / "b"), standing, lines.append, early=early)
     assert list(forked_paths) == list(serial)
     assert [line.replace(str(tmp_path / "b"), "") for line in lines] == \

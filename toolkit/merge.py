@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import indicators
 from .cache import OutcomeCache, context_key
@@ -49,6 +49,9 @@ from .store import (
 )
 from .values import half_up
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .outputs.forked import Forked
 
 Log = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -315,7 +318,7 @@ def _finish(ws: Workspace, registry: Registry, rnd: Round, standing: Standing, e
     """Archive, mark up, and write the outputs (unless nothing they say has changed)."""
     history = _HistoryAside.start(ws, standing)
     judged = _JudgedAside.start(standing)
-    early: _Early | None = None
+    early: Forked | None = None
     try:
         _archive(ws, rnd, seen)
         _feedback(ws, rnd, seen, standing, log, now)
@@ -387,9 +390,9 @@ class _JudgedAside:
 
     @classmethod
     def start(cls, standing: Standing) -> _JudgedAside:
-        from .outputs.forked import MIN_ROWS, Forked, can_fork
+        from .outputs.forked import Forked, worth_a_child
 
-        if len(standing.rows) >= MIN_ROWS and can_fork():
+        if worth_a_child(standing):
             return cls(child=Forked("核对用指纹", _standing_fingerprint, standing))
         return cls(value=_standing_fingerprint(standing))
 
@@ -686,55 +689,40 @@ def _writers() -> dict[str, Callable[[Standing, Path], Path]]:
             "check": write_check_report, "csv": write_results_csv}
 
 
-@dataclass
-class _Early:
-    """Outputs being written by a forked child (:func:`start_early_outputs`)."""
-
-    keys: tuple[str, ...]
-    child: Any  # toolkit.outputs.forked.Forked
-
-    def result(self) -> list[Path]:
-        return self.child.result()
-
-    def cancel(self) -> None:
-        self.child.cancel()
-
-
-def start_early_outputs(ws: Workspace, result: Standing) -> _Early | None:
+def start_early_outputs(ws: Workspace, result: Standing) -> Forked | None:
     """Start writing the outputs that show no history (:data:`WITHOUT_HISTORY`) in a forked child,
     for a large round on a machine with a second core; None otherwise (they are written with the
     others). :func:`write_outputs` takes their paths from the child."""
-    from .outputs.forked import MIN_ROWS, Forked, can_fork
+    from .outputs.forked import Forked, worth_a_child
 
-    if len(result.rows) < MIN_ROWS or not can_fork():
+    if not worth_a_child(result):
         return None
     folder = ws.output(result.round.name)
     folder.mkdir(parents=True, exist_ok=True)
     names, writers = output_names(result.round.name), _writers()
-    jobs = [(writers[k], folder / names[k]) for k in WITHOUT_HISTORY]
-    return _Early(WITHOUT_HISTORY, Forked("台账", _write_aside, jobs, result))
+    return Forked("台账", _write_aside, [(writers[k], folder / names[k]) for k in WITHOUT_HISTORY], result)
 
 
 def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *,
-                  parallel: bool | None = None, early: _Early | None = None) -> dict[str, Path]:
+                  parallel: bool | None = None, early: Forked | None = None) -> dict[str, Path]:
     """All five outputs of the round, each written atomically; logged in their fixed order.
 
     With ``parallel`` (by default: on a platform that forks, with a second core, for a round
     of at least :data:`toolkit.outputs.forked.MIN_ROWS` rows) the Word report and results.csv
     are written by a forked child while this process writes the three workbooks (the two
-    halves take about as long). ``early``: outputs a child already writes
-    (:func:`start_early_outputs`); then only the report is written by another child, beside the
-    summary here.
+    halves take about as long). ``early``: the child already writing the outputs that show no
+    history (:func:`start_early_outputs`); then only the report is written by another child,
+    beside the summary here.
     """
-    from .outputs.forked import MIN_ROWS, Forked, can_fork
+    from .outputs.forked import Forked, worth_a_child
 
     folder = ws.output(result.round.name)
     folder.mkdir(parents=True, exist_ok=True)
     names = output_names(result.round.name)
     writers = _writers()
     if parallel is None:
-        parallel = len(result.rows) >= MIN_ROWS and can_fork()
-    started = early.keys if early is not None else ()
+        parallel = worth_a_child(result)
+    started = WITHOUT_HISTORY if early is not None else ()
     aside = ("report",) if early is not None else ("report", "csv") if parallel else ()
     child = Forked("进展情况报告", _write_aside, [(writers[k], folder / names[k]) for k in aside], result) \
         if aside else None
@@ -761,9 +749,9 @@ def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *
             result.outputs[key] = writer(result, folder / names[key])
             log_done(key)
         if early is not None:
-            paths, pending = early.result(), early
+            paths = early.result()
             early = None
-            collect(pending.keys, paths)
+            collect(WITHOUT_HISTORY, paths)
         if child is not None:
             paths = child.result()
             child = None
@@ -831,10 +819,10 @@ class _HistoryAside:
 
     @classmethod
     def start(cls, ws: Workspace, standing: Standing) -> _HistoryAside:
-        from .outputs.forked import MIN_ROWS, Forked, can_fork
+        from .outputs.forked import Forked, worth_a_child
 
         aside = cls(ws, standing)
-        if len(standing.rows) >= MIN_ROWS and can_fork():
+        if worth_a_child(standing):
             aside.child = Forked("跨轮次比较", year_history, ws, standing)
         return aside
 

@@ -37,6 +37,12 @@ def can_fork() -> bool:
         and default_workers() > 1
 
 
+def worth_a_child(standing: Any) -> bool:
+    """Whether work on this round's standing goes to a forked child: a round of at least
+    :data:`MIN_ROWS` result rows, on a platform that forks, with a second core (:func:`can_fork`)."""
+    return len(standing.rows) >= MIN_ROWS and can_fork()
+
+
 class Forked:
     """``fn(*args)`` running in a forked child; :meth:`result` waits for its value."""
 
