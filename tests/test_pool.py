@@ -127,7 +127,7 @@ def test_small_batches_and_one_worker_run_in_process(inbox, monkeypatch):
     def no_pool(*_a, **_k):
         raise AssertionError("a pool was started")
 
-    monkeypatch.setattr(pool, "_parallel", no_pool)
+    monkeypatch.setattr(pool.Ahead, "_start", no_pool)
     few = items[: pool.MIN_PARALLEL - 1]
     assert [c.outcome for c in check_files(few, ctx, workers=2)] == [c.outcome for c in serial(few, ctx)]
     assert [c.outcome for c in check_files(items, ctx, workers=1)] == [c.outcome for c in serial(items, ctx)]
@@ -251,7 +251,7 @@ def test_workers_can_be_capped_from_the_environment(inbox, monkeypatch):
 
     monkeypatch.setenv("DUCHA_WORKERS", "1")
     assert pool.default_workers() == 1
-    monkeypatch.setattr(pool, "_parallel", no_pool)
+    monkeypatch.setattr(pool.Ahead, "_start", no_pool)
     ctx = _round_context(ws)
     assert [c.outcome for c in check_files(items, ctx)] == [c.outcome for c in serial(items, ctx)]
     monkeypatch.setenv("DUCHA_WORKERS", "zwei")
@@ -300,24 +300,18 @@ def _report(path: Path) -> list[tuple]:
 
 
 def test_a_merge_with_the_pool_is_the_merge_without(round_inbox, tmp_path, monkeypatch):
-    started: dict[str, int] = {}
-    parallel = pool._parallel
-
-    def counted(func, items, shared, workers):
-        started[func.__name__] = len(items)
-        return parallel(func, items, shared, workers)
-
+    started: dict[str, int] = {}  # items each job did in a worker; "ahead": files read as they came
     closed = pool.Ahead.close
 
     def counted_ahead(self):
-        started[self.func.__name__] = self.in_workers
-        started["ahead"] = self.ahead
+        started[self.func.__name__] = started.get(self.func.__name__, 0) + self.in_workers
+        if self.func.__name__ == "_check_job":
+            started["ahead"] = self.ahead
         closed(self)
 
-    monkeypatch.setattr(pool, "_parallel", counted)
     monkeypatch.setattr(pool.Ahead, "close", counted_ahead)
     serial_ws, serial, serial_log = _merged(round_inbox, tmp_path / "serial", "1", monkeypatch)
-    assert started == {"_check_job": 0, "ahead": 0}
+    assert started == {"_check_job": 0, "ahead": 0, "_feedback_job": 0}
     monkeypatch.setattr(pool, "MIN_PARALLEL", 2)  # the few marked-up copies through the pool too
     monkeypatch.setattr("toolkit.merge.ARCHIVE_PER_THREAD", 1)  # and the archive copied by threads
     pooled_ws, pooled, pooled_log = _merged(round_inbox, tmp_path / "pooled", "2", monkeypatch)

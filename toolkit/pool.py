@@ -33,7 +33,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -165,20 +165,8 @@ def imap_ordered(func: Callable[[T, Any], R], items: Sequence[T], shared: Any = 
 
     The workers run ahead of the consumer; close the generator (or run it out) to stop them.
     ``min_parallel``: fewer items run in-process (default :data:`MIN_PARALLEL`)."""
-    items = list(items)
-    min_parallel = MIN_PARALLEL if min_parallel is None else min_parallel
-    wanted = default_workers() if workers is None else max(1, workers)
-    wanted = min(wanted, len(items) // max(min_parallel // 2, 1) or 1)
-    done = 0
-    if wanted > 1 and len(items) >= min_parallel and _context() is not None:
-        try:
-            for result in _parallel(func, items, shared, wanted):
-                done += 1
-                yield result
-        except (BrokenProcessPool, OSError):
-            pass  # a worker was killed, or no process could start: finish in-process
-    for i in range(done, len(items)):
-        yield func(items[i], shared)
+    with Ahead(func, shared, workers=workers, min_parallel=min_parallel) as ahead:
+        yield from ahead.results(items)
 
 
 def _context():
@@ -193,14 +181,8 @@ def _context():
     return None
 
 
-def _parallel(func: Callable[[T, Any], R], items: list[T], shared: Any, workers: int) -> Iterator[R]:
-    chunk = max(1, min(MAX_CHUNK, len(items) // (workers * 8)))
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init,
-                                   initargs=(func, shared))
-    try:
-        yield from executor.map(_work, items, chunksize=chunk)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+#: Where a started item's result will be: its task's future and its place in the task.
+_Slot = tuple[Future[list[tuple[bool, Any]]], int]
 
 
 class Ahead:
@@ -212,20 +194,23 @@ class Ahead:
     item is the same and doing the rest now. What was offered but is not asked for is
     dropped. Results never depend on whether an item ran ahead, in a worker or in-process.
 
-    The workers are forked when the first :data:`MIN_PARALLEL` items have been offered
-    (before this process starts any thread of its own); with one core, ``DUCHA_WORKERS=1``
-    or no process support nothing runs ahead.
+    The workers are forked when the first ``min_parallel`` items (default :data:`MIN_PARALLEL`)
+    have been offered (before this process starts any thread of its own), or by :meth:`results`
+    for a list that long; with one core, ``DUCHA_WORKERS=1`` or no process support everything
+    runs in-process. :func:`imap_ordered` is this with nothing offered ahead.
     """
 
-    CHUNK = 4  # items per task: the list's length is not known while items are offered
+    CHUNK = 4  # items per task while items are offered: how many will come is not known
 
-    def __init__(self, func: Callable[[T, Any], R], shared: Any = None, *, workers: int | None = None):
+    def __init__(self, func: Callable[[T, Any], R], shared: Any = None, *, workers: int | None = None,
+                 min_parallel: int | None = None):
         self.func, self.shared = func, shared
         self.workers = default_workers() if workers is None else max(1, workers)
+        self.min_parallel = MIN_PARALLEL if min_parallel is None else min_parallel
         self._executor: ProcessPoolExecutor | None = None
         self._pending: list[Any] = []
         self._waiting: list[Any] = []  # offered before the pool started
-        self._futures: dict[Any, tuple[Future[list[tuple[bool, Any]]], int]] = {}
+        self._futures: dict[Any, _Slot] = {}
         self._broken = self.workers < 2 or _context() is None
         self.offered = self.ahead = self.in_workers = 0  # items offered, asked for after, done by a worker
 
@@ -236,7 +221,7 @@ class Ahead:
         self.offered += 1
         if self._executor is None:
             self._waiting.append(item)
-            if len(self._waiting) < MIN_PARALLEL or not self._start():
+            if len(self._waiting) < self.min_parallel or not self._start(self.workers):
                 return
             waiting, self._waiting = self._waiting, []
             for early in waiting:
@@ -244,9 +229,9 @@ class Ahead:
             return
         self._queue(item)
 
-    def _start(self) -> bool:
+    def _start(self, workers: int) -> bool:
         try:
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
+            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
                                                  initializer=_init, initargs=(self.func, self.shared))
         except (OSError, ValueError):
             self._broken = True
@@ -256,44 +241,54 @@ class Ahead:
     def _queue(self, item: Any) -> None:
         self._pending.append(item)
         if len(self._pending) >= self.CHUNK:
-            self._submit()
+            self._send_pending()
 
-    def _submit(self) -> None:
+    def _send_pending(self) -> None:
         batch, self._pending = self._pending, []
+        self._futures.update((item, slot) for item, slot in zip(batch, self._submit(batch), strict=True) if slot)
+
+    def _submit(self, batch: list[Any]) -> list[_Slot | None]:
+        """Send ``batch`` to a worker as one task: each item's (future, place in the task), or None
+        for each when no pool takes it."""
         if not batch or self._executor is None:
-            return
+            return [None] * len(batch)
         try:
             future = self._executor.submit(_work_batch, batch)
         except (BrokenProcessPool, RuntimeError, OSError):
             self._broken = True
-            return
-        for i, item in enumerate(batch):
-            self._futures[item] = (future, i)
+            return [None] * len(batch)
+        return [(future, i) for i in range(len(batch))]
 
     def __contains__(self, item: Any) -> bool:
         """Whether ``item`` was started ahead (or waits to be)."""
         return item in self._futures or item in self._pending
 
     def results(self, items: Sequence[T]) -> Generator[R, None, None]:
-        """``func(item, shared)`` for each item, in order (see the class)."""
+        """``func(item, shared)`` for each item, in order (see the class). Items asked for here
+        need not be hashable unless some were offered."""
         items = list(items)
-        self._submit()  # the last offered items
-        self.ahead = sum(item in self._futures for item in items)
-        if not self._broken:
-            rest = [item for item in items if item not in self._futures]
-            if self._executor is None and len(rest) >= MIN_PARALLEL:
-                self._start()
-            if self._executor is not None:
-                for item in rest:
-                    self._queue(item)
-        self._submit()
-        for item in items:
-            yield self._one(item)
+        self._send_pending()  # the last offered items
+        ran: list[_Slot | None] = [self._futures.pop(item, None) for item in items] if self._futures \
+            else [None] * len(items)
+        self.ahead = sum(r is not None for r in ran)
+        rest = [k for k, r in enumerate(ran) if r is None]
+        if rest and not self._broken:
+            # a short list gets fewer workers (starting one costs about a file or two), a long one
+            # larger tasks (fewer round trips), still small enough to balance
+            workers = min(self.workers, len(rest) // max(self.min_parallel // 2, 1) or 1)
+            if self._executor is None and len(rest) >= self.min_parallel and workers > 1:
+                self._start(workers)
+            chunk = max(1, min(MAX_CHUNK, len(rest) // (self.workers * 8)))
+            for at in range(0, len(rest) if self._executor is not None else 0, chunk):
+                places = rest[at:at + chunk]
+                for k, slot in zip(places, self._submit([items[k] for k in places]), strict=True):
+                    ran[k] = slot
+        for item, slot in zip(items, ran, strict=True):
+            yield self._one(item, slot)
 
-    def _one(self, item: Any) -> Any:
-        ran = self._futures.pop(item, None)
-        if ran is not None and not self._broken:
-            future, i = ran
+    def _one(self, item: Any, slot: _Slot | None) -> Any:
+        if slot is not None and not self._broken:
+            future, i = slot
             try:
                 ok, value = future.result()[i]
             except (BrokenProcessPool, OSError):
@@ -328,12 +323,6 @@ def _init(func: Callable[[Any, Any], Any], shared: Any) -> None:
     global _JOB
     _JOB = (func, shared)
     gc.freeze()  # the inherited context lives as long as the worker: its collections skip it
-
-
-def _work(item: Any) -> Any:
-    assert _JOB is not None, "worker not initialised"
-    func, shared = _JOB
-    return func(item, shared)
 
 
 def _work_batch(items: list[Any]) -> list[tuple[bool, Any]]:
