@@ -58,7 +58,7 @@ def test_outputs_started_early_give_the_same_outputs_and_log(tmp_path, monkeypat
     monkeypatch.setattr(forked, "MIN_ROWS", 0)
     standing, lines = big_standing(), []
     early = start_early_outputs(Workspace(tmp_path / "b"), standing)
-    assert early is not None and early.label == "台账"  # writing 台账, 校验报告, results.csv (WITHOUT_HISTORY)
+    assert early is not None and early.label == "台账、校验报告和 results.csv"  # WITHOUT_HISTORY
     forked_paths = write_outputs(Workspace(tmp_path / "b"), standing, lines.append, early=early)
     assert list(forked_paths) == list(serial)
     assert [line.replace(str(tmp_path / "b"), "") for line in lines] == \

@@ -700,7 +700,8 @@ def start_early_outputs(ws: Workspace, result: Standing) -> Forked | None:
     folder = ws.output(result.round.name)
     folder.mkdir(parents=True, exist_ok=True)
     names, writers = output_names(result.round.name), _writers()
-    return Forked("台账", _write_aside, [(writers[k], folder / names[k]) for k in WITHOUT_HISTORY], result)
+    return Forked("台账、校验报告和 results.csv", _write_aside, [(writers[k], folder / names[k]) for k in WITHOUT_HISTORY],
+                  result)
 
 
 def write_outputs(ws: Workspace, result: Standing, log: Log = lambda _m: None, *,
