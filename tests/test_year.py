@@ -379,3 +379,31 @@ def test_the_trend_sheet_names_what_its_averages_leave_out(workspace):
     texts = [str(v) for row in book["趋势"].iter_rows(values_only=True) for v in row if v]
     note = next(t for t in texts if t.startswith("说明："))
     assert "尚未报齐" in note and f"（2021-03{SHEET2}1项）" in note
+
+
+# -- the current round from memory is the current round from its results.csv --------------
+
+
+def _cells(frame: pd.DataFrame) -> list[list[str]]:
+    """Every cell by its repr: Decimal('1E+3') and Decimal('1000') are equal but not the same figure."""
+    return [[repr(v) for v in row] for row in frame.astype({"轮次": str}).itertuples(index=False)]
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_frame_rows_read_back_as_results_csv(tmp_path, odd):
+    """year_history builds the round's frame from the standing (outputs.frame_rows), not from the
+    text of its results.csv: to the digit the same, figures written as 1E+3, -0.00, 1.50 included."""
+    from tests.output_digest import big_standing
+    from toolkit.outputs import frame_rows, write_results_csv
+
+    standing = big_standing()
+    if odd:
+        figures = (D("1E+3"), D("-0.00"), D("1.50"), D("-0"), D("2.5E+2"), D("0E-7"), D("-12.340"), D("1E-9"))
+        for n, row in enumerate(standing.rows):
+            row.value, row.gap, row.yoy = figures[n % 8], figures[(n + 3) % 8], figures[(n + 5) % 8]
+            row.unit = ("=SUM(A1)", "'=1", "-3", "@x", "\t1", "+86 1")[n % 6] if n % 7 == 0 else row.unit
+    rounds = [standing.round]
+    written = year._read_csv(write_results_csv(standing, tmp_path), standing.round, rounds)
+    from_memory = year.results_frame(frame_rows(standing), rounds)
+    assert _cells(from_memory) == _cells(written)
+    assert len(written) == len(standing.rows)

@@ -845,11 +845,11 @@ def year_history(ws: Workspace, standing: Standing) -> History | None:
     cannot read the earlier rounds (the outputs are then written without the comparisons)."""
     from . import year
     from .errors import DuchaError
-    from .outputs import csv_rows
+    from .outputs import frame_rows
 
     registry, name = standing.registry, standing.round.name
     try:
-        current = year.results_frame(csv_rows(standing), registry.rounds)
+        current = year.results_frame(frame_rows(standing), registry.rounds)
         frame = year.year_results(ws, current=current, registry=registry)
         found = year.trends(frame, name)
         progress = year.category_progress(frame)

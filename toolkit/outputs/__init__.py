@@ -15,13 +15,14 @@ from __future__ import annotations
 from .book import CSV_COLUMNS, LEDGER_COLUMNS, sheet_name, text_width
 from .check_report import write_check_report
 from .ledger import write_ledger
-from .results_csv import csv_rows, write_results_csv
+from .results_csv import csv_rows, frame_rows, write_results_csv
 from .summary import write_summary
 
 __all__ = [
     "CSV_COLUMNS",
     "LEDGER_COLUMNS",
     "csv_rows",
+    "frame_rows",
     "sheet_name",
     "text_width",
     "write_check_report",

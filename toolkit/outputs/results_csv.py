@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 from ..formatting import format_number
@@ -33,6 +34,33 @@ def _csv_row(row: ResultRow) -> list[str]:
 def csv_rows(result: Standing) -> list[list[str]]:
     """The rows of results.csv (without the header), in result.rows order."""
     return [_csv_row(row) for row in result.rows]
+
+
+def _as_read(value: Decimal | None) -> Decimal | None:
+    """A figure as results.csv gives it back (:func:`format_number`'s text parsed again): the
+    value itself when its text would parse to the very same Decimal, which is almost always."""
+    if value is None:
+        return None
+    if type(value) is Decimal and value.is_finite():
+        sign, _, exponent = value.as_tuple()
+        if isinstance(exponent, int) and exponent <= 0 and not (sign and value.is_zero()):
+            return value  # plain digits: format(value, "f") parses back to the same sign, digits, exponent
+    text = format_number(value)  # 1E+3 comes back as 1000, -0.00 as 0.00, NaN as a blank
+    return Decimal(text) if text else None
+
+
+def frame_rows(result: Standing) -> list[list[object]]:
+    """results.csv's rows as :func:`toolkit.year.results_frame` takes them, without the text in
+    between: the text cells as written, each figure as the Decimal its written text reads back as
+    (so the round's history from memory is the history from its results.csv, to the digit)."""
+    rows = []
+    for row in result.rows:
+        ind = row.indicator
+        texts = [row.round, row.category, ind.task_no, ind.code, ind.name, row.unit, ind.unit]
+        numbers = [row.target, row.value, row.base, row.last_year, _rate(row), row.time_progress,
+                   row.gap, row.yoy]
+        rows.append([_csv_text(t) for t in texts] + [_as_read(d) for d in numbers] + [_csv_text(row.status)])
+    return rows
 
 
 def write_results_csv(result: Standing, path: Path) -> Path:
