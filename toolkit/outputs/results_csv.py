@@ -53,7 +53,7 @@ def frame_rows(result: Standing) -> list[list[object]]:
     """results.csv's rows as :func:`toolkit.year.results_frame` takes them, without the text in
     between: the text cells as written, each figure as the Decimal its written text reads back as
     (so the round's history from memory is the history from its results.csv, to the digit)."""
-    rows = []
+    rows: list[list[object]] = []
     for row in result.rows:
         ind = row.indicator
         texts = [row.round, row.category, ind.task_no, ind.code, ind.name, row.unit, ind.unit]
