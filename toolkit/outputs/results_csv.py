@@ -59,7 +59,10 @@ def frame_rows(result: Standing) -> list[list[object]]:
         texts = [row.round, row.category, ind.task_no, ind.code, ind.name, row.unit, ind.unit]
         numbers = [row.target, row.value, row.base, row.last_year, _rate(row), row.time_progress,
                    row.gap, row.yoy]
-        rows.append([_csv_text(t) for t in texts] + [_as_read(d) for d in numbers] + [_csv_text(row.status)])
+        cells: list[object] = [_csv_text(t) for t in texts]
+        cells += [_as_read(d) for d in numbers]
+        cells.append(_csv_text(row.status))
+        rows.append(cells)
     return rows
 
 
