@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -422,6 +423,7 @@ def _fingerprint(standing: Standing, feed: Callable[[bytes], object]) -> None:
     by_id: dict[int, str] = {}  # id(row or indicator) -> its number
     by_text: dict[bytes, str] = {}  # a digest of its content -> its number (not the content: 100 MB)
     row_fields = [f.name for f in fields(ResultRow)]
+    row_values, at_indicator = attrgetter(*row_fields), row_fields.index("indicator")
 
     def numbered(obj: object, kind: str, content: Callable[[], str]) -> str:
         number = by_id.get(id(obj))
@@ -435,10 +437,13 @@ def _fingerprint(standing: Standing, feed: Callable[[bytes], object]) -> None:
             by_id[id(obj)] = number
         return number
 
+    def row_content(r: ResultRow) -> str:
+        values = list(row_values(r))
+        values[at_indicator] = numbered(r.indicator, "I", lambda: repr(r.indicator))
+        return "ResultRow" + repr(values)
+
     def row(r: ResultRow) -> str:
-        return numbered(r, "R", lambda: "ResultRow" + repr(
-            [numbered(r.indicator, "I", lambda: repr(r.indicator)) if name == "indicator" else getattr(r, name)
-             for name in row_fields]))
+        return numbered(r, "R", lambda: row_content(r))
 
     def lag(item: LagItem) -> str:
         return f"L({row(item.row)},[{','.join(row(p) for p in item.lagging_parts)}])"
