@@ -188,3 +188,30 @@ def test_one_worker_means_no_child(monkeypatch):
     monkeypatch.setenv("DUCHA_WORKERS", "2")
     assert can_fork() == ("fork" in __import__("multiprocessing").get_all_start_methods()
                           and (os.cpu_count() or 1) > 1)
+
+
+def test_the_merge_process_never_imports_pandas_or_openpyxl(demo, tmp_path):
+    """pandas (the year's history) and openpyxl (marked-up copies the fast path cannot write) are
+    imported where they are used — the history's child, a pool worker — not by the merge's own
+    process, where each import (≈ 0.3 s, numpy with them) would hold up everything after it."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(demo.folder, tmp_path / "ws")
+    script = f"""
+import sys
+from datetime import datetime
+from pathlib import Path
+import toolkit.outputs.forked as forked
+from toolkit.merge import run_merge
+from toolkit.workspace import Workspace
+forked.MIN_ROWS = 0  # the demo is small: its history and outputs go to children as a province's would
+standing = run_merge(Workspace(Path({str(tmp_path / "ws")!r})), "2021-04", now=datetime(2021, 5, 13, 9, 0))
+assert standing.history is not None and standing.history.changes and len(standing.outputs) == 5
+print(sorted(m for m in ("pandas", "numpy", "openpyxl", "matplotlib") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

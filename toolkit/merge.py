@@ -49,7 +49,7 @@ from .store import (
     sha256_file,
 )
 from .values import half_up
-from .workspace import Workspace
+from .workspace import RESULTS_CSV, Workspace
 
 if TYPE_CHECKING:
     from .outputs.forked import Forked
@@ -66,7 +66,7 @@ def output_names(round_name: str) -> dict[str, str]:
         "ledger": f"台账_{round_name}.xlsx",
         "report": f"进展情况报告_{round_name}.docx",
         "check": f"校验报告_{round_name}.xlsx",
-        "csv": "results.csv",
+        "csv": RESULTS_CSV,
     }
 
 
@@ -798,8 +798,6 @@ def _record_intake(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
 def _history_sources(ws: Workspace, standing: Standing) -> bytes:
     """What :func:`year_history` reads besides the standing: every other round's results.csv
     (by name and content hash; the master's rounds are in the standing)."""
-    from .year import RESULTS_CSV
-
     out = []
     for rnd in standing.registry.rounds:
         path = ws.output(rnd.name) / RESULTS_CSV

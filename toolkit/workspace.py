@@ -38,6 +38,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MASTER = "master.xlsx"
+#: Each merged round's results, one row per result row, in its output folder (read back by toolkit.year).
+RESULTS_CSV = "results.csv"
 CONFIG = "ducha.toml"
 STATE = ".ducha"
 #: Keys of a saved entry naming its indicator's 计量单位 and 指标类型 when it was accepted.

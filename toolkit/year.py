@@ -43,9 +43,10 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import WorkspaceError
-from .formatting import change_text, round_half_up
+from .formatting import round_half_up
+from .history import Change, Streak
 from .model import ABSENT, LAGGING, PERCENT_UNITS, TOTAL, Registry, Round
-from .workspace import Workspace
+from .workspace import RESULTS_CSV, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,6 @@ CAP = Decimal(100)
 #: Places of a category's average completion (as 序时进度).
 AVERAGE_PLACES = 2
 
-RESULTS_CSV = "results.csv"
 SUMMARY = "汇总表_{round}.xlsx"
 CHECK_REPORT = "校验报告_{round}.xlsx"
 UNITS_SHEET = "报送情况"
@@ -522,40 +522,6 @@ def lag_streaks(frame: pd.DataFrame, round_name: str | None = None) -> pd.DataFr
 
 
 # -- plain records for the writers ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    """A percentage now and in the previous round (percentage points)."""
-
-    round: str
-    previous: str
-    word: str  # 上月 or 上轮
-    now: Decimal
-    before: Decimal
-
-    @property
-    def points(self) -> Decimal:
-        return self.now - self.before
-
-    def text(self) -> str:
-        """``较上月提高2.5个百分点`` / ``较上月下降1个百分点`` / ``与上月持平``."""
-        return change_text(self.points, self.word)
-
-
-@dataclass(frozen=True)
-class Streak:
-    """An item that has lagged ``rounds`` rounds in a row, up to and including this one."""
-
-    code: str
-    unit: str
-    rounds: int
-    word: str  # 月 or 轮
-    since: str  # the first round of the run
-
-    def text(self) -> str:
-        """``连续3月滞后``; '' for a first round of lagging."""
-        return f"连续{self.rounds}{self.word}滞后" if self.rounds > 1 else ""
 
 
 @dataclass(frozen=True)
