@@ -540,6 +540,8 @@ def archive_files(items: Sequence[ArchiveItem], archive_dir: Path | str, *, memo
     try:
         _makedirs(archive, changed)
         present = set(os.listdir(archive))
+        if sys.platform == "darwin":  # HFS+ lists names decomposed (NFD); ours are composed
+            present = {unicodedata.normalize("NFC", name) for name in present}
     except OSError as exc:
         raise _archive_dir_error(archive, exc) from exc
     out: list[Path | None] = [None] * len(items)
@@ -807,17 +809,6 @@ def _makedirs(folder: str, changed: set[str]) -> None:
         changed.add(parent or os.curdir)
 
 
-def _mkdirs_durable(folder: Path, defer: set[Path] | None = None) -> None:
-    """Create ``folder`` and its missing parents, fsyncing each new entry's parent (or adding
-    it to ``defer``, for the caller to sync once)."""
-    changed: set[str] = set()
-    _makedirs(os.fspath(folder), changed)
-    if defer is None:
-        _sync_names("", changed, False)
-    else:
-        defer.update(Path(name) for name in changed)
-
-
 def sync_dirs(folders: Iterable[Path]) -> None:
     """fsync folders whose entries changed (deepest first)."""
     for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
@@ -839,7 +830,7 @@ def find_content(store: Path | str, digest: str, size: int | None = None) -> Pat
     Only the size is compared here; the copy was verified when it was stored."""
     folder = os.path.join(store, digest[:2], digest[2:])
     try:
-        names = sorted(os.listdir(folder))
+        names = sorted(os.listdir(folder), key=os.path.normcase)  # as Paths sort (case-blind on Windows)
     except OSError:
         return None
     for name in names:
