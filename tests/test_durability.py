@@ -422,3 +422,84 @@ def test_inbox_scan_killed_at_random_moments_loses_nothing(tmp_path):
     scan_inbox(ws, "2021-04")
     receipts = receipt_list(ws, "2021-04")
     assert sorted(int(r.original_name[:-5]) for r in receipts) == list(range(n))
+
+
+BATCH_KILLER = """
+import os, signal, sys
+from pathlib import Path
+from toolkit import store
+from toolkit.receipts import scan_inbox
+from toolkit.workspace import Workspace
+
+point, calls = sys.argv[2], {"n": 0}
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def after(real, nth=1):
+    def wrapped(*args, **kw):
+        out = real(*args, **kw)
+        calls["n"] += 1
+        if calls["n"] == nth:
+            die()
+        return out
+    return wrapped
+
+if point == "written":  # every temp file of the first batch written, nothing synced
+    store._sync_files = lambda *a: die()
+    store._can_syncfs = lambda _folder: True
+elif point == "bytes synced":
+    store._sync_files = after(store._sync_files)
+    store._can_syncfs = lambda _folder: True
+elif point == "half linked":
+    store._link_new = after(store._link_new, nth=15)
+elif point == "names synced":  # the second batch's names durable, its receipts not committed
+    store._sync_names = after(store._sync_names, nth=2)
+elif point == "committed":
+    real_commit = store.IntakeLog.transaction
+    import contextlib
+
+    @contextlib.contextmanager
+    def transaction(self):
+        with real_commit(self):
+            yield
+        calls["n"] += 1
+        if calls["n"] == 2:
+            die()
+    store.IntakeLog.transaction = transaction
+scan_inbox(Workspace(Path(sys.argv[1])), "2021-04")
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("point", ["written", "bytes synced", "half linked", "names synced", "committed"])
+def test_inbox_batch_killed_at_each_step_loses_nothing(tmp_path, point):
+    """A batch is written, made durable at once, named, its names made durable, then its receipts
+    committed: killed after any of these steps, no receipt is without its bytes, no stored name is on
+    other bytes than its content's, and the next scan receives every file once."""
+    from toolkit.receipts import originals, receipt_list, scan_inbox
+
+    root = tmp_path / "ws"
+    inbox = root / "rounds" / "2021-04" / "inbox"
+    (inbox / "子文件夹").mkdir(parents=True)
+    n = 60
+    for i in range(n):
+        (inbox / ("子文件夹" if i % 3 else "") / f"{i}.xlsx").write_bytes(_payload(i))
+    ws = Workspace(root)
+    proc = subprocess.run([sys.executable, "-c", BATCH_KILLER, str(root), point], cwd=ROOT, capture_output=True,
+                          timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode("utf-8", "replace")
+    receipts = receipt_list(ws, "2021-04")
+    for r in receipts:
+        assert r.stored is not None and r.stored.read_bytes() == _payload(int(r.original_name[:-5]))
+    store = originals(ws, "2021-04")
+    named = [p for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    for path in named:  # <store>/<ab>/<cdef…>/<name>: a name only ever on its content's bytes
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.parent.parent.name + path.parent.name
+    if point in ("written", "bytes synced"):
+        assert not named and not receipts
+    scan_inbox(ws, "2021-04")
+    receipts = receipt_list(ws, "2021-04")
+    assert sorted(int(r.original_name[:-5]) for r in receipts) == list(range(n))
+    named = [p for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert len(named) == n, "a content stored twice"

@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -25,17 +26,21 @@ from toolkit.store import (
     LOCK_NAME,
     SCHEMA_VERSION,
     IntakeLog,
+    StoreBatch,
     WorkspaceLock,
     archive_file,
+    archive_files,
     atomic_path,
     atomic_write,
     cleanup_temp,
     clip,
     display_width,
+    find_content,
     format_log,
     inside,
     pad,
     process_start,
+    put_content,
     safe_name,
     sha256_file,
 )
@@ -257,6 +262,170 @@ def test_archive_does_not_overwrite_a_file_that_appears_meanwhile(tmp_path: Path
     assert planted == [arch / f"{digest[:16]}_x.xlsx"]
     assert planted[0].read_bytes() == b"theirs"
     assert path != planted[0] and path.read_bytes() == b"ours"
+
+
+# ---------------------------------------------------------------------------------------
+# batches made durable at once (StoreBatch, archive_files)
+# ---------------------------------------------------------------------------------------
+
+@pytest.fixture(params=["syncfs", "fsync"])
+def sync_mode(request, monkeypatch) -> str:
+    """Both ways a batch is made durable: one syncfs where trusted, an fsync per file elsewhere."""
+    from toolkit import store
+
+    if request.param == "syncfs":
+        if not store._can_syncfs(tempfile.gettempdir()):
+            pytest.skip("no trusted syncfs here (not Linux ≥ 5.8 on ext4/XFS/Btrfs/F2FS)")
+    else:
+        monkeypatch.setattr(store, "_can_syncfs", lambda _folder: False)
+    return request.param
+
+
+def _contents(n: int) -> list[bytes]:
+    return [f"第{i}份报表".encode() * (100 + i) for i in range(n)]
+
+
+def test_syncfs_is_trusted_only_where_it_reaches_the_disk(tmp_path: Path, monkeypatch) -> None:
+    from toolkit import store
+
+    if sys.platform.startswith("linux") and store._syncfs_libc() is not None:
+        monkeypatch.setattr(store, "_SYNCFS_TYPES", frozenset())  # e.g. an SMB share, ntfs-3g
+        assert not store._can_syncfs(str(tmp_path))
+    monkeypatch.setattr(store, "_syncfs_libc", lambda: None)  # Windows, macOS, an old Linux
+    assert not store._can_syncfs(str(tmp_path)) and not store._syncfs(str(tmp_path))
+
+
+def test_store_batch_equals_put_content_one_by_one(tmp_path: Path, sync_mode: str) -> None:
+    import hashlib
+
+    datas = _contents(7)
+    one_by_one = [put_content(tmp_path / "one", d, f"报表{i}.xlsx") for i, d in enumerate(datas)]
+    with StoreBatch(tmp_path / "batch") as batch:
+        for i, d in enumerate(datas):
+            batch.add(d, f"报表{i}.xlsx", hashlib.sha256(d).hexdigest(), len(d))
+        batch.add(datas[0], "又一份.xlsx", hashlib.sha256(datas[0]).hexdigest(), len(datas[0]))  # once only
+        stored = batch.publish()
+    assert not batch.failed
+    for (path, digest), data in zip(one_by_one, datas, strict=True):
+        assert stored[digest].relative_to(tmp_path / "batch") == path.relative_to(tmp_path / "one")
+        assert stored[digest].read_bytes() == data
+        assert find_content(tmp_path / "batch", digest, len(data)) == stored[digest]
+    assert _temps(tmp_path / "batch") == []
+
+
+def test_store_batch_orders_bytes_names_and_their_syncs(tmp_path: Path, monkeypatch, sync_mode: str) -> None:
+    """No name before its bytes are durable; publish returns only once the names are durable."""
+    import hashlib
+
+    from toolkit import store
+
+    events: list[str] = []
+    real_sync_files, real_link, real_sync_names = store._sync_files, store._link_new, store._sync_names
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(store, "_sync_files", lambda *a: events.append("sync bytes") or real_sync_files(*a))
+    monkeypatch.setattr(store, "_link_new", lambda *a: events.append("link") or real_link(*a))
+    monkeypatch.setattr(store, "_sync_names", lambda *a: events.append("sync names") or real_sync_names(*a))
+    datas = _contents(6)
+    with StoreBatch(tmp_path) as batch:
+        for i, d in enumerate(datas):
+            batch.add(d, f"{i}.xlsx", hashlib.sha256(d).hexdigest(), len(d))
+        assert "link" not in events
+        stored = batch.publish()
+    assert len(stored) == 6 and events.count("link") == 6
+    first_link = events.index("link")
+    if sync_mode == "syncfs":  # nothing fsynced one by one: one syncfs before the links, one after
+        assert events[first_link - 1] == "sync bytes" and "fsync" not in events
+    else:  # each file fsynced as it was written, every folder after the links
+        assert events[:first_link].count("fsync") == 6
+    names_synced = events.index("sync names")
+    assert names_synced > len(events) - 1 - events[::-1].index("link")  # after the last link
+    assert events[names_synced + 1:].count("link") == 0
+
+
+def test_store_batch_falls_back_to_fsync_when_syncfs_fails(tmp_path: Path, monkeypatch) -> None:
+    import hashlib
+
+    from toolkit import store
+
+    monkeypatch.setattr(store, "_can_syncfs", lambda _folder: True)
+    monkeypatch.setattr(store, "_syncfs", lambda _folder: False)  # say, a write-back error reported
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    datas = _contents(5)
+    with StoreBatch(tmp_path) as batch:
+        for i, d in enumerate(datas):
+            batch.add(d, f"{i}.xlsx", hashlib.sha256(d).hexdigest(), len(d))
+        assert synced == []
+        stored = batch.publish()
+    assert len(stored) == 5 and len(synced) >= 5 + 5  # each file, then each new folder
+    assert [stored[hashlib.sha256(d).hexdigest()].read_bytes() for d in datas] == datas
+
+
+def test_store_batch_refuses_a_file_changed_while_copied(tmp_path: Path) -> None:
+    src = tmp_path / "报表.xlsx"
+    src.write_bytes(b"new bytes")
+    with StoreBatch(tmp_path / "store") as batch, pytest.raises(WorkspaceError, match="被修改"):
+        batch.add(src, "报表.xlsx", "0" * 64, 9)  # hashed before it was saved again
+    assert list((tmp_path / "store").iterdir()) == []
+
+
+def test_store_batch_takes_a_copy_a_killed_run_left(tmp_path: Path, sync_mode: str) -> None:
+    import hashlib
+
+    data = b"received before the kill"
+    digest = hashlib.sha256(data).hexdigest()
+    left = put_content(tmp_path, data, "第一次.xlsx", digest)[0]  # stored, but its receipt never committed
+    with StoreBatch(tmp_path) as batch:
+        batch.add(data, "第二次.xlsx", digest, len(data))
+        for d in _contents(4):
+            batch.add(d, "x.xlsx", hashlib.sha256(d).hexdigest(), len(d))
+        stored = batch.publish()
+    assert stored[digest] == left and list(left.parent.iterdir()) == [left]
+    assert _temps(tmp_path) == []
+
+
+def test_archive_files_equals_archive_file_one_by_one(tmp_path: Path, sync_mode: str) -> None:
+    datas = _contents(9)
+    sources = []
+    for i, data in enumerate(datas):
+        sources.append(_touch(tmp_path / f"src{i}.xlsx", data, mtime=1_620_000_000.0 + i))
+    items = [(src, f"U{i % 4}", f"报表:{i}?.xlsx", None) for i, src in enumerate(sources)]
+    items.append((sources[2], "U2", "报表:2?.xlsx", None))  # the same content and name twice: one copy
+    items.append((sources[2], "U9", "另一个名字.xlsx", None))  # the same content by another name: two
+    one = [archive_file(src, tmp_path / "one", unit_code=u, original_name=o)[0] for src, u, o, _ in items]
+    (tmp_path / "batch").mkdir()
+    corrupt = tmp_path / "batch" / one[5].name
+    corrupt.write_bytes(b"damaged")  # a damaged copy is never overwritten: the next name
+    batch = archive_files(items, tmp_path / "batch", threads=3)
+    assert [p.name for p in batch] == [p.name if i != 5 else p.name.replace(".xlsx", "_2.xlsx")
+                                       for i, p in enumerate(one)]
+    for path, (src, *_rest) in zip(batch, items, strict=True):
+        assert path.read_bytes() == src.read_bytes()
+        assert os.stat(path).st_mtime_ns == os.stat(src).st_mtime_ns
+    assert corrupt.read_bytes() == b"damaged" and _temps(tmp_path / "batch") == []
+    assert archive_files(items, tmp_path / "batch") == batch  # archived already: reused
+
+
+def test_archive_files_never_overwrites_a_name_taken_meanwhile(tmp_path: Path, monkeypatch, sync_mode: str) -> None:
+    from toolkit import store
+
+    sources = [_touch(tmp_path / f"{i}.xlsx", d) for i, d in enumerate(_contents(5))]
+    arch = tmp_path / "archive"
+    real = store._create_temp
+    planted: list[Path] = []
+
+    def racing_create_temp(path: Path, keep_suffix: bool = False):
+        if not planted:
+            path.write_bytes(b"theirs")
+            planted.append(path)
+        return real(path, keep_suffix)
+
+    monkeypatch.setattr(store, "_create_temp", racing_create_temp)
+    paths = archive_files([(src, "", "", None) for src in sources], arch)
+    assert planted[0].read_bytes() == b"theirs" and paths[0] != planted[0]
+    assert [p.read_bytes() for p in paths] == [s.read_bytes() for s in sources]
 
 
 # ---------------------------------------------------------------------------------------

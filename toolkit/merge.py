@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -42,7 +41,7 @@ from .store import (
     HashMemo,
     IntakeLog,
     WorkspaceLock,
-    archive_file,
+    archive_files,
     atomic_write,
     cleanup_temp,
     safe_name,
@@ -536,32 +535,26 @@ ARCHIVE_HASHES = "archive-hashes.json"
 
 
 def _archive(ws: Workspace, rnd: Round, seen: list[_Seen]) -> None:
-    """Accepted originals into the content-addressed archive, unchanged."""
+    """Accepted originals into the content-addressed archive, unchanged, all durable when this returns.
+
+    They are copied together (:func:`toolkit.store.archive_files`): written and verified, made
+    durable at once where the file system allows (else each is fsynced, in a few threads
+    that wait for the disk together), then named; so the intake log recorded after this
+    never names a copy that a power cut could take back."""
     archive = ws.archive(rnd.name)
     memo = HashMemo(ws.state(rnd.name) / ARCHIVE_HASHES)  # copies verified before are not read again
     todo = [item for item in seen if item.submission.accepted and not item.submission.duplicate_of]
-
-    def one(item: _Seen) -> Path:
-        sub = item.submission
-        unit_code = item.outcome.unit.code if item.outcome.unit else ""
-        return archive_file(sub.path, archive, unit_code=unit_code, original_name=sub.file, digest=sub.sha256,
-                            memo=memo)[0]
-
-    # Copying is mostly waiting for the disk (every copy is fsynced): a few threads wait together.
-    # They are joined here, before the merge forks again (the feedback pool, the report's child).
+    items = [(item.submission.path, item.outcome.unit.code if item.outcome.unit else "", item.submission.file,
+              item.submission.sha256) for item in todo]
+    # The threads are joined in there, before the merge forks again (the feedback pool, the report's child).
     threads = min(ARCHIVE_THREADS, len(todo) // ARCHIVE_PER_THREAD) if default_workers() > 1 else 0
-    if threads > 1:
-        with ThreadPoolExecutor(max_workers=threads) as copier:
-            done = list(copier.map(one, todo))
-    else:
-        done = [one(item) for item in todo]
-    for item, path in zip(todo, done, strict=True):
+    for item, path in zip(todo, archive_files(items, archive, memo=memo, threads=threads), strict=True):
         item.submission.archived = path
     memo.save()
 
 
-#: Threads copying accepted originals into the archive (distinct files, so no two touch the same
-#: path), one per this many files at least.
+#: Threads copying accepted originals into the archive where each copy is fsynced on its own
+#: (no syncfs: Windows, macOS, network shares), one per this many files at least.
 ARCHIVE_THREADS, ARCHIVE_PER_THREAD = 4, 8
 
 

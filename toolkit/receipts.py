@@ -53,13 +53,13 @@ from .read import Content, Limits, classify, is_skippable
 from .store import (
     HashMemo,
     IntakeLog,
+    StoreBatch,
     cleanup_temp,
     clip,
     display_width,
     find_content,
     format_table,
     put_content,
-    sync_dirs,
 )
 from .workspace import Workspace
 
@@ -203,21 +203,22 @@ def _sha256(path: Path) -> str:
 def _receive(ws: Workspace, round_name: str, digest: str, size: int, data: bytes | Path, name: str, *,
              db: IntakeLog | None, source: Source, sender: str = "", arrived: datetime | None = None,
              basis: ArrivalBasis = ArrivalBasis.FIRST_SEEN, origin: str = "", parent: int | None = None,
-             batch: set[Path] | None = None) -> Receipt:
-    """Receive one content. With ``batch`` (folders whose syncing is deferred) the caller holds a
-    transaction and syncs those folders before it commits (see :func:`scan_inbox`)."""
+             stored: Path | None = None, seen: datetime | None = None) -> Receipt:
+    """Receive one content. ``stored``: its durable copy in the round's store, when the caller has
+    put it there already (a :class:`~toolkit.store.StoreBatch`, see :func:`scan_inbox`); ``seen``:
+    when it was read, if not now."""
     if db is None:
         with IntakeLog(ws.intake_db) as own:
             return _receive(ws, round_name, digest, size, data, name, db=own, source=source, sender=sender,
                             arrived=arrived, basis=basis, origin=origin, parent=parent)
-    seen = _now()
+    seen = seen or _now()
     if arrived is None:
         arrived, basis = seen, ArrivalBasis.FIRST_SEEN
     arrived = china_time(arrived).replace(microsecond=0)
-    store = originals(ws, round_name)
-    row = db.receipt(round_name, digest)
+    row = None if stored is not None else db.receipt(round_name, digest)  # add_receipt looks again
     if row is None:
-        stored, _ = put_content(store, data, name, digest, defer_dirs=batch)  # the bytes first, then the receipt
+        if stored is None:
+            stored, _ = put_content(originals(ws, round_name), data, name, digest)  # the bytes first, then the receipt
         row, created = db.add_receipt({
             "round": round_name, "sha256": digest, "original_name": name, "size": size,
             "source": source.name, "sender": sender, "arrived": arrived.isoformat(),
@@ -225,7 +226,7 @@ def _receive(ws: Workspace, round_name: str, digest: str, size: int, data: bytes
             "first_seen": seen.isoformat(), "stored": _relative(ws, stored),
         })
         if created:
-            return _receipt(ws, row)
+            return _receipt(ws, row, stored)
     return _again(ws, db, row, data, name, source=source, sender=sender, arrived=arrived, basis=basis,
                   origin=origin, parent=parent)
 
@@ -264,11 +265,14 @@ def _again(ws: Workspace, db: IntakeLog, row: dict[str, Any], data: bytes | Path
             db.add_name(current.id, name, origin, parent)
     fresh = db.receipt_by_id(current.id)
     assert fresh is not None
-    return replace(_receipt(ws, fresh), new=False)
+    return _receipt(ws, fresh, new=False)
 
 
 def _relative(ws: Workspace, path: Path) -> str:
     """``path`` relative to the workspace (as it is recorded), or whole when it lies outside."""
+    text, root = str(path), str(ws.root)
+    if text.startswith(root) and text[len(root):len(root) + 1] == os.sep and root != os.sep:  # no pathlib
+        return text[len(root) + 1:].replace(os.sep, "/")
     if path.is_relative_to(ws.root):  # the round's own store: no need to ask the disk
         return path.relative_to(ws.root).as_posix()
     try:
@@ -277,12 +281,17 @@ def _relative(ws: Workspace, path: Path) -> str:
         return str(path)
 
 
-def _receipt(ws: Workspace, row: dict[str, Any]) -> Receipt:
-    stored = None
-    if row["stored"]:
-        candidate = ws.root / row["stored"]
-        if candidate.is_file() and candidate.stat().st_size == row["size"]:
-            stored = candidate
+def _receipt(ws: Workspace, row: dict[str, Any], stored: Path | None = None, new: bool = True) -> Receipt:
+    """The receipt of a row of the log; ``stored``: its stored copy, when the caller has just put it there."""
+    if stored is None and row["stored"]:
+        candidate = os.path.join(ws.root, row["stored"])
+        try:
+            st = os.stat(candidate)
+        except (OSError, ValueError):
+            pass
+        else:
+            if stat.S_ISREG(st.st_mode) and st.st_size == row["size"]:
+                stored = Path(candidate)
     if stored is None:  # moved store, or carried over from v1: look for the content itself
         stored = find_content(originals(ws, row["round"]), row["sha256"], row["size"])
     return Receipt(
@@ -290,7 +299,7 @@ def _receipt(ws: Workspace, row: dict[str, Any]) -> Receipt:
         size=int(row["size"]), source=Source[row["source"]], sender=row["sender"] or "",
         arrived=china_time(datetime.fromisoformat(row["arrived"])), basis=ArrivalBasis[row["basis"]],
         origin=row["origin"] or "", first_seen=china_time(datetime.fromisoformat(row["first_seen"])),
-        stored=stored, parent=row["parent"],
+        stored=stored, parent=row["parent"], new=new,
     )
 
 
@@ -299,7 +308,7 @@ def receipt_list(ws: Workspace, round_name: str) -> list[Receipt]:
     if not ws.intake_db.exists():
         return []
     with IntakeLog(ws.intake_db) as db:
-        return [replace(_receipt(ws, row), new=False) for row in db.receipts(round_name)]
+        return [_receipt(ws, row, new=False) for row in db.receipts(round_name)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,44 +364,78 @@ def scan_inbox(ws: Workspace, round_name: str, *, now: datetime | None = None, l
         return []
     arrived = china_time(now) if now is not None else None
     out: list[Receipt] = []
-    paths = _walk(inbox)
+    files = _walk(inbox)
     memo = HashMemo(ws.state(round_name) / INBOX_HASHES)
-    i = 0
+    store = originals(ws, round_name)
+    i, size = 0, _FIRST_BATCH
     with IntakeLog(ws.intake_db) as db:
+        known = db.digests(round_name)  # contents this round has receipts for (looked up again on commit)
         names: set[tuple[int, str, str]] | None = None  # (receipt, name, origin) recorded, once needed
-        while i < len(paths):
-            # A batch of files: each one's bytes are fsynced as they are stored, their folders
-            # once for the batch, and the receipts are committed together after that. A batch
-            # is short (files or seconds), so another process writing the log never waits long.
-            folders: set[Path] = set()
-            started, last = time.monotonic(), min(i + _BATCH_FILES, len(paths))
-            with db.transaction():
+        while i < len(files):
+            # A batch of files (see StoreBatch): read and hashed, new contents copied into the
+            # store's temp files; then all made durable at once, named, their names made durable;
+            # only then are their receipts committed, together. A kill loses at most the batch in
+            # hand (its files are received again next time), never leaves a receipt without its
+            # bytes. A batch is short (files or seconds), the first one shorter still (the merge
+            # starts reading the files as they are stored), and the log is only locked to commit.
+            started, last, size = time.monotonic(), min(i + size, len(files)), _BATCH_FILES
+            todo: list[Receipt | _Read] = []
+            with StoreBatch(store) as batch:
                 while i < last and time.monotonic() - started <= _BATCH_SECONDS:
-                    path, i = paths[i], i + 1
-                    rel = path.relative_to(inbox).as_posix()
+                    path, rel, name = files[i]
+                    i += 1
                     digest = memo.get(path)
                     if digest is not None:
                         if names is None:
                             names = {(n["receipt"], n["name"], n["origin"]) for n in db.names(round_name)
                                      if n["parent"] is None}
-                        unchanged = _unchanged(ws, db, round_name, digest, path.name, rel, names)
+                        unchanged = _unchanged(ws, db, round_name, digest, name, rel, names)
                         if unchanged is not None:
-                            out.append(unchanged)
+                            todo.append(unchanged)
                             continue
+                    file = Path(path)
                     try:
-                        receipt = _receive_path(ws, db, round_name, path, source=Source.INBOX, arrived=arrived,
-                                                basis=ArrivalBasis.FIRST_SEEN, origin=rel, batch=folders,
-                                                memo=memo)
+                        digest, st = _hash_file(file, memo)
+                        if digest not in known and digest not in batch:
+                            batch.add(file, name, digest, st.st_size)
                     except WorkspaceError as exc:
                         log(f"  暂不登记 {rel}：{exc}")
                         continue
+                    todo.append(_Read(file, rel, name, digest, st.st_size, _now()))
+                stored = batch.publish()
+            with db.transaction():
+                for item in todo:
+                    if isinstance(item, Receipt):
+                        out.append(item)
+                        continue
+                    try:
+                        if item.digest in batch.failed:
+                            raise batch.failed[item.digest]
+                        receipt = _receive(ws, round_name, item.digest, item.size, item.path, item.name, db=db,
+                                           source=Source.INBOX, arrived=arrived, basis=ArrivalBasis.FIRST_SEEN,
+                                           origin=item.rel, stored=stored.get(item.digest), seen=item.seen)
+                    except WorkspaceError as exc:
+                        log(f"  暂不登记 {item.rel}：{exc}")
+                        continue
+                    known.add(item.digest)
                     out.append(receipt)
                     if on_stored is not None and receipt.new and receipt.stored is not None:
                         on_stored(receipt, _label(receipt, None))
-                sync_dirs(folders)
-    memo.keep_only(paths)
+    memo.keep_only(path for path, _rel, _name in files)
     memo.save()
     return out
+
+
+@dataclass(frozen=True)
+class _Read:
+    """An inbox file read and hashed by :func:`scan_inbox`, to be received with its batch."""
+
+    path: Path
+    rel: str  # its place in the inbox, with "/"
+    name: str
+    digest: str
+    size: int
+    seen: datetime
 
 
 #: Hashes of the inbox's files by their stat (:class:`~toolkit.store.HashMemo`), in the round's state.
@@ -409,45 +452,59 @@ def _unchanged(ws: Workspace, db: IntakeLog, round_name: str, digest: str, name:
     if (name, origin, None) != (row["original_name"], row["origin"], row["parent"]) and \
             (row["id"], name, origin) not in names:
         return None
-    receipt = _receipt(ws, row)
-    return replace(receipt, new=False) if receipt.stored is not None else None
+    receipt = _receipt(ws, row, new=False)
+    return receipt if receipt.stored is not None else None
 
 
-#: A scan commits its receipts after this many files or seconds, whichever comes first.
+#: A scan commits its receipts after this many files or seconds, whichever comes first; its first
+#: batch is smaller, so that the merge's readers start early.
 _BATCH_FILES = 100
+_FIRST_BATCH = 10
 _BATCH_SECONDS = 2.0
 
 
-def _walk(folder: Path) -> list[Path]:
-    found: list[Path] = []
-    for top, dirs, files in os.walk(folder):
+def _walk(folder: Path) -> list[tuple[str, str, str]]:
+    """The regular files under ``folder`` that are not skipped: (path, place in the folder with "/", name),
+    in name order, a folder's files before its subfolders'. Plain strings: no pathlib per file."""
+    found: list[tuple[str, str, str]] = []
+    root = os.fspath(folder)
+    for top, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not is_skippable(Path(d)))
+        prefix = Path(top).relative_to(folder).as_posix()  # once per folder
+        prefix = "" if prefix == "." else prefix + "/"
+        hidden = "__MACOSX" in Path(top).parts  # as is_skippable(top/name) would tell
         for name in sorted(files):
-            path = Path(top) / name
-            if is_skippable(path):
+            if hidden or is_skippable(name):
                 continue
+            path = os.path.join(top, name)
             try:
-                if not stat.S_ISREG(path.stat().st_mode):
+                if not stat.S_ISREG(os.stat(path).st_mode):
                     continue
             except OSError:
                 continue
-            found.append(path)
+            found.append((path, prefix + name, name))
     return found
 
 
-def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, *, memo: HashMemo | None = None,
-                  **kw: Any) -> Receipt:
+def _hash_file(path: Path, memo: HashMemo | None = None) -> tuple[str, os.stat_result]:
+    """The sha256 of the file at ``path`` and its stat; remembered in ``memo`` when the file did not
+    change while it was read."""
     try:
-        before = path.stat()
+        before = os.stat(path)
         digest = _sha256(path)
         if memo is not None:
-            after = path.stat()
+            after = os.stat(path)
             if (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == \
                     (after.st_size, after.st_mtime_ns, after.st_ctime_ns):
                 memo.put(path, digest, before)  # unchanged while it was read: the hash is its content's
     except OSError as exc:
         raise WorkspaceError(f"无法读取文件 {path}（{exc.strerror or exc}）。请确认文件存在且未被占用。") from exc
-    return _receive(ws, round_name, digest, before.st_size, path, kw.pop("name", None) or path.name, db=db, **kw)
+    return digest, before
+
+
+def _receive_path(ws: Workspace, db: IntakeLog, round_name: str, path: Path, **kw: Any) -> Receipt:
+    digest, st = _hash_file(path)
+    return _receive(ws, round_name, digest, st.st_size, path, kw.pop("name", None) or path.name, db=db, **kw)
 
 
 #: Told of each content as soon as it is stored: (its receipt, the label the round gives it).
@@ -474,7 +531,9 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
         return []
     with IntakeLog(ws.intake_db) as db:
         withdrawn = _withdrawn(db, round_name)
-        work = [replace(_receipt(ws, row), new=False) for row in db.receipts(round_name)]
+        work = [_receipt(ws, row, new=False) for row in db.receipts(round_name)]
+        store = originals(ws, round_name)
+        inside_store = str(store) + os.sep
         files: list[RoundFile] = []
         labels: dict[int, str] = {}
         kept: dict[int, Receipt] = {}
@@ -496,7 +555,7 @@ def _collect(ws: Workspace, round_name: str, limits: Limits, log: Log) -> list[R
             if receipt.stored is None:
                 log(f"  {label}：收到的原件已找不到，本次未处理。请把该文件重新放入收件箱或用 ducha receive 重新登记。")
                 continue
-            if not receipt.stored.is_relative_to(originals(ws, round_name)):
+            if not str(receipt.stored).startswith(inside_store) and not receipt.stored.is_relative_to(store):
                 receipt = _adopt(ws, db, receipt)  # carried over from v1: its bytes were only in archive/
             stored = receipt.stored
             assert stored is not None
@@ -702,7 +761,7 @@ def withdraw(ws: Workspace, round_name: str, ref: str, *, reason: str = "", undo
         with db.transaction():
             for row in family:
                 db.add_event(row["id"], "restore" if undo else "withdraw", reason, who)
-        return Withdrawal(tuple(replace(_receipt(ws, r), new=False) for r in family), undo, reason)
+        return Withdrawal(tuple(_receipt(ws, r, new=False) for r in family), undo, reason)
 
 
 def _find(rows: list[dict[str, Any]], names: list[dict[str, Any]], ref: str, round_name: str) -> dict[str, Any]:

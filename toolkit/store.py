@@ -28,6 +28,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -40,10 +41,14 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCK_NAME",
     "SCHEMA_VERSION",
+    "SYNCFS_MIN_FILES",
+    "ArchiveItem",
     "IntakeLog",
     "HashMemo",
+    "StoreBatch",
     "WorkspaceLock",
     "archive_file",
+    "archive_files",
     "atomic_path",
     "atomic_write",
     "cleanup_temp",
@@ -81,12 +86,16 @@ def _clip_bytes(text: str, budget: int) -> str:
     return data[:budget].decode("utf-8", errors="ignore")
 
 
+def _temp_name(name: str, suffix: str = "") -> str:
+    """A fresh hidden temp name for a file called ``name``: ``.<name>.<pid>-<rand>.tmp[<suffix>]``."""
+    tail = f".{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}"
+    return f".{_clip_bytes(name, _NAME_MAX_BYTES - 1 - len(tail.encode('utf-8')))}{tail}"
+
+
 def _temp_path(path: Path, keep_suffix: bool) -> Path:
     """A fresh hidden temp name next to ``path``: ``.<name>.<pid>-<rand>.tmp[<suffix>]``."""
     suffix = path.suffix if keep_suffix and len(path.suffix) <= 16 else ""
-    tail = f".{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}"
-    base = _clip_bytes(path.name, _NAME_MAX_BYTES - 1 - len(tail.encode("utf-8")))
-    return path.with_name(f".{base}{tail}")
+    return path.with_name(_temp_name(path.name, suffix))
 
 
 def _create_temp(path: Path, keep_suffix: bool = False) -> tuple[Path, int]:
@@ -98,22 +107,42 @@ def _create_temp(path: Path, keep_suffix: bool = False) -> tuple[Path, int]:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise WorkspaceError(
-                f"无法在文件夹 {path.parent} 中写入文件（{exc.strerror or exc}）。"
-                "请确认该文件夹存在且有写入权限后重新运行。"
-            ) from exc
+            raise _temp_error(path.parent, exc) from exc
         return tmp, fd
-    raise WorkspaceError(
-        f"无法在文件夹 {path.parent} 中创建临时文件。请清理该文件夹中以“.”开头的临时文件后重新运行。"
+    raise _temp_error(path.parent, None)
+
+
+def _create_temp_in(folder: str, name: str) -> tuple[str, int]:
+    """:func:`_create_temp` for a file ``name`` in ``folder``, with plain strings (no pathlib)."""
+    for _ in range(20):
+        tmp = os.path.join(folder, _temp_name(name))
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _temp_error(folder, exc) from exc
+        return tmp, fd
+    raise _temp_error(folder, None)
+
+
+def _temp_error(folder: Path | str, exc: OSError | None) -> WorkspaceError:
+    if exc is not None:
+        return WorkspaceError(
+            f"无法在文件夹 {folder} 中写入文件（{exc.strerror or exc}）。"
+            "请确认该文件夹存在且有写入权限后重新运行。"
+        )
+    return WorkspaceError(
+        f"无法在文件夹 {folder} 中创建临时文件。请清理该文件夹中以“.”开头的临时文件后重新运行。"
     )
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: Path | str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
 
 
-def _fsync(path: Path, flags: int) -> None:
+def _fsync(path: Path | str, flags: int) -> None:
     """fsync ``path`` opened with ``flags``, quietly: durability is best effort."""
     try:
         fd = os.open(path, flags)
@@ -127,7 +156,7 @@ def _fsync(path: Path, flags: int) -> None:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
+def _fsync_dir(folder: Path | str) -> None:
     """Make a rename durable (POSIX); Windows cannot open a directory for fsync."""
     if os.name != "nt":
         _fsync(folder, os.O_RDONLY)
@@ -436,24 +465,16 @@ def archive_file(
 
     ``digest`` is ``src``'s hash when the caller knows it (a stored original, verified when it
     was received: the copy is still verified against it); ``memo`` spares re-hashing an
-    archived copy that has not changed since it was last verified.
+    archived copy that has not changed since it was last verified. Many files at once, made
+    durable together: :func:`archive_files`.
     """
     src = Path(src)
     archive_dir = Path(archive_dir)
-    try:
-        st = os.stat(src)
-        if digest is None:
-            digest = sha256_file(src)
-    except OSError as exc:
-        raise WorkspaceError(
-            f"无法读取要归档的文件 {src}（{exc.strerror or exc}）。请确认文件存在且未被占用。"
-        ) from exc
+    st, digest = _stat_and_hash(src, digest)
     try:
         archive_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WorkspaceError(
-            f"无法创建归档文件夹 {archive_dir}（{exc.strerror or exc}）。请确认工作区可写。"
-        ) from exc
+        raise _archive_dir_error(archive_dir, exc) from exc
 
     original = original_name or src.name
     for n in range(1, 100):
@@ -465,7 +486,133 @@ def archive_file(
         if _copy_new(src, target, digest, st) or _same_hash(target, digest):  # or archived meanwhile
             _remember(target, digest, memo)
             return target, digest
-    raise WorkspaceError(f"归档文件夹 {archive_dir} 中同名文件过多，无法归档 {src.name}。请检查该文件夹。")
+    raise _too_many(archive_dir, src)
+
+
+def _stat_and_hash(src: Path | str, digest: str | None) -> tuple[os.stat_result, str]:
+    try:
+        st = os.stat(src)
+        return st, digest if digest is not None else sha256_file(src)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"无法读取要归档的文件 {src}（{exc.strerror or exc}）。请确认文件存在且未被占用。"
+        ) from exc
+
+
+def _archive_dir_error(archive_dir: Path | str, exc: OSError) -> WorkspaceError:
+    return WorkspaceError(f"无法创建归档文件夹 {archive_dir}（{exc.strerror or exc}）。请确认工作区可写。")
+
+
+def _too_many(archive_dir: Path | str, src: Path | str) -> WorkspaceError:
+    return WorkspaceError(
+        f"归档文件夹 {archive_dir} 中同名文件过多，无法归档 {os.path.basename(src)}。请检查该文件夹。"
+    )
+
+
+#: One file for :func:`archive_files`: (source, unit code, original name, its sha256 if known).
+ArchiveItem = tuple[Path | str, str, str, str | None]
+
+
+def archive_files(items: Sequence[ArchiveItem], archive_dir: Path | str, *, memo: HashMemo | None = None,
+                  threads: int = 0) -> list[Path]:
+    """:func:`archive_file` for many files, made durable together; their archived paths, in order.
+
+    Names, the reuse of copies archived before and the verification are :func:`archive_file`'s;
+    the folder is listed once instead of probed per file. Durability, as for :class:`StoreBatch`:
+
+    1. each new copy is written to a hidden temp file in the folder, verified against its
+       hash and given its source's mtime; where one ``syncfs`` can make the whole batch
+       durable (:func:`_can_syncfs`) it is not fsynced, elsewhere it is, as before (in up
+       to ``threads`` threads, which wait for the disk together);
+    2. the copies' bytes are made durable (:func:`_sync_files`: one ``syncfs``, or an fsync
+       of each if it fails);
+    3. only then is each linked under its name, never over an existing file (a name taken
+       meanwhile by other bytes sends that file through :func:`archive_file`, to the next
+       free name);
+    4. the folder is made durable (a second ``syncfs``, or one fsync of the folder) before
+       this returns, and so before any record names a copy.
+
+    A kill at any point leaves at worst hidden temp files (removed by :func:`cleanup_temp`),
+    never a name on half-written bytes.
+    """
+    archive = os.fspath(archive_dir)
+    changed: set[str] = set()
+    try:
+        _makedirs(archive, changed)
+        present = set(os.listdir(archive))
+        if sys.platform == "darwin":  # HFS+ lists names decomposed (NFD); ours are composed
+            present = {unicodedata.normalize("NFC", name) for name in present}
+    except OSError as exc:
+        raise _archive_dir_error(archive, exc) from exc
+    out: list[Path | None] = [None] * len(items)
+    via: list[int] = [-1] * len(items)  # the new copy (index into copies) an item is archived as
+    planned: dict[str, int] = {}  # name -> the new copy that will bear it
+    copies: list[tuple[int, str, str, os.stat_result]] = []  # (item, target, sha256, source's stat)
+    for i, (src, unit_code, original_name, known) in enumerate(items):
+        st, digest = _stat_and_hash(src, known)
+        original = original_name or os.path.basename(src)
+        for n in range(1, 100):
+            name = _archive_name(digest, unit_code, original, n)
+            if name in planned:  # the same content under the same name as an earlier item
+                via[i] = planned[name]
+                break
+            if name in present:
+                existing = Path(archive, name)
+                if _archived(existing, digest, memo):
+                    out[i] = existing
+                    break
+                continue
+            via[i] = planned[name] = len(copies)
+            copies.append((i, os.path.join(archive, name), digest, st))
+            break
+        else:
+            raise _too_many(archive, src)
+    batched = len(copies) >= SYNCFS_MIN_FILES and _can_syncfs(archive)
+    temps: list[str] = [""] * len(copies)
+    copied: list[Path | None] = [None] * len(copies)
+
+    def stage(k: int) -> None:
+        i, target, digest, st = copies[k]
+        tmp, fd = _create_temp(Path(target))
+        temps[k] = str(tmp)
+        if _write_hashed(fd, items[i][0], durable=not batched) != digest:
+            raise WorkspaceError(f"文件 {items[i][0]} 在归档过程中被修改。请等待文件保存完毕后重新运行。")
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    try:
+        try:
+            if threads > 1 and not batched and len(copies) > 1:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    list(pool.map(stage, range(len(copies))))
+            else:
+                for k in range(len(copies)):
+                    stage(k)
+            if batched:
+                _sync_files(archive, temps)
+            for k, (_i, target, digest, _st) in enumerate(copies):
+                if _link_new(temps[k], target) or _same_hash(Path(target), digest):  # or archived meanwhile
+                    copied[k] = Path(target)
+                    changed.add(archive)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"无法归档文件到 {archive}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。"
+            ) from exc
+    finally:
+        for tmp in temps:
+            if tmp:
+                _unlink_quietly(tmp)
+    _sync_names(archive, changed, batched)
+    for k, (i, _target, digest, _st) in enumerate(copies):
+        path = copied[k]
+        if path is None:  # the name was taken meanwhile by other bytes: the next free one, on its own
+            src, unit_code, original_name, _known = items[i]
+            copied[k] = archive_file(src, archive, unit_code=unit_code, original_name=original_name, digest=digest,
+                                     memo=memo)[0]
+        else:
+            _remember(path, digest, memo)
+    done = [path if path is not None else copied[via[i]] for i, path in enumerate(out)]
+    assert all(path is not None for path in done)
+    return done  # type: ignore[return-value]
 
 
 def _archived(target: Path, digest: str, memo: HashMemo | None) -> bool:
@@ -489,8 +636,11 @@ def _remember(target: Path, digest: str, memo: HashMemo | None) -> None:
             memo.put(target, digest, os.stat(target))
 
 
-def _write_hashed(fd: int, data: bytes | Path) -> str:
-    """Write ``data`` (bytes, or a file's content) to the open ``fd``, fsync and close it; its sha256."""
+def _write_hashed(fd: int, data: bytes | Path | str, durable: bool = True) -> str:
+    """Write ``data`` (bytes, or a file's content) to the open ``fd`` and close it; its sha256.
+
+    ``durable``: fsync it before closing (an error raises). Without, the caller makes it
+    durable (:func:`_sync_files`) before it gives the file a name."""
     check = hashlib.sha256()
     with os.fdopen(fd, "wb") as out:
         if isinstance(data, bytes):
@@ -502,15 +652,32 @@ def _write_hashed(fd: int, data: bytes | Path) -> str:
                     check.update(chunk)
                     out.write(chunk)
         out.flush()
-        os.fsync(out.fileno())
+        if durable:
+            os.fsync(out.fileno())
     return check.hexdigest()
 
 
-def _same_hash(path: Path, digest: str) -> bool:
+def _same_hash(path: Path | str, digest: str) -> bool:
     try:
         return sha256_file(path) == digest
     except OSError:
         return False
+
+
+def _link_new(tmp: str, target: str) -> bool:
+    """Give the (durable) file ``tmp`` the name ``target`` unless that name exists: never overwrites.
+
+    False if ``target`` exists (``tmp`` keeps its temp name, for the caller to remove)."""
+    try:
+        os.link(tmp, target)  # fails if target exists: never overwrites
+    except FileExistsError:
+        return False
+    except OSError:
+        # File systems without hard links (FAT, some shares): replace, after a re-check.
+        if os.path.lexists(target):
+            return False
+        _replace(Path(tmp), Path(target), durable=False)  # the caller syncs the folder
+    return True
 
 
 def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
@@ -523,16 +690,8 @@ def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
         if _write_hashed(fd, src) != digest:
             raise WorkspaceError(f"文件 {src} 在归档过程中被修改。请等待文件保存完毕后重新运行。")
         os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        try:
-            os.link(tmp, target)  # fails if target exists: never overwrites
-        except FileExistsError:
+        if not _link_new(str(tmp), str(target)):
             return False
-        except OSError:
-            # File systems without hard links (FAT, some shares): replace, after a re-check.
-            if target.exists():
-                return False
-            _replace(tmp, target)
-            return True
         _fsync_dir(target.parent)
         return True
     except OSError as exc:
@@ -543,34 +702,122 @@ def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
         _unlink_quietly(tmp)
 
 
-def _mkdirs_durable(folder: Path, defer: set[Path] | None = None) -> None:
-    """Create ``folder`` and its missing parents, fsyncing each new entry's parent (or adding
-    it to ``defer``, for the caller to sync once)."""
-    missing = []
-    probe = folder
-    while not probe.exists():
-        missing.append(probe)
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    for new in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            new.mkdir()
-        _sync_dir_or_defer(new.parent, defer)
+# ---------------------------------------------------------------------------------------
+# many files made durable at once
+# ---------------------------------------------------------------------------------------
+
+#: File systems (``statfs`` f_type) whose ``syncfs(2)`` writes back every file's data and
+#: commits the journal, so that one call makes everything written before it durable:
+#: ext2/3/4, XFS, Btrfs, F2FS. Network and FUSE file systems (an SMB or NFS share, NTFS
+#: through ntfs-3g) are left out, as their syncfs may not reach the disk; there, and on
+#: Windows and macOS (no syncfs), each file is fsynced, as it always was.
+_SYNCFS_TYPES = frozenset([0xEF53, 0x58465342, 0x9123683E, 0xF2F52010])
+#: Fewer new files than this are fsynced one by one: a syncfs writes back the whole file system.
+SYNCFS_MIN_FILES = 4
+_NO_LIBC = object()
+_libc: Any = None
 
 
-def _sync_dir_or_defer(folder: Path, defer: set[Path] | None) -> None:
-    if defer is None:
-        _fsync_dir(folder)
-    else:
-        defer.add(folder)
+def _syncfs_libc() -> Any:
+    """The C library when it has a ``syncfs`` that reports write-back errors (Linux ≥ 5.8), else None."""
+    global _libc
+    if _libc is None:
+        _libc = _NO_LIBC
+        release = re.match(r"(\d+)\.(\d+)", os.uname().release) if sys.platform.startswith("linux") else None
+        if release is not None and (int(release[1]), int(release[2])) >= (5, 8):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.syncfs.argtypes = [ctypes.c_int]
+                libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+                _libc = libc
+            except (OSError, AttributeError):
+                pass
+    return None if _libc is _NO_LIBC else _libc
+
+
+def _can_syncfs(folder: str) -> bool:
+    """Whether one ``syncfs`` makes what is written into ``folder`` durable (see :data:`_SYNCFS_TYPES`)."""
+    libc = _syncfs_libc()
+    if libc is None:
+        return False
+    import ctypes
+
+    buf = ctypes.create_string_buffer(512)  # struct statfs (120 bytes on x86-64); f_type comes first
+    try:
+        if libc.statfs(os.fsencode(folder), buf) != 0:
+            return False
+    except (OSError, ValueError, ctypes.ArgumentError):
+        return False
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF in _SYNCFS_TYPES
+
+
+def _syncfs(folder: str) -> bool:
+    """``syncfs(2)`` the file system holding ``folder``; True when everything written to it is durable.
+
+    Since Linux 5.8 a write-back error of any file of that file system since it was last
+    reported makes it fail, so that a True is never said over a lost write."""
+    libc = _syncfs_libc()
+    if libc is None:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return bool(libc.syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+def _sync_files(folder: str, files: Sequence[str]) -> None:
+    """Make the bytes of ``files`` (written into ``folder``, not fsynced) durable; an error raises.
+
+    One ``syncfs`` of the file system for :data:`SYNCFS_MIN_FILES` or more; for fewer, or if
+    the syncfs fails, an fsync of each file (reopened: an fsync reaches the file's data
+    whichever descriptor wrote it, and reports a write-back error not reported before)."""
+    if len(files) >= SYNCFS_MIN_FILES and _syncfs(folder):
+        return
+    for name in files:
+        fd = os.open(name, os.O_RDONLY | _O_BINARY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sync_names(folder: str, changed: Iterable[str], batched: bool) -> None:
+    """Make new names durable: in ``batched`` mode one ``syncfs`` of the file system holding
+    ``folder``; else (or if it fails) an fsync of each folder in ``changed``, deepest first."""
+    changed = set(changed)
+    if changed and not (batched and _syncfs(folder)):
+        for name in sorted(changed, key=len, reverse=True):  # a parent's path is shorter than its child's
+            _fsync_dir(name)
+
+
+def _makedirs(folder: str, changed: set[str]) -> None:
+    """Create ``folder`` and its missing parents; each new folder's parent goes into ``changed``
+    (its entries changed: the caller syncs it)."""
+    if os.path.isdir(folder):
+        return
+    parent = os.path.dirname(folder)
+    if parent and parent != folder:
+        _makedirs(parent, changed)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder)
+        changed.add(parent or os.curdir)
 
 
 def sync_dirs(folders: Iterable[Path]) -> None:
-    """fsync folders whose entries changed (deepest first), as :func:`put_content` deferred them."""
+    """fsync folders whose entries changed (deepest first)."""
     for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
         _fsync_dir(folder)
 
+
+# ---------------------------------------------------------------------------------------
+# content-addressed store
+# ---------------------------------------------------------------------------------------
 
 def content_path(store: Path | str, digest: str, name: str) -> Path:
     """Where :func:`put_content` keeps content ``digest``: ``<store>/<ab>/<cdef…>/<safe name>``."""
@@ -581,69 +828,190 @@ def find_content(store: Path | str, digest: str, size: int | None = None) -> Pat
     """The stored copy of ``digest`` (whatever name it was stored under), or None.
 
     Only the size is compared here; the copy was verified when it was stored."""
-    folder = Path(store) / digest[:2] / digest[2:]
+    folder = os.path.join(store, digest[:2], digest[2:])
     try:
-        entries = sorted(folder.iterdir())
+        names = sorted(os.listdir(folder), key=os.path.normcase)  # as Paths sort (case-blind on Windows)
     except OSError:
         return None
-    for entry in entries:
-        if _TEMP_RE.match(entry.name):
+    for name in names:
+        if _TEMP_RE.match(name):
             continue
+        path = os.path.join(folder, name)
         try:
-            if entry.is_file() and (size is None or entry.stat().st_size == size):
-                return entry
+            st = os.stat(path)
         except OSError:
             continue
+        if stat.S_ISREG(st.st_mode) and (size is None or st.st_size == size):
+            return Path(path)
     return None
 
 
-def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | None = None, *,
-                defer_dirs: set[Path] | None = None) -> tuple[Path, str]:
+class StoreBatch:
+    """Contents put into a content-addressed store together, each as :func:`put_content` puts one.
+
+    The invariant: a content's name in the store (and so a receipt that points at it)
+    never exists before its bytes are durable, and no name is ever given to half-written
+    or unverified bytes. The steps:
+
+    1. :meth:`add` writes each content to a hidden temp file in the store's folder
+       (``.<name>.<pid>-<rand>.tmp``: :func:`cleanup_temp` removes one left behind) and
+       verifies it against its hash. Where one ``syncfs`` can make the whole batch durable
+       (Linux ≥ 5.8, a local file system: :func:`_can_syncfs`) it is not fsynced yet;
+       elsewhere (Windows, macOS, network shares) it is fsynced now, as it always was.
+    2. :meth:`publish` makes all their bytes durable first (:func:`_sync_files`: one
+       ``syncfs(2)``, which writes back every dirty page of the file system, commits its
+       journal and reports a write-back error; for a small batch, or if it fails, an
+       fsync of each file);
+    3. then links each under its name, ``<store>/<ab>/<cdef…>/<safe name>``, in a folder it
+       creates (never over an existing file; where a content's folder exists already, the
+       content was stored by a run that was killed or by another process, and the copy found
+       there is taken);
+    4. then makes the new names durable (a second ``syncfs``, or an fsync of each folder
+       whose entries changed, deepest first) and only then returns their paths: the caller
+       commits receipts naming them after that.
+
+    A kill at any point leaves at worst temp files, or stored contents without a receipt
+    (found and reused by the next run): nothing acknowledged is lost, nothing half-written
+    is visible. A power cut before step 4 ends may lose the new names, but no receipt
+    names them yet. Use as a context manager (the temp files are removed on the way out).
+    """
+
+    def __init__(self, store: Path | str):
+        self.store = os.fspath(store)
+        self.failed: dict[str, WorkspaceError] = {}  # sha256 -> why it could not be published
+        self._staged: dict[str, tuple[str, str, int]] = {}  # sha256 -> (temp file, name, size)
+        self._changed: set[str] = set()  # folders whose entries changed
+        self._deferred: bool | None = None  # whether the fsyncs wait for publish (syncfs)
+        self._level1: set[str] = set()  # <store>/<ab> folders known to exist
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._staged
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def add(self, data: bytes | Path | str, name: str, digest: str, size: int) -> None:
+        """Write ``data`` (bytes, or a file's content) to a temp file and verify it is ``digest``.
+
+        A file that changed meanwhile, or that cannot be read or written, raises
+        :class:`WorkspaceError` (nothing is left behind). A content added before is not written again."""
+        if digest in self._staged:
+            return
+        if self._deferred is None:
+            try:
+                _makedirs(self.store, self._changed)
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"无法创建文件夹 {self.store}（{exc.strerror or exc}）。请确认工作区可写。"
+                ) from exc
+            self._deferred = _can_syncfs(self.store)
+        tmp, fd = _create_temp_in(self.store, safe_name(name, max_len=60))
+        try:
+            if _write_hashed(fd, data, durable=not self._deferred) != digest:
+                raise WorkspaceError(f"文件 {name} 在登记过程中被修改。请等待文件保存完毕后重新运行。")
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise _store_error(name, exc) from exc
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        self._staged[digest] = (tmp, name, size)
+
+    def publish(self) -> dict[str, Path]:
+        """Make the contents added durable and give them their names (steps 2–4); sha256 -> stored path.
+
+        A content that could not be published is in :attr:`failed` instead (a folder that
+        cannot be created, a full disk); the others are published all the same."""
+        staged, self._staged = self._staged, {}
+        if not staged:
+            return {}
+        out: dict[str, Path] = {}
+        try:
+            if self._deferred:
+                try:
+                    _sync_files(self.store, [tmp for tmp, _name, _size in staged.values()])
+                except OSError as exc:
+                    for digest, (_tmp, name, _size) in staged.items():
+                        self.failed[digest] = _store_error(name, exc)
+                    return out
+            for digest, (tmp, name, size) in staged.items():
+                try:
+                    out[digest] = self._place(tmp, digest, name, size)
+                except OSError as exc:
+                    self.failed[digest] = _store_error(name, exc)
+            _sync_names(self.store, self._changed, bool(self._deferred))
+            self._changed.clear()
+        finally:
+            for tmp, _name, _size in staged.values():
+                _unlink_quietly(tmp)
+        return out
+
+    def _place(self, tmp: str, digest: str, name: str, size: int) -> Path:
+        """Link the durable temp file ``tmp`` under the content's name (step 3); its path."""
+        level1 = os.path.join(self.store, digest[:2])
+        if level1 not in self._level1:
+            try:
+                os.mkdir(level1)
+                self._changed.add(self.store)
+            except FileExistsError:
+                pass
+            self._level1.add(level1)
+        folder = os.path.join(level1, digest[2:])
+        try:
+            os.mkdir(folder)
+            self._changed.add(level1)
+        except FileExistsError:  # stored before (a killed run, another process): take that copy
+            found = find_content(self.store, digest, size)
+            if found is not None:
+                self._changed.update((self.store, level1, folder))  # its names may not be durable yet
+                return found
+        target = os.path.join(folder, safe_name(name, max_len=60))
+        if not _link_new(tmp, target):  # stored meanwhile by another process
+            found = find_content(self.store, digest, size)
+            if found is None:
+                raise OSError(f"{target} exists with other content")
+            target = str(found)
+        self._changed.add(folder)
+        return Path(target)
+
+    def discard(self) -> None:
+        """Remove the temp files of contents added and not published."""
+        staged, self._staged = self._staged, {}
+        for tmp, _name, _size in staged.values():
+            _unlink_quietly(tmp)
+
+
+def _store_error(name: str, exc: OSError) -> WorkspaceError:
+    return WorkspaceError(f"无法保存收到的文件 {name}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。")
+
+
+def put_content(store: Path | str, data: bytes | Path, name: str, digest: str | None = None) -> tuple[Path, str]:
     """Keep ``data`` (bytes, or a file's content) in the content-addressed ``store``; (path, sha256).
 
-    The copy lands at :func:`content_path` and is durable on return: written to a
-    temp file, fsynced, verified against the hash, linked into place (never over
-    an existing file) and its folders fsynced. With ``defer_dirs`` the folders are
-    added to that set instead, and the copy is durable once the caller has passed
-    them to :func:`sync_dirs` (one sync per folder for a whole batch). Content
-    already stored is reused under the name it was first stored with. A file
-    that changes while it is copied raises :class:`WorkspaceError`.
+    The copy lands at :func:`content_path` and is durable on return: written to a temp
+    file, verified against the hash, fsynced, linked into place (never over an existing
+    file) and its folders fsynced (a :class:`StoreBatch` of one; many contents at once are
+    cheaper in one batch). Content already stored is reused under the name it was first
+    stored with. A file that changes while it is copied raises :class:`WorkspaceError`.
     """
-    store = Path(store)
     if digest is None:
         digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else _hash_source(data)
     size = len(data) if isinstance(data, bytes) else _source_size(data)
     found = find_content(store, digest, size)
     if found is not None:
         return found, digest
-    target = content_path(store, digest, name)
-    try:
-        _mkdirs_durable(store, defer_dirs)
-    except OSError as exc:
-        raise WorkspaceError(f"无法创建文件夹 {store}（{exc.strerror or exc}）。请确认工作区可写。") from exc
-    tmp, fd = _create_temp(store / target.name)
-    try:
-        if _write_hashed(fd, data) != digest:
-            raise WorkspaceError(f"文件 {name} 在登记过程中被修改。请等待文件保存完毕后重新运行。")
-        _mkdirs_durable(target.parent, defer_dirs)
-        try:
-            os.link(tmp, target)  # never overwrites
-        except FileExistsError:
-            pass  # stored meanwhile by another process: same name, so same content
-        except OSError:  # no hard links (FAT, some shares)
-            if not target.exists():
-                _replace(tmp, target)
-        _sync_dir_or_defer(target.parent, defer_dirs)
-    except OSError as exc:
-        raise WorkspaceError(
-            f"无法保存收到的文件 {name}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。"
-        ) from exc
-    finally:
-        _unlink_quietly(tmp)
-    found = find_content(store, digest, size)
-    if found is None:
-        raise WorkspaceError(f"保存收到的文件 {name} 后找不到其副本，请重新运行。")
-    return found, digest
+    with StoreBatch(store) as batch:
+        batch.add(data, name, digest, size)
+        stored = batch.publish()
+    if digest not in stored:
+        raise batch.failed.get(digest) or WorkspaceError(f"保存收到的文件 {name} 后找不到其副本，请重新运行。")
+    return stored[digest], digest
 
 
 def _hash_source(path: Path) -> str:
@@ -1008,6 +1376,8 @@ RECEIPT_COLUMNS = (
     "origin", "parent", "first_seen", "stored",
 )
 
+_INSERT_RECEIPT = f"INSERT INTO receipt ({', '.join(RECEIPT_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(RECEIPT_COLUMNS) - 1))})"
+
 
 def _backfill_receipts(conn: sqlite3.Connection) -> None:
     """v1 → v2: every file a v1 merge saw becomes a receipt, arrival as v1 judged it.
@@ -1248,18 +1618,18 @@ class IntakeLog:
 
         Returns (the receipt row, whether it was inserted now). Committed on return.
         """
-        cols = [c for c in RECEIPT_COLUMNS if c != "id"]
+        cols = RECEIPT_COLUMNS[1:]
+        values = [fields.get(c) for c in cols]
         with self.transaction():
             row = self.receipt(fields["round"], fields["sha256"])
             if row is not None:
                 return row, False
-            cur = self._conn.execute(
-                f"INSERT INTO receipt ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [fields.get(c) for c in cols],
-            )
-            row = self.receipt_by_id(int(cur.lastrowid or 0))
-        assert row is not None
-        return row, True
+            cur = self._conn.execute(_INSERT_RECEIPT, values)
+        return {"id": int(cur.lastrowid or 0), **dict(zip(cols, values, strict=True))}, True
+
+    def digests(self, round: str) -> set[str]:
+        """The contents this round has receipts for (their sha256)."""
+        return {r[0] for r in self._conn.execute("SELECT sha256 FROM receipt WHERE round = ?", (str(round),))}
 
     def receipt(self, round: str, sha256: str) -> dict[str, Any] | None:
         row = self._conn.execute(
