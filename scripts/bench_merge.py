@@ -537,7 +537,7 @@ STAGES = [
     ("反馈文件", ("write_feedback",)), ("汇总表", ("write_summary",)), ("台账", ("write_ledger",)),
     ("进展情况报告", ("write_report",)), ("校验报告", ("write_check_report",)), ("results.csv", ("write_results_csv",)),
     ("任务台账", ("load_registry",)), ("计算", ("build_result",)), ("保存本轮数据", ("save_entries",)),
-    ("归档", ("archive_file",)),
+    ("接收", ("scan_inbox",)), ("归档", ("archive_files",)),
 ]
 
 
