@@ -238,13 +238,22 @@ def _aligned_places(rows: Iterable[ResultRow], *fields: str) -> dict[tuple[str, 
     rows = rows if isinstance(rows, list) else list(rows)
     for name in fields:
         get = attrgetter(name)
+        most: dict[str, int] = {}  # 指标编号 -> decimals so far
         for r in rows:
             v = get(r)
-            if v is None or not isinstance(v, Decimal) or not v.is_finite():
+            if v is None or not isinstance(v, Decimal):
                 continue
             ind = r.indicator
-            key = (ind.code, name)
-            out[key] = max(out.get(key, 0), min(_places(v), max(2, ind.decimals)))
+            cap = ind.decimals if ind.decimals > 2 else 2
+            had = most.get(ind.code, -1)
+            if had >= cap or not v.is_finite():  # no figure can pad this indicator further
+                continue
+            places = _places(v)
+            if places > cap:
+                places = cap
+            if places > had:
+                most[ind.code] = places
+        out.update(((code, name), places) for code, places in most.items())
     return out
 
 
@@ -546,8 +555,10 @@ class _Body:
         self.kinds = [col.kind for col in cols]
         self.numeric = [k in _NUMBER_KINDS for k in self.kinds]
         self.ncols = len(cols)
-        # the widest wrapped column first: its text usually decides the row's height
-        self.wrap = sorted(wrap, key=lambda item: -cols[item[0]].max_width)
+        # the widest wrapped column first: its text usually decides the row's height; with the
+        # lines each text kept takes there (names and task titles repeat down a sheet)
+        self.wrap: list[tuple[int, float, dict[str, int]]] = [
+            (c, room, {}) for c, room in sorted(wrap, key=lambda item: -cols[item[0]].max_width)]
         # row look -> (plain, centred) format per column, other formats by (column, number format)
         self.looks: dict[tuple, tuple[list[Format], list[Format], dict[tuple[int, str], Format]]] = {}
 
@@ -576,13 +587,19 @@ class _Body:
     def height(self, values: Sequence[object]) -> float | None:
         """Points a row needs for its longest wrapped text, when more than one line."""
         lines, n = 1, len(values)
-        for c, room in self.wrap:
+        for c, room, known in self.wrap:
             if c < n:
                 v = values[c]
                 # no character is wider than two: a text of at most room·lines/2 characters
                 # without a line break takes no more lines than the row has already
                 if v and isinstance(v, str) and (2 * len(v) > room * lines or not v.isprintable()):
-                    lines = max(lines, _lines_in(v, room))
+                    taken = known.get(v)
+                    if taken is None:
+                        taken = _lines_in(v, room)
+                        if len(v) <= _KEPT_TEXT:
+                            known[v] = taken
+                    if taken > lines:
+                        lines = taken
         return _LINE_PT * lines + 3 if lines > 1 else None
 
     def write(self, first: int, rows: list[_Row]) -> int:
@@ -622,10 +639,16 @@ class _Body:
     def stream(self, first: int, rows: list[_Row]) -> int:
         """The rows as sheet XML, written where xlsxwriter's constant-memory mode writes its rows
         (the cells :meth:`write` would write, in the XML xlsxwriter would write); returns the last
-        row index."""
+        row index.
+
+        A cell is its reference (``<c r="B7``) and what follows it (``" s="3"/>``); what follows
+        depends on the row's look, the column and the value only, so it is made once per
+        (look, column, value) and kept: names, statuses and figures repeat down a sheet. Each row
+        is then one join of the pieces with its row number between them."""
         sheet, ws, ncols = self.sheet, self.sheet.ws, self.ncols
         ws._write_single_row(first)  # flush the rows above (title, header) as xlsxwriter holds them
-        letters = [col_letter(c + 1) for c in range(ncols)]
+        refs = [f'<c r="{col_letter(c + 1)}' for c in range(ncols)]
+        nexts = [*refs[1:], ""]  # a piece ends with the next cell's reference, but for the row's last
         default_px, original_px = ws.default_row_height, ws.original_row_height
         xf: dict[int, str] = {}  # id(format) -> ' s="N"'
 
@@ -635,14 +658,17 @@ class _Body:
                 found = xf[id(fmt)] = f' s="{fmt._get_xf_index()}"'
             return found
 
-        # per row look: the style attribute of each column's plain and centred format, and of each
-        # (column, decimals) of a number, filled in as first used (xlsxwriter numbers formats in
-        # the order cells use them)
-        attrs: dict[int, tuple[list[str | None], list[str | None], dict[tuple[int, int], str]]] = {}
-        # each column's number kind and whether its decimals are the row's (pct, pts)
+        # per row look, filled in as first used (xlsxwriter numbers formats in the order cells use
+        # them): each column's blank piece, its text pieces by text, and its number styles by decimals
+        looks: dict[int, _Pieces] = {}
+        # each column's number kind, whether its decimals are the row's (pct, pts), whether none (int,
+        # count), and what follows a number's style: '><v>…</v></c>' and the next reference, by the
+        # number's text, with the places the text carries (None: not finite)
         num_kinds = [k if k in _NUMBER_KINDS else "num" for k in self.kinds]
         by_row = [k in ("pct", "pts") for k in num_kinds]
         counted = [k in ("int", "count") for k in num_kinds]
+        num = [k == "num" for k in num_kinds]
+        figures: list[dict[str, tuple[int, str] | None]] = [{} for _ in range(ncols)]
         columns = range(ncols)
         out: list[str] = []
         level_max = 0
@@ -666,43 +692,65 @@ class _Body:
                     head += f' outlineLevel="{level}"'
             out.append(head + ">")
             look = self.look(trow)
-            found = attrs.get(id(look))
-            if found is None:
-                found = attrs[id(look)] = ([None] * ncols, [None] * ncols, {})
-            plain_s, centred_s, number_s = found
-            places = trow.places
+            pieces = looks.get(id(look))
+            if pieces is None:
+                pieces = looks[id(look)] = _Pieces(ncols)
+            blanks, texts, styles = pieces.blanks, pieces.texts, pieces.numbers
+            places, num_places = trow.places, trow.num_places
+            cells = [refs[0]]
             for c in columns:
                 v = values[c]
                 t = type(v)
-                if t is str and v:
-                    attr = centred_s[c]
-                    if attr is None:
-                        attr = centred_s[c] = style(look[1][c])
-                    if len(v) > _XLSX_STRMAX // 2 or _XML_WORK.search(v):
-                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is>{_inline_text(v)}</is></c>')
-                    else:
-                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is><t>{v}</t></is></c>')
-                elif v is None or t is str:
-                    attr = plain_s[c]
-                    if attr is None:
-                        attr = plain_s[c] = style(look[0][c])
-                    out.append(f'<c r="{letters[c]}{number}"{attr}/>')
-                elif t is Decimal and v.is_finite():
-                    if counted[c]:
-                        digits = 0
-                    elif places is not None and by_row[c]:
-                        digits = places
-                    else:
-                        digits = _places(v)
-                        if num_kinds[c] == "num":
-                            digits = max(digits, trow.num_places.get(c, 0))
-                    attr = number_s.get((c, digits))
-                    if attr is None:
-                        fmt = self.format_of(trow, c, look[2], _num_format(digits, num_kinds[c]))
-                        attr = number_s[(c, digits)] = style(fmt)
-                    out.append(f'<c r="{letters[c]}{number}"{attr}><v>{float(v):.16G}</v></c>')
+                if t is not str:
+                    if v is None:
+                        piece = blanks[c]
+                        if piece is None:
+                            piece = blanks[c] = f'"{style(look[0][c])}/>{nexts[c]}'
+                        cells.append(piece)
+                        continue
+                    if t is Decimal:
+                        text = str(v)
+                        figure = figures[c].get(text)
+                        if figure is None and text not in figures[c]:
+                            figure = figures[c][text] = _figure(v, text, nexts[c])
+                        if figure is not None:
+                            if counted[c]:
+                                digits = 0
+                            elif places is not None and by_row[c]:
+                                digits = places
+                            else:
+                                digits = figure[0]
+                                if num[c]:
+                                    digits = max(digits, num_places.get(c, 0))
+                            attr = styles[c].get(digits)
+                            if attr is None:
+                                fmt = self.format_of(trow, c, look[2], _num_format(digits, num_kinds[c]))
+                                attr = styles[c][digits] = f'"{style(fmt)}'
+                            cells.append(attr + figure[1])
+                            continue
+                    if not isinstance(v, str):
+                        cells.append(self._other('"', trow, c, v, look, style) + nexts[c])
+                        continue
+                    v = str.__str__(v)  # a str enum: its text, as _other would write it
+                if v:
+                    piece = texts[c].get(v)
+                    if piece is None:
+                        attr = pieces.centred[c]
+                        if attr is None:
+                            attr = pieces.centred[c] = style(look[1][c])
+                        if len(v) <= _XLSX_STRMAX // 2 and _plain_xml(v):
+                            piece = f'"{attr} t="inlineStr"><is><t>{v}</t></is></c>{nexts[c]}'
+                        else:
+                            piece = f'"{attr} t="inlineStr"><is>{_inline_text(v)}</is></c>{nexts[c]}'
+                        if len(v) <= _KEPT_TEXT:
+                            texts[c][v] = piece
+                    cells.append(piece)
                 else:
-                    out.append(self._other(f'<c r="{letters[c]}{number}"', trow, c, v, look, style))
+                    piece = blanks[c]
+                    if piece is None:
+                        piece = blanks[c] = f'"{style(look[0][c])}/>{nexts[c]}'
+                    cells.append(piece)
+            out.append(number.join(cells))
             out.append("</row>")
             if len(out) > 4096:
                 ws.fh.write("".join(out))
@@ -733,6 +781,46 @@ class _Body:
             fmt = self.format_of(trow, c, numbers, _DATETIME_FORMAT if isinstance(v, datetime) else _DATE_FORMAT)
             return f"{cell}{style(fmt)}><v>{self.sheet.ws._convert_date_time(v):.16G}</v></c>"
         return f'{cell}{style(plain[c])} t="inlineStr"><is>{_inline_text(str(v))}</is></c>'
+
+
+class _Pieces:
+    """What follows a cell's reference in one row look of a streamed table, per column (see
+    :meth:`_Body.stream`): the blank cell, the style of text cells and the cell of each text
+    kept, the style attribute of a number by its decimals."""
+
+    __slots__ = ("blanks", "centred", "texts", "numbers")
+
+    def __init__(self, ncols: int):
+        self.blanks: list[str | None] = [None] * ncols
+        self.centred: list[str | None] = [None] * ncols
+        self.texts: list[dict[str, str]] = [{} for _ in range(ncols)]
+        self.numbers: list[dict[int, str]] = [{} for _ in range(ncols)]
+
+
+#: Texts up to this long are kept with their cells (names, units, statuses repeat); longer
+#: ones (进展情况) are mostly written once.
+_KEPT_TEXT = 100
+
+
+def _figure(d: Decimal, text: str, after: str) -> tuple[int, str] | None:
+    """(places, ``><v>…</v></c>`` and ``after``) of a number cell whose value is ``d`` and
+    ``str(d)`` is ``text``; None when ``d`` is not finite (:func:`_places` from the same text)."""
+    if not d.is_finite():
+        return None
+    if "E" in text:
+        places = places_of(d)
+    else:
+        dot = text.find(".")
+        places = 0 if dot < 0 else len(text) - dot - 1
+    return places, f"><v>{float(d):.16G}</v></c>{after}"
+
+
+def _plain_xml(text: str) -> bool:
+    """Whether ``text`` goes into the XML as it is (nothing :data:`_XML_WORK` finds), answered
+    by str methods: a printable text holds no control character, no non-character and no
+    whitespace but the ASCII space. False means "look closer" (:func:`_inline_text`)."""
+    return (text.isprintable() and "&" not in text and "<" not in text and ">" not in text
+            and "_x" not in text and text[:1] != " " and text[-1:] != " ")
 
 
 #: Text that needs more than copying into the XML: markup characters, control characters
