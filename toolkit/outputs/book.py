@@ -18,8 +18,11 @@ Safety rules every writer keeps:
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -353,13 +356,50 @@ class _Book:
         wb = self.wb
         wb.constant_memory = stream  # read by add_worksheet only: the mode is per sheet
         try:
-            ws = wb.add_worksheet(sheet_name(name, self._taken))
+            ws = wb.add_worksheet(sheet_name(name, self._taken), _RowsCopied if stream else None)
         finally:
             wb.constant_memory = False
         return _Sheet(self, ws)
 
     def close(self) -> None:
         self.wb.close()
+
+
+class _RowsCopied(Worksheet):
+    """A constant-memory worksheet whose rows go into the sheet's XML file as the bytes they were
+    written as. xlsxwriter reads them back as text and writes them out again, decoding and
+    encoding every row (a tenth of the time a big ledger takes): the same bytes, since both files
+    are UTF-8 text with no newline translation where the rows hold no carriage return (a cell's
+    is written ``_x000D_``); otherwise, or where anything is not as expected, xlsxwriter's way."""
+
+    def _write_optimized_sheet_data(self) -> None:
+        rows, target, name = self.row_data_fh, self.fh, getattr(self, "row_data_filename", None)
+        if self.dim_rowmin is None or not (_utf8_text(rows) and _utf8_text(target) and name and os.linesep == "\n"):
+            super()._write_optimized_sheet_data()
+            return
+        rows.flush()
+        with open(name, "rb") as data:
+            # a carriage return would be read back as a line break: xlsxwriter's way then
+            while chunk := data.read(_COPY_CHUNK):
+                if b"\r" in chunk:
+                    super()._write_optimized_sheet_data()
+                    return
+            self._xml_start_tag("sheetData")
+            target.flush()
+            data.seek(0)
+            shutil.copyfileobj(data, target.buffer, _COPY_CHUNK)
+        rows.close()
+        os.unlink(name)
+        self._xml_end_tag("sheetData")
+
+
+_COPY_CHUNK = 1 << 20
+
+
+def _utf8_text(fh: object) -> bool:
+    """Whether ``fh`` is a UTF-8 text file over a byte buffer (as xlsxwriter opens its files)."""
+    return (isinstance(fh, io.TextIOWrapper) and fh.encoding.replace("_", "-").lower() in ("utf-8", "utf8")
+            and not fh.closed)
 
 
 class _Sheet:
@@ -466,12 +506,33 @@ class _Sheet:
             if best >= limit:
                 continue
             kind = col.kind if col.kind in _NUMBER_KINDS else "num"
+            # decimals a number shows: none (int, count), the row's (pct, pts, when it has them),
+            # else the places it carries, at least the row's num_places for the column (num)
+            counted, by_row, num = kind in ("int", "count"), kind in ("pct", "pts"), kind == "num"
             seen: set[str] = set()  # texts measured (names, statuses repeat)
             for trow in rows:
                 values = trow.values
                 v = values[c] if c < len(values) else None
                 extra = 2 if trow.indent and c in trow.indent else 0
-                if isinstance(v, str):
+                if type(v) is Decimal and v.is_finite():  # _number_digits, inline: most cells are figures
+                    if counted:
+                        digits = 0
+                    elif by_row and trow.places is not None:
+                        digits = trow.places
+                    else:
+                        digits = _places(v)
+                        if num:
+                            least = trow.num_places.get(c, 0)
+                            if least > digits:
+                                digits = least
+                    # at most one digit more than it has before the point (9.996 → 10.00), a sign,
+                    # a point with its decimals, thousands separators, a %
+                    ints = v.adjusted()
+                    ints = ints + 2 if ints > 0 else 2
+                    if ints + (ints - 1) // 3 + digits + 3 + extra <= best:
+                        continue
+                    width = _number_width(v, kind, digits) + extra
+                elif isinstance(v, str):
                     # no character is wider than two: a text that short cannot widen the column
                     if 2 * len(v) + extra <= best or (not extra and v in seen):
                         continue
