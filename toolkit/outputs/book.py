@@ -113,12 +113,21 @@ def text_width(text: str) -> int:
     return max(map(_width, lines))
 
 
-_COMMON_WIDE: re.Pattern[str] | None = None
+_COMMON_WIDE: tuple[re.Pattern[str], re.Pattern[str]] | None = None
 
 
 def _common_wide() -> re.Pattern[str]:
     """A pattern matching text of ASCII and of the wide characters Chinese text is mostly made of
     (ideographs, CJK and full-width punctuation): each of these counts 1 or 2, nothing between."""
+    return _common_patterns()[0]
+
+
+def _one_line_common() -> re.Pattern[str]:
+    """:func:`_common_wide` without the characters that break a line (``str.splitlines``)."""
+    return _common_patterns()[1]
+
+
+def _common_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     global _COMMON_WIDE
     if _COMMON_WIDE is None:
         runs: list[str] = []
@@ -131,18 +140,21 @@ def _common_wide() -> re.Pattern[str]:
                 elif not wide and start is not None:
                     runs.append(f"{re.escape(chr(start))}-{re.escape(chr(cp - 1))}")
                     start = None
-        _COMMON_WIDE = re.compile(f"[\\x00-\\x7f{''.join(runs)}]*")
+        wide_runs = "".join(runs)
+        # \n \v \f \r and \x1c-\x1e end a line, as do \x85 \u2028 \u2029 (none of them wide)
+        _COMMON_WIDE = (re.compile(f"[\\x00-\\x7f{wide_runs}]*"),
+                        re.compile(f"[\\x00-\\x09\\x0e-\\x1b\\x1f-\\x7f{wide_runs}]*"))
     return _COMMON_WIDE
 
 
 def _width(line: str) -> int:
     """:func:`toolkit.store.display_width` of one line, counted without looking at each character
-    when the line holds only ASCII and common wide characters (3 bytes each in UTF-8)."""
+    when the line holds only ASCII and common wide characters (each ASCII one counts 1, the
+    others 2)."""
     if line.isascii():
         return len(line)
     if _common_wide().fullmatch(line):
-        n = len(line)
-        return n + (len(line.encode("utf-8")) - n) // 2
+        return 2 * len(line) - len(line.encode("ascii", "ignore"))
     return display_width(line)
 
 
@@ -211,6 +223,8 @@ def _base_text(row: ResultRow) -> str:
 
 
 def _remark(row: ResultRow) -> str:
+    if not row.late and not (row.is_total and row.missing_parts):
+        return ""
     parts = []
     if row.is_total and row.missing_parts:
         parts.append("缺：" + "、".join(row.missing_parts) + ("，暂不判断" if row.undecided else ""))
@@ -1011,6 +1025,8 @@ def _lines(text: str, width: float) -> int:
 
 def _lines_in(text: str, room: float) -> int:
     """Lines a wrapped text takes with ``room`` units for text on each line."""
+    if not text.isascii() and _one_line_common().fullmatch(text):  # one line, Chinese mostly: counted
+        return max(1, math.ceil((2 * len(text) - len(text.encode("ascii", "ignore"))) / room))
     lines = text.splitlines()
     if len(lines) == 1:
         return max(1, math.ceil(_width(lines[0]) / room))
