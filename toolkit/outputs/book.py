@@ -745,6 +745,7 @@ class _Body:
         num = [k == "num" for k in num_kinds]
         figures: list[dict[str, tuple[int, str] | None]] = [{} for _ in range(ncols)]
         columns = range(ncols)
+        heights: dict[int, str] = {}  # pixels -> the row's height attributes
         out: list[str] = []
         level_max = 0
         r = first - 1
@@ -759,7 +760,10 @@ class _Body:
                 sheet.heights[r] = height
                 px = int(height * 4.0 / 3.0 + 0.5)
                 if px != original_px or px != default_px:
-                    head += f' ht="{px * 0.75:.16g}" customHeight="1"'
+                    tall = heights.get(px)
+                    if tall is None:
+                        tall = heights[px] = f' ht="{px * 0.75:.16g}" customHeight="1"'
+                    head += tall
             if trow.level:
                 level = min(max(trow.level, 0), 7)
                 level_max = max(level_max, level)
