@@ -3,7 +3,11 @@
 * a streamed sheet's rows, written as XML by :class:`toolkit.outputs.book._Body`, are the rows
   xlsxwriter's own constant-memory writer writes (compared element by element);
 * a number's width is counted, not formatted: it equals the width of the text shown;
-* the places a figure carries are read from its text.
+* the places a figure carries are read from its text;
+* text that str methods find plain is text the XML-work pattern leaves alone;
+* the decimals a ledger and summary align each indicator's figures to, and the rows the ledger
+  lists under each category, are what looking at every row finds;
+* a streamed sheet's rows are copied into its XML as the bytes xlsxwriter's own copy writes.
 """
 
 from __future__ import annotations
@@ -130,3 +134,151 @@ def test_width_counted_as_display_width(text):
     for width in (6, 14.5, 32):
         room = max(width - 1.5, 1)
         assert _lines(text, width) == sum(max(1, math.ceil(display_width(line) / room)) for line in lines)
+
+
+# -- text written as it is, numbers' decimals, the ledger's rows, rows copied as bytes ----------
+
+
+def test_plain_text_needs_no_xml_work_any_character():
+    """Every character _plain_xml lets through is one the XML-work pattern would not touch."""
+    from toolkit.outputs.book import _XML_WORK, _plain_xml
+
+    let_through = [chr(cp) for cp in range(0x110000) if _plain_xml(chr(cp))]
+    assert "中" in let_through and "a" in let_through and " " not in let_through
+    for ch in let_through:
+        assert not _XML_WORK.search(f"a{ch}b") and not _XML_WORK.search(ch), hex(ord(ch))
+
+
+_XML_TEXT = st.text(alphabet=st.one_of(st.sampled_from("_x0041Fg &<>\n\t\r\u3000\ufffe\x01\x7f\x85"),
+                                       st.characters(min_codepoint=0x4E00, max_codepoint=0x4E10),
+                                       st.characters(max_codepoint=0x7F)), max_size=20)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=_XML_TEXT)
+def test_plain_text_is_written_as_inline_text_writes_it(text):
+    from toolkit.outputs.book import _XML_WORK, _inline_text, _plain_xml
+
+    if _plain_xml(text):
+        assert not _XML_WORK.search(text)
+        assert _inline_text(text) == f"<t>{text}</t>"
+
+
+def _aligned_places_as_before(rows, *fields):
+    """_aligned_places as it was written first: every figure looked at."""
+    out: dict[tuple[str, str], int] = {}
+    for name in fields:
+        for r in rows:
+            v = getattr(r, name)
+            if v is None or not isinstance(v, Decimal) or not v.is_finite():
+                continue
+            key = (r.indicator.code, name)
+            out[key] = max(out.get(key, 0), min(places_of(v), max(2, r.indicator.decimals)))
+    return out
+
+
+def test_aligned_places_as_every_figure_says():
+    from dataclasses import replace
+
+    rows = list(big_standing().rows)
+    odd = [Decimal("NaN"), Decimal("1E+3"), Decimal("-0.000"), Decimal("12.34567"), Decimal("7"), 7, None]
+    rows += [replace(r, value=odd[i % len(odd)], target=odd[(i + 3) % len(odd)],
+                     indicator=replace(r.indicator, decimals=i % 5)) for i, r in enumerate(rows[:60])]
+    fields = ("target", "value", "base", "last_year", "completion")
+    assert book._aligned_places(rows, *fields) == _aligned_places_as_before(rows, *fields)
+    assert book._aligned_places(iter(rows), "value") == _aligned_places_as_before(rows, "value")
+
+
+def _ledger_listing_as_before(standing) -> dict[str, list[tuple[str, str]]]:
+    """(指标编号, 单位名称) of each ledger sheet, found as write_ledger first found them."""
+    out = {}
+    for sheet, _ in book._category_order(standing):
+        cat = standing.registry.category(sheet)
+        indicators = list(cat.indicators) if cat else []
+        codes = {ind.code for ind in indicators}
+        for row in standing.rows_in(sheet):
+            if row.indicator.code not in codes:
+                codes.add(row.indicator.code)
+                indicators.append(row.indicator)
+        listing = []
+        for ind in indicators:
+            mine = [r for r in standing.rows if r.indicator.code == ind.code and r.category == sheet]
+            listing += [(ind.code, r.unit) for r in mine] or [(ind.code, None)]
+        out[sheet] = listing
+    return out
+
+
+def test_ledger_lists_rows_outside_their_registry_category(tmp_path):
+    """Rows filed under another category, or one the registry lacks, and indicators without rows."""
+    from dataclasses import replace
+
+    import openpyxl
+
+    from tests.test_outputs import restand
+
+    standing = big_standing()
+    sheets = [c.sheet for c in standing.registry.categories]
+    rows = []
+    for r in standing.rows:
+        if r.indicator.code.endswith("-3"):
+            r = replace(r, category=sheets[(sheets.index(r.category) + 1) % len(sheets)])
+        elif r.indicator.code.endswith("-5"):
+            r = replace(r, category="九、台账外类别", category_title="九、台账外类别")
+        elif r.indicator.code.endswith("-6"):
+            continue  # listed with the registry's figures only
+        rows.append(r)
+    moved = restand(standing, rows=rows)
+    expected = _ledger_listing_as_before(moved)
+    assert "九、台账外类别" in expected
+    wb = openpyxl.load_workbook(write_ledger(moved, tmp_path), read_only=True)
+    for sheet, listing in expected.items():
+        got = [(row[4], row[10]) for row in wb[sheet].iter_rows(min_row=3, values_only=True)]  # 指标编号, 单位名称
+        assert got == listing, sheet
+
+
+def _sheet_bytes(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")}
+
+
+@pytest.mark.parametrize("carriage_return", [False, True])
+def test_rows_copied_as_bytes_are_xlsxwriters(tmp_path, monkeypatch, carriage_return):
+    """A streamed sheet's rows go into its XML byte for byte as xlsxwriter would copy them; a
+    carriage return among them (never written: cells write it _x000D_) leaves it to xlsxwriter."""
+    from xlsxwriter.worksheet import Worksheet
+
+    def write(path: Path) -> Path:
+        b = _Book(path, "测试", "督查室")
+        sh = b.sheet("表", stream=True)
+        sh.title(0, 0, 2, "标题")
+        sh.table(1, [_Col("文字", "wrap", 6, 20), _Col("数", "num"), _Col("状态", "status")],
+                 [_Row([t, Decimal(i) / 7, "滞后"]) for i, t in enumerate(TRICKY[:12])])
+        if carriage_return:
+            sh.ws.fh.write("<!-- a\r\nb\rc -->")
+        b.sheet("另一张", stream=True).text(0, 0, "空", {"bold": True})
+        b.close()
+        return path
+
+    copied = _sheet_bytes(write(tmp_path / "a.xlsx"))
+    monkeypatch.setattr(book._RowsCopied, "_write_optimized_sheet_data", Worksheet._write_optimized_sheet_data)
+    assert copied == _sheet_bytes(write(tmp_path / "b.xlsx"))
+    assert (b"\r" in copied["xl/worksheets/sheet1.xml"]) is False
+    assert not list(tmp_path.glob("tmp*"))  # the rows' temporary files are gone
+
+
+_LINES = st.text(alphabet=st.one_of(st.sampled_from("\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029 a—😀"),
+                                    st.characters(min_codepoint=0x3000, max_codepoint=0x303F),
+                                    st.characters(min_codepoint=0x4E00, max_codepoint=0x4E10),
+                                    st.characters(min_codepoint=0xFF00, max_codepoint=0xFFEF)), max_size=60)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=_LINES)
+def test_lines_counted_as_each_line_says(text):
+    """A text of one line is counted whole; wherever str.splitlines breaks it, line by line."""
+    from toolkit.outputs.book import _lines_in
+    from toolkit.store import display_width
+
+    lines = text.splitlines() or [""]
+    for room in (4.5, 12.5, 30.5):
+        assert _lines_in(text, room) == sum(max(1, math.ceil(display_width(line) / room)) for line in lines)

@@ -18,8 +18,11 @@ Safety rules every writer keeps:
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -110,12 +113,21 @@ def text_width(text: str) -> int:
     return max(map(_width, lines))
 
 
-_COMMON_WIDE: re.Pattern[str] | None = None
+_COMMON_WIDE: tuple[re.Pattern[str], re.Pattern[str]] | None = None
 
 
 def _common_wide() -> re.Pattern[str]:
     """A pattern matching text of ASCII and of the wide characters Chinese text is mostly made of
     (ideographs, CJK and full-width punctuation): each of these counts 1 or 2, nothing between."""
+    return _common_patterns()[0]
+
+
+def _one_line_common() -> re.Pattern[str]:
+    """:func:`_common_wide` without the characters that break a line (``str.splitlines``)."""
+    return _common_patterns()[1]
+
+
+def _common_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     global _COMMON_WIDE
     if _COMMON_WIDE is None:
         runs: list[str] = []
@@ -128,18 +140,21 @@ def _common_wide() -> re.Pattern[str]:
                 elif not wide and start is not None:
                     runs.append(f"{re.escape(chr(start))}-{re.escape(chr(cp - 1))}")
                     start = None
-        _COMMON_WIDE = re.compile(f"[\\x00-\\x7f{''.join(runs)}]*")
+        wide_runs = "".join(runs)
+        # \n \v \f \r and \x1c-\x1e end a line, as do \x85 \u2028 \u2029 (none of them wide)
+        _COMMON_WIDE = (re.compile(f"[\\x00-\\x7f{wide_runs}]*"),
+                        re.compile(f"[\\x00-\\x09\\x0e-\\x1b\\x1f-\\x7f{wide_runs}]*"))
     return _COMMON_WIDE
 
 
 def _width(line: str) -> int:
     """:func:`toolkit.store.display_width` of one line, counted without looking at each character
-    when the line holds only ASCII and common wide characters (3 bytes each in UTF-8)."""
+    when the line holds only ASCII and common wide characters (each ASCII one counts 1, the
+    others 2)."""
     if line.isascii():
         return len(line)
     if _common_wide().fullmatch(line):
-        n = len(line)
-        return n + (len(line.encode("utf-8")) - n) // 2
+        return 2 * len(line) - len(line.encode("ascii", "ignore"))
     return display_width(line)
 
 
@@ -208,6 +223,8 @@ def _base_text(row: ResultRow) -> str:
 
 
 def _remark(row: ResultRow) -> str:
+    if not row.late and not (row.is_total and row.missing_parts):
+        return ""
     parts = []
     if row.is_total and row.missing_parts:
         parts.append("缺：" + "、".join(row.missing_parts) + ("，暂不判断" if row.undecided else ""))
@@ -238,13 +255,22 @@ def _aligned_places(rows: Iterable[ResultRow], *fields: str) -> dict[tuple[str, 
     rows = rows if isinstance(rows, list) else list(rows)
     for name in fields:
         get = attrgetter(name)
+        most: dict[str, int] = {}  # 指标编号 -> decimals so far
         for r in rows:
             v = get(r)
-            if v is None or not isinstance(v, Decimal) or not v.is_finite():
+            if v is None or not isinstance(v, Decimal):
                 continue
             ind = r.indicator
-            key = (ind.code, name)
-            out[key] = max(out.get(key, 0), min(_places(v), max(2, ind.decimals)))
+            cap = ind.decimals if ind.decimals > 2 else 2
+            had = most.get(ind.code, -1)
+            if had >= cap or not v.is_finite():  # no figure can pad this indicator further
+                continue
+            places = _places(v)
+            if places > cap:
+                places = cap
+            if places > had:
+                most[ind.code] = places
+        out.update(((code, name), places) for code, places in most.items())
     return out
 
 
@@ -344,13 +370,50 @@ class _Book:
         wb = self.wb
         wb.constant_memory = stream  # read by add_worksheet only: the mode is per sheet
         try:
-            ws = wb.add_worksheet(sheet_name(name, self._taken))
+            ws = wb.add_worksheet(sheet_name(name, self._taken), _RowsCopied if stream else None)
         finally:
             wb.constant_memory = False
         return _Sheet(self, ws)
 
     def close(self) -> None:
         self.wb.close()
+
+
+class _RowsCopied(Worksheet):
+    """A constant-memory worksheet whose rows go into the sheet's XML file as the bytes they were
+    written as. xlsxwriter reads them back as text and writes them out again, decoding and
+    encoding every row (a tenth of the time a big ledger takes): the same bytes, since both files
+    are UTF-8 text with no newline translation where the rows hold no carriage return (a cell's
+    is written ``_x000D_``); otherwise, or where anything is not as expected, xlsxwriter's way."""
+
+    def _write_optimized_sheet_data(self) -> None:
+        rows, target, name = self.row_data_fh, self.fh, getattr(self, "row_data_filename", None)
+        if self.dim_rowmin is None or not (_utf8_text(rows) and _utf8_text(target) and name and os.linesep == "\n"):
+            super()._write_optimized_sheet_data()
+            return
+        rows.flush()
+        with open(name, "rb") as data:
+            # a carriage return would be read back as a line break: xlsxwriter's way then
+            while chunk := data.read(_COPY_CHUNK):
+                if b"\r" in chunk:
+                    super()._write_optimized_sheet_data()
+                    return
+            self._xml_start_tag("sheetData")
+            target.flush()
+            data.seek(0)
+            shutil.copyfileobj(data, target.buffer, _COPY_CHUNK)
+        rows.close()
+        os.unlink(name)
+        self._xml_end_tag("sheetData")
+
+
+_COPY_CHUNK = 1 << 20
+
+
+def _utf8_text(fh: object) -> bool:
+    """Whether ``fh`` is a UTF-8 text file over a byte buffer (as xlsxwriter opens its files)."""
+    return (isinstance(fh, io.TextIOWrapper) and fh.encoding.replace("_", "-").lower() in ("utf-8", "utf8")
+            and not fh.closed)
 
 
 class _Sheet:
@@ -457,12 +520,33 @@ class _Sheet:
             if best >= limit:
                 continue
             kind = col.kind if col.kind in _NUMBER_KINDS else "num"
+            # decimals a number shows: none (int, count), the row's (pct, pts, when it has them),
+            # else the places it carries, at least the row's num_places for the column (num)
+            counted, by_row, num = kind in ("int", "count"), kind in ("pct", "pts"), kind == "num"
             seen: set[str] = set()  # texts measured (names, statuses repeat)
             for trow in rows:
                 values = trow.values
                 v = values[c] if c < len(values) else None
                 extra = 2 if trow.indent and c in trow.indent else 0
-                if isinstance(v, str):
+                if type(v) is Decimal and v.is_finite():  # _number_digits, inline: most cells are figures
+                    if counted:
+                        digits = 0
+                    elif by_row and trow.places is not None:
+                        digits = trow.places
+                    else:
+                        digits = _places(v)
+                        if num:
+                            least = trow.num_places.get(c, 0)
+                            if least > digits:
+                                digits = least
+                    # at most one digit more than it has before the point (9.996 → 10.00), a sign,
+                    # a point with its decimals, thousands separators, a %
+                    ints = v.adjusted()
+                    ints = ints + 2 if ints > 0 else 2
+                    if ints + (ints - 1) // 3 + digits + 3 + extra <= best:
+                        continue
+                    width = _number_width(v, kind, digits) + extra
+                elif isinstance(v, str):
                     # no character is wider than two: a text that short cannot widen the column
                     if 2 * len(v) + extra <= best or (not extra and v in seen):
                         continue
@@ -546,8 +630,10 @@ class _Body:
         self.kinds = [col.kind for col in cols]
         self.numeric = [k in _NUMBER_KINDS for k in self.kinds]
         self.ncols = len(cols)
-        # the widest wrapped column first: its text usually decides the row's height
-        self.wrap = sorted(wrap, key=lambda item: -cols[item[0]].max_width)
+        # the widest wrapped column first: its text usually decides the row's height; with the
+        # lines each text kept takes there (names and task titles repeat down a sheet)
+        self.wrap: list[tuple[int, float, dict[str, int]]] = [
+            (c, room, {}) for c, room in sorted(wrap, key=lambda item: -cols[item[0]].max_width)]
         # row look -> (plain, centred) format per column, other formats by (column, number format)
         self.looks: dict[tuple, tuple[list[Format], list[Format], dict[tuple[int, str], Format]]] = {}
 
@@ -576,13 +662,19 @@ class _Body:
     def height(self, values: Sequence[object]) -> float | None:
         """Points a row needs for its longest wrapped text, when more than one line."""
         lines, n = 1, len(values)
-        for c, room in self.wrap:
+        for c, room, known in self.wrap:
             if c < n:
                 v = values[c]
                 # no character is wider than two: a text of at most room·lines/2 characters
                 # without a line break takes no more lines than the row has already
                 if v and isinstance(v, str) and (2 * len(v) > room * lines or not v.isprintable()):
-                    lines = max(lines, _lines_in(v, room))
+                    taken = known.get(v)
+                    if taken is None:
+                        taken = _lines_in(v, room)
+                        if len(v) <= _KEPT_TEXT:
+                            known[v] = taken
+                    if taken > lines:
+                        lines = taken
         return _LINE_PT * lines + 3 if lines > 1 else None
 
     def write(self, first: int, rows: list[_Row]) -> int:
@@ -622,10 +714,16 @@ class _Body:
     def stream(self, first: int, rows: list[_Row]) -> int:
         """The rows as sheet XML, written where xlsxwriter's constant-memory mode writes its rows
         (the cells :meth:`write` would write, in the XML xlsxwriter would write); returns the last
-        row index."""
+        row index.
+
+        A cell is its reference (``<c r="B7``) and what follows it (``" s="3"/>``); what follows
+        depends on the row's look, the column and the value only, so it is made once per
+        (look, column, value) and kept: names, statuses and figures repeat down a sheet. Each row
+        is then one join of the pieces with its row number between them."""
         sheet, ws, ncols = self.sheet, self.sheet.ws, self.ncols
         ws._write_single_row(first)  # flush the rows above (title, header) as xlsxwriter holds them
-        letters = [col_letter(c + 1) for c in range(ncols)]
+        refs = [f'<c r="{col_letter(c + 1)}' for c in range(ncols)]
+        nexts = [*refs[1:], ""]  # a piece ends with the next cell's reference, but for the row's last
         default_px, original_px = ws.default_row_height, ws.original_row_height
         xf: dict[int, str] = {}  # id(format) -> ' s="N"'
 
@@ -635,15 +733,19 @@ class _Body:
                 found = xf[id(fmt)] = f' s="{fmt._get_xf_index()}"'
             return found
 
-        # per row look: the style attribute of each column's plain and centred format, and of each
-        # (column, decimals) of a number, filled in as first used (xlsxwriter numbers formats in
-        # the order cells use them)
-        attrs: dict[int, tuple[list[str | None], list[str | None], dict[tuple[int, int], str]]] = {}
-        # each column's number kind and whether its decimals are the row's (pct, pts)
+        # per row look, filled in as first used (xlsxwriter numbers formats in the order cells use
+        # them): each column's blank piece, its text pieces by text, and its number styles by decimals
+        looks: dict[int, _Pieces] = {}
+        # each column's number kind, whether its decimals are the row's (pct, pts), whether none (int,
+        # count), and what follows a number's style: '><v>…</v></c>' and the next reference, by the
+        # number's text, with the places the text carries (None: not finite)
         num_kinds = [k if k in _NUMBER_KINDS else "num" for k in self.kinds]
         by_row = [k in ("pct", "pts") for k in num_kinds]
         counted = [k in ("int", "count") for k in num_kinds]
+        num = [k == "num" for k in num_kinds]
+        figures: list[dict[str, tuple[int, str] | None]] = [{} for _ in range(ncols)]
         columns = range(ncols)
+        heights: dict[int, str] = {}  # pixels -> the row's height attributes
         out: list[str] = []
         level_max = 0
         r = first - 1
@@ -658,7 +760,10 @@ class _Body:
                 sheet.heights[r] = height
                 px = int(height * 4.0 / 3.0 + 0.5)
                 if px != original_px or px != default_px:
-                    head += f' ht="{px * 0.75:.16g}" customHeight="1"'
+                    tall = heights.get(px)
+                    if tall is None:
+                        tall = heights[px] = f' ht="{px * 0.75:.16g}" customHeight="1"'
+                    head += tall
             if trow.level:
                 level = min(max(trow.level, 0), 7)
                 level_max = max(level_max, level)
@@ -666,43 +771,65 @@ class _Body:
                     head += f' outlineLevel="{level}"'
             out.append(head + ">")
             look = self.look(trow)
-            found = attrs.get(id(look))
-            if found is None:
-                found = attrs[id(look)] = ([None] * ncols, [None] * ncols, {})
-            plain_s, centred_s, number_s = found
-            places = trow.places
+            pieces = looks.get(id(look))
+            if pieces is None:
+                pieces = looks[id(look)] = _Pieces(ncols)
+            blanks, texts, styles = pieces.blanks, pieces.texts, pieces.numbers
+            places, num_places = trow.places, trow.num_places
+            cells = [refs[0]]
             for c in columns:
                 v = values[c]
                 t = type(v)
-                if t is str and v:
-                    attr = centred_s[c]
-                    if attr is None:
-                        attr = centred_s[c] = style(look[1][c])
-                    if len(v) > _XLSX_STRMAX // 2 or _XML_WORK.search(v):
-                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is>{_inline_text(v)}</is></c>')
-                    else:
-                        out.append(f'<c r="{letters[c]}{number}"{attr} t="inlineStr"><is><t>{v}</t></is></c>')
-                elif v is None or t is str:
-                    attr = plain_s[c]
-                    if attr is None:
-                        attr = plain_s[c] = style(look[0][c])
-                    out.append(f'<c r="{letters[c]}{number}"{attr}/>')
-                elif t is Decimal and v.is_finite():
-                    if counted[c]:
-                        digits = 0
-                    elif places is not None and by_row[c]:
-                        digits = places
-                    else:
-                        digits = _places(v)
-                        if num_kinds[c] == "num":
-                            digits = max(digits, trow.num_places.get(c, 0))
-                    attr = number_s.get((c, digits))
-                    if attr is None:
-                        fmt = self.format_of(trow, c, look[2], _num_format(digits, num_kinds[c]))
-                        attr = number_s[(c, digits)] = style(fmt)
-                    out.append(f'<c r="{letters[c]}{number}"{attr}><v>{float(v):.16G}</v></c>')
+                if t is not str:
+                    if v is None:
+                        piece = blanks[c]
+                        if piece is None:
+                            piece = blanks[c] = f'"{style(look[0][c])}/>{nexts[c]}'
+                        cells.append(piece)
+                        continue
+                    if t is Decimal:
+                        text = str(v)
+                        figure = figures[c].get(text)
+                        if figure is None and text not in figures[c]:
+                            figure = figures[c][text] = _figure(v, text, nexts[c])
+                        if figure is not None:
+                            if counted[c]:
+                                digits = 0
+                            elif places is not None and by_row[c]:
+                                digits = places
+                            else:
+                                digits = figure[0]
+                                if num[c]:
+                                    digits = max(digits, num_places.get(c, 0))
+                            attr = styles[c].get(digits)
+                            if attr is None:
+                                fmt = self.format_of(trow, c, look[2], _num_format(digits, num_kinds[c]))
+                                attr = styles[c][digits] = f'"{style(fmt)}'
+                            cells.append(attr + figure[1])
+                            continue
+                    if not isinstance(v, str):
+                        cells.append(self._other('"', trow, c, v, look, style) + nexts[c])
+                        continue
+                    v = str.__str__(v)  # a str enum: its text, as _other would write it
+                if v:
+                    piece = texts[c].get(v)
+                    if piece is None:
+                        attr = pieces.centred[c]
+                        if attr is None:
+                            attr = pieces.centred[c] = style(look[1][c])
+                        if len(v) <= _XLSX_STRMAX // 2 and _plain_xml(v):
+                            piece = f'"{attr} t="inlineStr"><is><t>{v}</t></is></c>{nexts[c]}'
+                        else:
+                            piece = f'"{attr} t="inlineStr"><is>{_inline_text(v)}</is></c>{nexts[c]}'
+                        if len(v) <= _KEPT_TEXT:
+                            texts[c][v] = piece
+                    cells.append(piece)
                 else:
-                    out.append(self._other(f'<c r="{letters[c]}{number}"', trow, c, v, look, style))
+                    piece = blanks[c]
+                    if piece is None:
+                        piece = blanks[c] = f'"{style(look[0][c])}/>{nexts[c]}'
+                    cells.append(piece)
+            out.append(number.join(cells))
             out.append("</row>")
             if len(out) > 4096:
                 ws.fh.write("".join(out))
@@ -733,6 +860,46 @@ class _Body:
             fmt = self.format_of(trow, c, numbers, _DATETIME_FORMAT if isinstance(v, datetime) else _DATE_FORMAT)
             return f"{cell}{style(fmt)}><v>{self.sheet.ws._convert_date_time(v):.16G}</v></c>"
         return f'{cell}{style(plain[c])} t="inlineStr"><is>{_inline_text(str(v))}</is></c>'
+
+
+class _Pieces:
+    """What follows a cell's reference in one row look of a streamed table, per column (see
+    :meth:`_Body.stream`): the blank cell, the style of text cells and the cell of each text
+    kept, the style attribute of a number by its decimals."""
+
+    __slots__ = ("blanks", "centred", "texts", "numbers")
+
+    def __init__(self, ncols: int):
+        self.blanks: list[str | None] = [None] * ncols
+        self.centred: list[str | None] = [None] * ncols
+        self.texts: list[dict[str, str]] = [{} for _ in range(ncols)]
+        self.numbers: list[dict[int, str]] = [{} for _ in range(ncols)]
+
+
+#: Texts up to this long are kept with their cells (names, units, statuses repeat); longer
+#: ones (进展情况) are mostly written once.
+_KEPT_TEXT = 100
+
+
+def _figure(d: Decimal, text: str, after: str) -> tuple[int, str] | None:
+    """(places, ``><v>…</v></c>`` and ``after``) of a number cell whose value is ``d`` and
+    ``str(d)`` is ``text``; None when ``d`` is not finite (:func:`_places` from the same text)."""
+    if not d.is_finite():
+        return None
+    if "E" in text:
+        places = places_of(d)
+    else:
+        dot = text.find(".")
+        places = 0 if dot < 0 else len(text) - dot - 1
+    return places, f"><v>{float(d):.16G}</v></c>{after}"
+
+
+def _plain_xml(text: str) -> bool:
+    """Whether ``text`` goes into the XML as it is (nothing :data:`_XML_WORK` finds), answered
+    by str methods: a printable text holds no control character, no non-character and no
+    whitespace but the ASCII space. False means "look closer" (:func:`_inline_text`)."""
+    return (text.isprintable() and "&" not in text and "<" not in text and ">" not in text
+            and "_x" not in text and text[:1] != " " and text[-1:] != " ")
 
 
 #: Text that needs more than copying into the XML: markup characters, control characters
@@ -862,6 +1029,8 @@ def _lines(text: str, width: float) -> int:
 
 def _lines_in(text: str, room: float) -> int:
     """Lines a wrapped text takes with ``room`` units for text on each line."""
+    if not text.isascii() and _one_line_common().fullmatch(text):  # one line, Chinese mostly: counted
+        return max(1, math.ceil((2 * len(text) - len(text.encode("ascii", "ignore"))) / room))
     lines = text.splitlines()
     if len(lines) == 1:
         return max(1, math.ceil(_width(lines[0]) / room))

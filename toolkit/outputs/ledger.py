@@ -53,19 +53,21 @@ def _ledger_cols() -> list[_Col]:
 _LEDGER_FIGURES = {8: "target", 11: "value", 12: "base", 13: "last_year"}
 
 
-def _ledger_row(ind: Indicator, row: ResultRow | None,
-                aligned: dict[tuple[str, str], int] | None = None) -> _Row:
+def _ledger_rows(ind: Indicator, rows: list[ResultRow], aligned: dict[tuple[str, str], int]) -> list[_Row]:
+    """The ledger rows of one indicator: one per result row, or one with the registry's figures
+    when it has none. What comes from the indicator is looked up once for all its rows."""
     head = [ind.task_no, ind.task, ind.lead, ind.co, ind.code, ind.name, ind.kind, ind.unit]
-    if row is None:
-        return _Row(head + [ind.target, ind.due_text or ind.due] + [None] * 15,
-                    places=ind.decimals)
     due: object = ind.due_text or ind.due
-    places = {c: (aligned or {}).get((ind.code, name), 0) for c, name in _LEDGER_FIGURES.items()}
-    return _Row(head + [
-        row.target, due, row.unit, row.value, row.base, row.last_year, row.state, row.completion,
+    if not rows:
+        return [_Row(head + [ind.target, due] + [None] * 15, places=ind.decimals)]
+    # the same decimals for every row of the indicator (only ever read)
+    places = {c: aligned.get((ind.code, name), 0) for c, name in _LEDGER_FIGURES.items()}
+    decimals = ind.decimals
+    return [_Row([
+        *head, row.target, due, row.unit, row.value, row.base, row.last_year, row.state, row.completion,
         row.ratio, row.time_progress, row.gap, row.yoy, row.status, row.progress, row.problems,
         row.next_steps, _remark(row),
-    ], places=ind.decimals, bold=row.is_total, shade=row.is_total, num_places=places)
+    ], places=decimals, bold=row.is_total, shade=row.is_total, num_places=places) for row in rows]
 
 
 def write_ledger(result: Standing, path: Path) -> Path:
@@ -75,26 +77,24 @@ def write_ledger(result: Standing, path: Path) -> Path:
 
     def build(book: _Book) -> None:
         cols = _ledger_cols()
-        by_code: dict[str, list[ResultRow]] = defaultdict(list)
+        # one pass over the rows: each category's rows by indicator, and the indicators in the
+        # order their rows come (the registry's, then any it does not list under the category)
+        mine: dict[tuple[str, str], list[ResultRow]] = defaultdict(list)
+        listed: dict[str, dict[str, Indicator]] = defaultdict(dict)
         for row in result.rows:
-            by_code[row.indicator.code].append(row)
+            ind = row.indicator
+            mine[(row.category, ind.code)].append(row)
+            listed[row.category].setdefault(ind.code, ind)
         aligned = _aligned_places(result.rows, *_LEDGER_FIGURES.values())
         for sheet, cat_title in _category_order(result):
             cat = result.registry.category(sheet)
             indicators = list(cat.indicators) if cat else []
             codes = {ind.code for ind in indicators}
             # Rows whose indicator is not in this registry category still get listed.
-            for row in result.rows_in(sheet):
-                if row.indicator.code not in codes:
-                    codes.add(row.indicator.code)
-                    indicators.append(row.indicator)
+            indicators += [ind for code, ind in listed[sheet].items() if code not in codes]
             rows: list[_Row] = []
             for ind in indicators:
-                mine = [r for r in by_code.get(ind.code, []) if r.category == sheet]
-                if mine:
-                    rows.extend(_ledger_row(ind, r, aligned) for r in mine)
-                else:
-                    rows.append(_ledger_row(ind, None))
+                rows += _ledger_rows(ind, mine.get((sheet, ind.code), []), aligned)
             sh = book.sheet(sheet, stream=True)
             sh.title(0, 0, len(cols) - 1, cat_title or sheet, {**_TITLE, "font_size": 13, "align": "left"})
             last = sh.table(1, cols, rows)

@@ -101,8 +101,11 @@ def write_summary(result: Standing, path: Path) -> Path:
         _submission_sheet(book, result)
         _ranking_sheet(book, result)
         _trend_sheet(book, result)
+        by_category: dict[str, list[ResultRow]] = defaultdict(list)  # Standing.rows_in, in one pass
+        for row in result.rows:
+            by_category[row.category].append(row)
         for sheet, cat_title in _category_order(result):
-            _summary_category_sheet(book, result, sheet, cat_title)
+            _summary_category_sheet(book, result, sheet, cat_title, by_category[sheet])
 
     return _write_xlsx(target, f"{title}（{result.round.name}）", settings.issuer, build)
 
@@ -435,15 +438,18 @@ def _submission_sheet(book: _Book, result: Standing) -> None:
 def _summary_remark(row: ResultRow) -> str:
     """备注 of a category sheet: a 比率 row's count and base beside its rate (``1,816/2,124``),
     missing parts and late returns."""
-    return "；".join(x for x in (_base_text(row), _remark(row)) if x)
+    base, remark = _base_text(row), _remark(row)
+    return f"{base}；{remark}" if base and remark else base or remark
 
 
-def _summary_category_sheet(book: _Book, result: Standing, sheet: str, cat_title: str) -> None:
+def _summary_category_sheet(book: _Book, result: Standing, sheet: str, cat_title: str,
+                            rows_here: list[ResultRow]) -> None:
+    """One category: its headline rows, each 合计 with its units beneath (``rows_here``: the
+    category's rows, :meth:`Standing.rows_in`)."""
     sh = book.sheet(sheet, stream=True)
     cols = _CAT_COLS
     sh.title(0, 0, len(cols) - 1, cat_title or sheet, {**_TITLE, "font_size": 13, "text_wrap": True},
              height=36)
-    rows_here = result.rows_in(sheet)
     aligned = _aligned_places(rows_here, "target", "value")
     headline = result.headline_in(sheet)
     table: list[_Row] = []
