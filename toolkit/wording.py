@@ -601,6 +601,9 @@ def _unit_forms(value: Decimal, unit: str) -> list[tuple[Decimal, str]]:
     return forms
 
 
+_CLAUSE_MARK_RE = re.compile(r"[，,；;。！？\n]")  # a passage of more than one clause
+
+
 class Passage:
     """A department's 进展情况 that may take in the generated figure saying the same thing.
 
@@ -614,10 +617,17 @@ class Passage:
     """
 
     def __init__(self, text: str, *, generated: bool = False):
-        self.text = tidy_punctuation((text or "").strip())
+        self.text, settled = _tidied((text or "").strip())
+        #: ``text`` is a text :func:`tidy_punctuation` leaves as it is (it need not be tidied again)
+        self.tidied = settled
         self.generated = generated
         self._inserts: dict[int, list[str]] = {}
         self._suffix: list[str] = []
+
+    @property
+    def settled(self) -> bool:
+        """Whether :meth:`render` gives a text :func:`tidy_punctuation` leaves as it is."""
+        return self.tidied and not self._inserts and not self._suffix
 
     def render(self) -> str:
         if not self._inserts and not self._suffix:
@@ -639,6 +649,8 @@ class Passage:
 
     def _anchor(self, forms: list[tuple[Decimal, str]]) -> tuple[int, int] | None:
         """(start, end) of the quantity in this passage, outside brackets and quotes."""
+        if not any(unit and unit in self.text for _, unit in forms):
+            return None  # not written in any of its units (most passages: no need to find their figures)
         for start, end, number in _numbers(self.text, words=True):  # 一个工作日 is 1个工作日
             for value, unit in forms:
                 if unit and number == value and self.text.startswith(unit, end) and not _depth(self.text, start):
@@ -663,15 +675,16 @@ class Passage:
                 return None
         return len(text)
 
-    def absorb(self, clause: str, value, unit: str = "", *, strict: bool = False) -> bool:
+    def absorb(self, clause: str, value, unit: str = "", *, strict: bool = False, settled: bool = False) -> bool:
         """Take in ``clause`` (the generated wording of ``value``); False when it says something else.
 
         ``strict`` (for a passage written about another indicator) also wants the two
         characters before the number to agree (``人工造林19.83万亩`` in both), so that
-        an equal number about something else is not taken for it.
+        an equal number about something else is not taken for it. ``settled``: the caller
+        knows ``clause`` to be a text :func:`tidy_punctuation` leaves as it is (:attr:`settled`).
         """
         number = _dec(value)
-        clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
+        clause = (clause if settled else tidy_punctuation((clause or "").strip())).rstrip("。；")
         if number is None or not clause or not self.text:
             return False
         figures = _numbers(clause)
@@ -718,21 +731,22 @@ class Passage:
         """Whether the passage is one clause whose only figure is ``value`` (``灵宝市完成人工造林5.62万亩。``)."""
         number = _dec(value)
         body = self.text.rstrip("。！？；")
-        if number is None or not body or re.search(r"[，,；;。！？\n]", body):
+        if number is None or not body or _CLAUSE_MARK_RE.search(body):
             return False
         figures = _numbers(body)
         forms = _unit_forms(number, unit.strip()) if unit.strip() else [(number, "")]
         return len(figures) == 1 and any(figures[0][2] == v for v, _ in forms)
 
-    def continue_with(self, clause: str) -> bool:
+    def continue_with(self, clause: str, *, settled: bool = False) -> bool:
         """Run ``clause`` on from the last sentence when both name the same subject.
 
         ``灵宝市现代农业产业园项目全面开工`` + ``灵宝市现代农业产业园项目已累计完成投资19.87亿元``
         → ``灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元``; and a long subject
         ending like a name (…工程, …项目) is said once: ``国道209…新建工程累计完成投资约5.81亿元…``
         + ``国道209…新建工程年度累计完成投资约0.776亿元…`` → ``…，年度累计完成投资约0.776亿元…``.
+        ``settled`` as for :meth:`absorb`.
         """
-        clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
+        clause = (clause if settled else tidy_punctuation((clause or "").strip())).rstrip("。；")
         text = self.render()
         if clause[:4] not in text:
             return False  # the last sentence cannot open with it either (most clauses)
