@@ -519,11 +519,11 @@ def lag_table(result: Standing, values_of: Values = placeholders) -> Table:
     for item in result.lagging:
         ind = item.row.indicator
         targets = item.lagging_parts if item.hidden else [item.row]
+        task, lead = _task_title([ind]), ind.lead or "、".join(ind.reporters)  # once for the units behind
         for row in targets:
             name = ind.name if not item.hidden else f"{ind.name}（{short_unit_name(row.unit)}）"
-            rows.append([str(len(rows) + 1), _task_title([ind]), name, _completion_cell(row),
-                         _against_cell(row, values_of), _gap_cell(result, row, values_of),
-                         ind.lead or "、".join(ind.reporters)])
+            rows.append([str(len(rows) + 1), task, name, _completion_cell(row),
+                         _against_cell(row, values_of), _gap_cell(result, row, values_of), lead])
     return Table(LAG_COLUMNS, LAG_WIDTHS, rows)
 
 

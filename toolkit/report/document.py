@@ -657,10 +657,12 @@ def _table_rows(twips: list[int], style_id: str, fonts: tuple[str, str], rows: l
                  opening(width, '<w:jc w:val="left"/>', fonts[1])) for width in twips]  # long text from the left
     closing = "</w:t></w:r></w:p></w:tc>"
     for r, values in enumerate(rows, start=first):
+        whole = "".join(values)  # a row's cells looked at at once: most hold nothing to escape
+        plain = not ("&" in whole or "<" in whole or ">" in whole or _XML_ILLEGAL.search(whole))
         cells = ["<w:tr><w:trPr><w:tblHeader/></w:trPr>" if r == 0 else "<w:tr>"]
         for (head, short, long), value in zip(openings, values, strict=True):
             cells.append(head if r == 0 else long if len(value) > 8 else short)
-            cells.append(_xml_text(value))
+            cells.append(value if plain else _xml_text(value))
             cells.append(closing)
         cells.append("</w:tr>")
         yield "".join(cells)
@@ -792,8 +794,13 @@ def _write_body(out, skeleton: str, children: list, deferred: Sequence[tuple], n
         for match in _ROWS_MARK_RE.finditer(text):
             out.write(text[at:match.start()].encode("utf-8"))
             twips, style_id, fonts, rows = deferred[int(match.group(1))]
+            batch: list[str] = []  # rows written some hundreds at a time (the compressor's calls add up)
             for piece in _table_rows(twips, style_id, fonts, rows, 1):
-                out.write(piece.encode("utf-8"))
+                batch.append(piece)
+                if len(batch) == 200:
+                    out.write("".join(batch).encode("utf-8"))
+                    batch.clear()
+            out.write("".join(batch).encode("utf-8"))
             at = match.end()
         out.write(text[at:].encode("utf-8"))
     out.write(skeleton[found.end():].encode("utf-8"))
