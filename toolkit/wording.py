@@ -301,15 +301,10 @@ def validate_phrase(text: str) -> list[str]:
 
 
 def _render(template: str, values: dict[str, str]) -> str:
-    out: list[str] = []
-    for text, name in _pieces(template):
-        if name:
-            if name not in values:
-                raise _Missing(name)
-            out.append(values[name])
-        else:
-            out.append(text)
-    return "".join(out)
+    try:
+        return "".join([values[name] if name else text for text, name in _pieces(template)])
+    except KeyError as missing:
+        raise _Missing(missing.args[0]) from None
 
 
 @lru_cache(maxsize=1024)
@@ -890,6 +885,11 @@ def join_clauses(parts: list[str]) -> str:
                 _add_sentences(closed, seen, out, keys, done)
     kept = _drop_subsumed(out, keys)
     joined = "".join(kept)
-    if settled and all(_seam_settled(a[-1:] + b[:1]) for a, b in zip(kept, kept[1:], strict=False)):
+    if settled:  # and every two sentences meet well (_seam_settled; a kept sentence is never empty)
+        for a, b in zip(kept, kept[1:], strict=False):
+            if b[0] == "." or (a[-1] in _MARKS_MEETING and b[0] in _MARKS_MEETING):
+                settled = False
+                break
+    if settled:
         return joined  # what tidy_punctuation would return: nothing in it for any rule to act on
     return tidy_punctuation(joined)
