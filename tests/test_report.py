@@ -602,3 +602,62 @@ def test_converts_to_pdf(docx_path, tmp_path):
                               timeout=60, check=True).stdout
         assert "重点工作进展情况报告" in text
         assert re.search(r"—\s*1\s*—", text)
+
+
+# -- fast paths of the document: the same XML as python-docx and lxml make ------------------
+
+
+def test_plain_paragraphs_are_written_as_python_docx_writes_them(tmp_path):
+    from toolkit.report.document import (
+        STYLE_BODY,
+        STYLE_HEADING1,
+        STYLE_HEADING2,
+        STYLE_TITLE,
+        _open,
+        _save_atomic,
+        _Writer,
+    )
+
+    doc = _open(None)
+    w = _Writer(doc)
+    texts = ["", "一、正文", "A&B <c> “引号” 'x' ]]> 5>3", "控制\x01字符\x0b\ufffe删去", "长" * 5000, "a\tb", "两\n行"]
+    for style in (STYLE_BODY, STYLE_TITLE, STYLE_HEADING1, STYLE_HEADING2):
+        for text in texts:
+            w.paragraph(text, style)
+            w._python_docx_paragraph(text, style)
+    _save_atomic(doc, tmp_path / "r.docx", w.deferred)
+    xml = zipfile.ZipFile(tmp_path / "r.docx").read("word/document.xml").decode("utf-8")
+    body = xml[xml.index("<w:body>") + len("<w:body>"):xml.index("<w:sectPr")]
+    paragraphs = re.findall(r"<w:p>.*?</w:p>|<w:p/>", body, re.S)
+    assert len(paragraphs) == 2 * 4 * len(texts)
+    for fast, plain in zip(paragraphs[::2], paragraphs[1::2], strict=True):
+        assert fast == plain
+    assert "DUCHA-" not in xml
+
+
+def test_table_rows_with_nothing_to_escape_are_written_as_cells_escaped_one_by_one():
+    from toolkit.report.document import _table_rows, _xml_text
+
+    rows = [["1", "重点工作", "指标名称很长很长很长", "23.33%"], ["2", "A&B", "<x>", "控制\x01"], ["3", "", "甲", "乙"]]
+    fast = list(_table_rows([100, 200, 300, 400], "S", ("F1", "F2"), rows, 1))
+    for row, xml in zip(rows, fast, strict=True):
+        for value in row:
+            assert f'preserve">{_xml_text(value)}</w:t>' in xml
+    assert "A&amp;B" in fast[1] and "&lt;x&gt;" in fast[1] and "\x01" not in fast[1]
+
+
+def test_the_chart_is_the_one_drawn_with_the_layout_engine_tight_layout_leaves(tmp_path, monkeypatch):
+    from toolkit import charts
+
+    if charts.find_cjk_font() is None:
+        pytest.skip("no font with Chinese glyphs")
+    from matplotlib.figure import Figure
+
+    bars = [charts.Bar("一、创新驱动", D("42.5"), D("33.33")), charts.Bar("二、稳中求进", D("20"), D("33.33"))]
+    quick = charts.progress_chart(bars, tmp_path / "quick.png")
+    kept = Figure.set_layout_engine
+    monkeypatch.setattr(Figure, "set_layout_engine",
+                        lambda self, layout=None, **kw: None if layout is None else kept(self, layout, **kw))
+    plain = charts.progress_chart(bars, tmp_path / "plain.png")
+    assert quick is not None and plain is not None
+    assert quick.read_bytes() == plain.read_bytes()

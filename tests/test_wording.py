@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -519,3 +520,118 @@ def test_different_subjects_are_not_joined(first, second):
     passage = Passage(first)
     assert not passage.continue_with(second)
     assert passage.render() == first
+
+
+# -- the fast paths a province's report takes give what the plain definitions give ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from toolkit import wording  # noqa: E402
+from toolkit.formatting import places_of  # noqa: E402
+
+_PLAIN_NUMBER = re.compile(r"(?<![0-9A-Za-z.])[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z]|\.[0-9])")
+_DIGITS = wording._CN_DIGITS
+_PLAIN_CN_NUMBER = re.compile(
+    f"(?<![第{_DIGITS}十百千两〇])[{_DIGITS}十两〇][{_DIGITS}十百千两〇]*(?=[{wording._CN_MEASURES}])")
+
+
+@settings(max_examples=3000)
+@given(st.text(alphabet="0123456789.aZ第一二十百千两〇个亩万，。中", max_size=14))
+def test_figures_are_found_where_the_look_back_first_patterns_find_them(text):
+    assert [m.span() for m in wording._NUMBER.finditer(text)] == [m.span() for m in _PLAIN_NUMBER.finditer(text)]
+    assert [m.span() for m in wording._CN_NUMBER.finditer(text)] == [
+        m.span() for m in _PLAIN_CN_NUMBER.finditer(text)]
+
+
+_TIDY_MARKS = "已备案59家０１％．.。，,、；;：:！!？?()（）” 　\t\nab中"
+
+
+def _rules_find_something(text: str) -> bool:
+    """Whether any rule of tidy_punctuation has something to act on, its hints asked one by one."""
+    w = wording
+    return bool(w._ODD_CHARS_RE.search(text) or "．" in text or " " in text or "\t" in text or "\u3000" in text
+                or "," in text or ":" in text or "." in text or w._END_HINT_RE.search(text)
+                or "，，" in text or "、、" in text or "；；" in text)
+
+
+@settings(max_examples=3000)
+@given(st.text(alphabet=_TIDY_MARKS, max_size=16))
+def test_a_sentence_is_settled_at_once_only_when_no_rule_has_anything_to_do(text):
+    quick = not wording._LONE_MARK_RE.search(text) and not wording._marks_meet(text)
+    if "！" in text or "？" in text:  # (left to the rules themselves)
+        assert not quick
+    else:
+        assert quick == (not _rules_find_something(text))
+    if wording._HAN_RE.search(text):
+        assert wording._tidied.__wrapped__(text) == ((text, True) if quick else wording._tidied.__wrapped__(text))
+        if quick:
+            assert tidy_punctuation(text) == text
+
+
+@given(st.text(alphabet="好。。！？”）a", max_size=14))
+def test_sentences_cut_at_each_stop_found_directly_as_the_pattern_cuts(text):
+    plain = re.split(r"(?<=[。！？])(?![”’」』）)》。！？])", text)
+    assert wording._sentences(text) == plain
+    assert wording._sentences(text.replace("！", "").replace("？", "")) == re.split(
+        r"(?<=[。！？])(?![”’」』）)》。！？])", text.replace("！", "").replace("？", ""))
+
+
+_DECIMALS = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=-10**9, max_value=10**9),
+    st.builds(lambda i, e: D(i).scaleb(e), st.integers(-10**8, 10**8), st.integers(-8, 8)),
+    st.sampled_from([D("-0"), D("-0.00"), D("0E-7"), D("1E+3"), D("12345678901234567890.5"), D("1E+30")]),
+)
+
+
+@settings(max_examples=3000)
+@given(_DECIMALS, st.integers(0, 6))
+def test_padded_percentages_are_the_rounded_ones(value, places):
+    def outcome(f, *args):
+        try:
+            return f(*args)
+        except ArithmeticError as exc:  # a figure too long for the context: the same error either way
+            return type(exc)
+
+    assert outcome(wording._shown_pct, value, places) == outcome(format_pct, value, max(places, places_of(value)))
+    assert outcome(wording._count_text, value) == outcome(format_count, value)
+
+
+@settings(max_examples=1000)
+@given(st.sampled_from(["累计", "增速", "比率", "上限", "下限"]), _DECIMALS, st.integers(0, 4))
+def test_a_gap_is_said_as_the_shown_figure_says_it(kind, gap, decimals):
+    from toolkit.indicators import shown
+
+    row = make(kind=kind, unit="%", target="50", decimals=decimals, value="40", completion="50",
+               time_progress="33.33", ratio="40", gap=str(gap))
+    diff = wording._difference(row)
+    assert diff is not None
+    value, _, points = diff
+    values = placeholders(row)
+    if points:
+        nonzero = D(0) if value != 0 else None
+        plain = wording.format_number(shown(abs(value), max(decimals, places_of(value)), above=nonzero))
+        assert values["差距"] == plain
+
+
+@pytest.mark.parametrize(("host", "clause", "value", "unit"), [
+    ("累计完成投资435.5亿元。", "累计完成投资435.5亿元，占年度计划的47.82%", "435.5", "亿元"),
+    ("新增公办学位七十个，进展顺利。", "卢氏县新增公办学位70个，完成全年300个目标任务的23.33%", "70", "个"),
+    ("完成人工造林5.62万亩。", "灵宝市完成人工造林5.62万亩，低于序时进度3.00个百分点", "5.62", "万亩"),
+    ("完成人工造林56200亩。", "灵宝市完成人工造林5.62万亩", "5.62", "万亩"),
+])
+def test_a_passage_told_its_clause_is_tidied_takes_it_in_as_one_not_told(host, clause, value, unit):
+    told, asked = Passage(host), Passage(host)
+    generated = Passage(clause, generated=True)
+    assert generated.tidied and generated.settled
+    assert told.absorb(generated.text, D(value), unit, settled=True) == asked.absorb(clause, D(value), unit)
+    assert told.render() == asked.render()
+    first, second = Passage("灵宝市现代农业产业园项目全面开工"), Passage("灵宝市现代农业产业园项目全面开工")
+    follow = Passage("灵宝市现代农业产业园项目已累计完成投资19.87亿元")
+    assert first.continue_with(follow.render(), settled=follow.settled) == second.continue_with(follow.render())
+    assert first.render() == second.render() and not first.settled
+
+
+def test_a_passage_not_tidied_as_it_came_is_not_said_to_be():
+    passage = Passage("完成投资 5 亿元,进展顺利")
+    assert not passage.tidied and passage.text == "完成投资5亿元，进展顺利"

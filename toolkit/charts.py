@@ -167,6 +167,7 @@ def progress_chart(items: Iterable[Bar | tuple], path: Path | str, *, title: str
                     "安装 Noto Sans CJK SC、思源黑体、黑体或宋体等中文字体后重新生成即可。", where)
         return None
 
+    from matplotlib import rcParams
     from matplotlib.artist import Artist
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
@@ -212,6 +213,11 @@ def progress_chart(items: Iterable[Bar | tuple], path: Path | str, *, title: str
     if title:
         fig.suptitle(title, fontproperties=prop)
     fig.tight_layout(rect=(0, 9 / height_mm, 1, 1))
+    # tight_layout leaves a placeholder layout engine behind, for which savefig draws the whole
+    # figure once more before it draws it into the PNG (the same pixels: the layout is done).
+    # None means no engine unless the rc settings ask for an automatic layout.
+    if not rcParams["figure.autolayout"] and not rcParams["figure.constrained_layout.use"]:
+        fig.set_layout_engine(None)
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

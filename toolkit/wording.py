@@ -161,7 +161,35 @@ def _difference(row: ResultRow) -> tuple[Decimal, str, bool] | None:
 def _shown_pct(value: Decimal, decimals: int) -> str:
     """A percentage as shown: the row's places, or the more places the figure carries (99.5 for a
     row not done whose 小数位数 is 0: see toolkit.indicators.shown)."""
+    if type(value) is Decimal and value.is_finite():
+        text = _padded(value, decimals)
+        if text is not None:
+            return text
     return format_pct(value, max(decimals, places_of(value)))
+
+
+def _padded(value: Decimal, places: int) -> str | None:
+    """A finite ``value`` as :func:`format_pct` shows it with ``max(places, its own places)``
+    (which never rounds): its digits, zeros added up to ``places``, never ``-0``. None for a
+    figure of more than 20 characters (the caller takes the general way, which may need a wider
+    context). A report says tens of thousands of percentages: the general way costs 4 times more."""
+    if not value:
+        value = value.copy_abs()
+    text = format(value, "f")
+    if len(text) > 20:
+        return None
+    point = text.find(".")
+    have = len(text) - point - 1 if point >= 0 else 0
+    if have < places:
+        text = (text if point >= 0 else text + ".") + "0" * (places - have)
+    return text
+
+
+def _count_text(value: object) -> str:
+    """:func:`format_count`, a finite Decimal (the usual figure) formatted without the detours."""
+    if type(value) is Decimal and value.is_finite():
+        return "0" if not value else format(value.normalize(), "f")
+    return format_count(value)
 
 
 def _yoy_phrase(yoy: Decimal, decimals: int, points: bool = False) -> str:
@@ -176,8 +204,12 @@ def _yoy_phrase(yoy: Decimal, decimals: int, points: bool = False) -> str:
 
 def is_need(ind) -> bool:
     """Whether a 累计 indicator's name names a need, plan or application (专项债券资金需求)."""
-    name = ind.name or ""
-    return ind.kind == "累计" and any(w in name for w in NEED_WORDS) and not any(w in name for w in DONE_WORDS)
+    return ind.kind == "累计" and _names_need(ind.name or "")
+
+
+@lru_cache(maxsize=4096)  # the report asks it of every unit's row of an indicator
+def _names_need(name: str) -> bool:
+    return any(w in name for w in NEED_WORDS) and not any(w in name for w in DONE_WORDS)
 
 
 def _against_target(kind: str, diff: Decimal, magnitude: str, measure: str, target: str, unit: str) -> tuple[str, str]:
@@ -207,14 +239,13 @@ def placeholders(row: ResultRow) -> dict[str, str]:
         "单位名称": row.unit,
         "计量单位": ind.unit or "",
     }
-    counts = {"本期完成": row.value, "年度目标": row.target, "基数": row.base, "上年同期": row.last_year}
-    for key, value in counts.items():
+    for key, value in (("本期完成", row.value), ("年度目标", row.target), ("基数", row.base),
+                       ("上年同期", row.last_year)):
         if value is not None:
-            text = format_count(value)  # '' exactly when it is no number
+            text = _count_text(value)  # '' exactly when it is no number
             if text:
                 out[key] = text
-    pcts = {"完成率": row.completion, "比率": row.ratio, "同比": row.yoy}
-    for key, value in pcts.items():
+    for key, value in (("完成率", row.completion), ("比率", row.ratio), ("同比", row.yoy)):
         if value is not None and _dec(value) is not None:
             out[key] = _shown_pct(value, dec)
     if row.time_progress is not None:  # one quantity for the round: always two places
@@ -226,10 +257,15 @@ def placeholders(row: ResultRow) -> dict[str, str]:
     if diff is not None:
         value, against, points = diff
         if points:
-            nonzero = Decimal(0) if value != 0 else None  # never "低于目标0.00个百分点" when it is not equal
-            magnitude = format_number(shown(abs(value), max(dec, places_of(value)), above=nonzero))
+            # at its own places or more it is never rounded (to 0 say), so shown() is _padded's
+            quick = _padded(abs(value), dec) if type(value) is Decimal and value.is_finite() else None
+            if quick is not None:
+                magnitude = quick
+            else:
+                nonzero = Decimal(0) if value != 0 else None  # never "低于目标0.00个百分点" when it is not equal
+                magnitude = format_number(shown(abs(value), max(dec, places_of(value)), above=nonzero))
         else:
-            magnitude = format_count(abs(value))
+            magnitude = _count_text(abs(value))
         measure = "个百分点" if points else (ind.unit or "")
         if Decimal(magnitude) == 0:
             out["比较"] = "等于"
@@ -265,15 +301,10 @@ def validate_phrase(text: str) -> list[str]:
 
 
 def _render(template: str, values: dict[str, str]) -> str:
-    out: list[str] = []
-    for text, name in _pieces(template):
-        if name:
-            if name not in values:
-                raise _Missing(name)
-            out.append(values[name])
-        else:
-            out.append(text)
-    return "".join(out)
+    try:
+        return "".join([values[name] if name else text for text, name in _pieces(template)])
+    except KeyError as missing:
+        raise _Missing(missing.args[0]) from None
 
 
 @lru_cache(maxsize=1024)
@@ -317,15 +348,16 @@ def describe(row: ResultRow, *, default: bool = False, values: dict[str, str] | 
     ind = row.indicator
     if values is None:
         values = placeholders(row)
+    phrase = ind.phrase.strip() if ind.phrase else ""
     candidates: list[str] = []
-    if ind.phrase and ind.phrase.strip() and not default:
-        candidates.append(ind.phrase.strip())
+    if phrase and not default:
+        candidates.append(phrase)
     kind = ind.kind if ind.kind in DEFAULT_PHRASES else "累计"
     candidates.append(NEED_PHRASE if is_need(ind) else DEFAULT_PHRASES[kind])
     candidates.extend(_FALLBACKS.get(kind, ()))
     text = used = ""
     for template in candidates:
-        is_default = template != (ind.phrase or "").strip()
+        is_default = template != phrase
         try:
             text = _tidy(_render(template, _default_values(kind, values) if is_default else values))
         except _Missing:
@@ -346,7 +378,10 @@ _NODE_WORDING = {"推进中": "正在推进", "未启动": "尚未启动"}
 
 
 def _default_values(kind: str, values: dict[str, str]) -> dict[str, str]:
-    """Placeholder values as the default wordings want them (a clerk's template gets them raw)."""
+    """Placeholder values as the default wordings want them (a clerk's template gets them raw):
+    ``values`` itself when they need no change (read it only)."""
+    if values.get("比较") != "等于" and (kind != "节点" or values.get("完成状态") not in _NODE_WORDING):
+        return values
     out = dict(values)
     if kind == "节点" and out.get("完成状态") in _NODE_WORDING:
         out["完成状态"] = _NODE_WORDING[out["完成状态"]]
@@ -390,6 +425,8 @@ def _tidied(text: str) -> tuple[str, bool]:
     # character; its hint opens with a rare one, on the reversed text where the rule looks back.
     if not text or not _HAN_RE.search(text):
         return text, False
+    if not _LONE_MARK_RE.search(text) and not _marks_meet(text):
+        return text, True  # most sentences (one scan and a look at each 。 instead of a dozen hints)
     found = False
     odd = _ODD_CHARS_RE.search(text)  # no rule before the half marks' makes one of these
     if odd and _FULL_WIDTH_RE.search(text):
@@ -418,6 +455,24 @@ def _tidied(text: str) -> tuple[str, bool]:
     if "，，" in text or "、、" in text or "；；" in text:
         text, found = _DOUBLED_RE.sub(r"\1", text), True
     return text, not found
+
+
+#: Every character some rule of :func:`_tidied` acts on alone (its hints look for no other).
+_LONE_MARK_RE = re.compile("[０-９％．,:();?!. \t\u3000]")
+
+
+def _marks_meet(text: str) -> bool:
+    """Whether two marks that a rule of :func:`_tidied` merges or drops meet in ``text`` (``，。``
+    ``。，`` ``。。`` ``，，``…); True for any ！ or ？ (rare: the rules look for themselves)."""
+    if "！" in text or "？" in text:
+        return True
+    last = len(text) - 1
+    at = text.find("。")
+    while at >= 0:
+        if (at and text[at - 1] in "，、；：,") or (at < last and text[at + 1] in "，、；。"):
+            return True
+        at = text.find("。", at + 1)
+    return "，，" in text or "、、" in text or "；；" in text
 
 
 _MARKS_MEETING = "，、；：。！？"  # two of these side by side may be merged or dropped
@@ -451,7 +506,11 @@ _AFTER_END_HINT_RE = re.compile("[。！？][，、；]")
 
 # -- one department's sentence taking in the generated figure ------------------------------
 
-_NUMBER = re.compile(r"(?<![0-9A-Za-z.])[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z]|\.[0-9])")
+# A figure: digits not run on from a name (PM2.5, 5G): (?<![0-9A-Za-z.])[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z]|\.[0-9]).
+# Written with its first digit ahead of the look back (over that digit and the one character before
+# it), the same matches: a pattern that opens with a character class skips to where one can start,
+# one that opens with a look back tries every character (a narrative scanned 3 times faster).
+_NUMBER = re.compile(r"[0-9](?<![0-9A-Za-z.][0-9])[0-9]*(?:\.[0-9]+)?(?![0-9A-Za-z]|\.[0-9])")
 _SCALES = (("亿", Decimal(10) ** 8), ("万", Decimal(10) ** 4))
 _OPEN = "（(《“‘「『〔【"
 _SHUT = "）)》”’」』〕】"
@@ -467,8 +526,8 @@ _UNIT_AFTER = re.compile(f"[^{re.escape(_NO_UNIT)}0-9]{{0,6}}")  # always matche
 #: A number in Chinese numerals counts as a figure only before one of these measure words
 #: (``一个工作日``, ``三千五百亩``), never as an ordinal (``第一批``) or in a word (``进一步``, ``统一``).
 _CN_MEASURES = "个项家人名所座条台次户亩万亿元吨"
-_CN_NUMBER = re.compile(
-    f"(?<![第{_CN_DIGITS}十百千两〇])[{_CN_DIGITS}十两〇][{_CN_DIGITS}十百千两〇]*(?=[{_CN_MEASURES}])"
+_CN_NUMBER = re.compile(  # (?<![第…〇])[…〇][…〇]*(?=[个…吨]), its first numeral ahead of the look back (see _NUMBER)
+    f"[{_CN_DIGITS}十两〇](?<![第{_CN_DIGITS}十百千两〇].)[{_CN_DIGITS}十百千两〇]*(?=[{_CN_MEASURES}])"
 )
 _CN_VALUES = {**{c: i for i, c in enumerate(_CN_DIGITS)}, "两": 2, "〇": 0}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -537,6 +596,9 @@ def _unit_forms(value: Decimal, unit: str) -> list[tuple[Decimal, str]]:
     return forms
 
 
+_CLAUSE_MARK_RE = re.compile(r"[，,；;。！？\n]")  # a passage of more than one clause
+
+
 class Passage:
     """A department's 进展情况 that may take in the generated figure saying the same thing.
 
@@ -550,10 +612,17 @@ class Passage:
     """
 
     def __init__(self, text: str, *, generated: bool = False):
-        self.text = tidy_punctuation((text or "").strip())
+        self.text, settled = _tidied((text or "").strip())
+        #: ``text`` is a text :func:`tidy_punctuation` leaves as it is (it need not be tidied again)
+        self.tidied = settled
         self.generated = generated
         self._inserts: dict[int, list[str]] = {}
         self._suffix: list[str] = []
+
+    @property
+    def settled(self) -> bool:
+        """Whether :meth:`render` gives a text :func:`tidy_punctuation` leaves as it is."""
+        return self.tidied and not self._inserts and not self._suffix
 
     def render(self) -> str:
         if not self._inserts and not self._suffix:
@@ -575,6 +644,8 @@ class Passage:
 
     def _anchor(self, forms: list[tuple[Decimal, str]]) -> tuple[int, int] | None:
         """(start, end) of the quantity in this passage, outside brackets and quotes."""
+        if not any(unit and unit in self.text for _, unit in forms):
+            return None  # not written in any of its units (most passages: no need to find their figures)
         for start, end, number in _numbers(self.text, words=True):  # 一个工作日 is 1个工作日
             for value, unit in forms:
                 if unit and number == value and self.text.startswith(unit, end) and not _depth(self.text, start):
@@ -599,15 +670,16 @@ class Passage:
                 return None
         return len(text)
 
-    def absorb(self, clause: str, value, unit: str = "", *, strict: bool = False) -> bool:
+    def absorb(self, clause: str, value, unit: str = "", *, strict: bool = False, settled: bool = False) -> bool:
         """Take in ``clause`` (the generated wording of ``value``); False when it says something else.
 
         ``strict`` (for a passage written about another indicator) also wants the two
         characters before the number to agree (``人工造林19.83万亩`` in both), so that
-        an equal number about something else is not taken for it.
+        an equal number about something else is not taken for it. ``settled``: the caller
+        knows ``clause`` to be a text :func:`tidy_punctuation` leaves as it is (:attr:`settled`).
         """
         number = _dec(value)
-        clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
+        clause = (clause if settled else tidy_punctuation((clause or "").strip())).rstrip("。；")
         if number is None or not clause or not self.text:
             return False
         figures = _numbers(clause)
@@ -654,21 +726,22 @@ class Passage:
         """Whether the passage is one clause whose only figure is ``value`` (``灵宝市完成人工造林5.62万亩。``)."""
         number = _dec(value)
         body = self.text.rstrip("。！？；")
-        if number is None or not body or re.search(r"[，,；;。！？\n]", body):
+        if number is None or not body or _CLAUSE_MARK_RE.search(body):
             return False
         figures = _numbers(body)
         forms = _unit_forms(number, unit.strip()) if unit.strip() else [(number, "")]
         return len(figures) == 1 and any(figures[0][2] == v for v, _ in forms)
 
-    def continue_with(self, clause: str) -> bool:
+    def continue_with(self, clause: str, *, settled: bool = False) -> bool:
         """Run ``clause`` on from the last sentence when both name the same subject.
 
         ``灵宝市现代农业产业园项目全面开工`` + ``灵宝市现代农业产业园项目已累计完成投资19.87亿元``
         → ``灵宝市现代农业产业园项目全面开工，已累计完成投资19.87亿元``; and a long subject
         ending like a name (…工程, …项目) is said once: ``国道209…新建工程累计完成投资约5.81亿元…``
         + ``国道209…新建工程年度累计完成投资约0.776亿元…`` → ``…，年度累计完成投资约0.776亿元…``.
+        ``settled`` as for :meth:`absorb`.
         """
-        clause = tidy_punctuation((clause or "").strip()).rstrip("。；")
+        clause = (clause if settled else tidy_punctuation((clause or "").strip())).rstrip("。；")
         text = self.render()
         if clause[:4] not in text:
             return False  # the last sentence cannot open with it either (most clauses)
@@ -705,11 +778,22 @@ def _sentences(text: str) -> list[str]:
     zero-width place would try a match at every character)."""
     out: list[str] = []
     at = 0
-    for match in _SENTENCE_END.finditer(text):
-        out.append(text[at:match.end()])
-        at = match.end()
+    if "！" in text or "？" in text:
+        for match in _SENTENCE_END.finditer(text):
+            out.append(text[at:match.end()])
+            at = match.end()
+    else:  # the usual text: its 。 looked up directly (_SENTENCE_END tests every character)
+        end = text.find("。") + 1
+        while end:
+            if text[end:end + 1] not in _NO_CUT:
+                out.append(text[at:end])
+                at = end
+            end = text.find("。", end) + 1
     out.append(text[at:])
     return out
+
+
+_NO_CUT = frozenset("”’」』）)》。！？")  # after 。, these keep the sentence going (see _SENTENCE_END)
 
 
 def _close(text: str) -> str:
@@ -727,18 +811,29 @@ def _close(text: str) -> str:
     return text + "。"
 
 
-def _add_sentences(text: str, seen: set[str], out: list[str]) -> None:
+def _add_sentences(text: str, seen: set[str], out: list[str], keys: list[str] | None = None,
+                   plain: bool = False) -> None:
+    """The sentences of ``text`` not ``seen`` yet, added to ``out`` (and their
+    :func:`_sentence_key` to ``keys``; ``plain``: ``text`` holds none of ``,();:``)."""
     for sentence in _sentences(text):
         sentence = sentence.strip()
-        key = sentence.rstrip(_ENDS + _CLOSERS)
+        key = sentence.rstrip(_KEY_ENDS)
         if not key or key in seen:
             continue
         seen.add(key)
         out.append(sentence)
+        if keys is not None:
+            keys.append(key if plain else _comma_key(key))
+
+
+_KEY_ENDS = _ENDS + _CLOSERS
 
 
 def _sentence_key(sentence: str) -> str:
-    key = sentence.rstrip(_ENDS + _CLOSERS)
+    return _comma_key(sentence.rstrip(_KEY_ENDS))
+
+
+def _comma_key(key: str) -> str:
     if "," in key or "(" in key or ")" in key or ";" in key or ":" in key:  # rare: not worth a regex's scan
         return key.translate(_COMMA_FORMS)
     return key
@@ -747,13 +842,15 @@ def _sentence_key(sentence: str) -> str:
 _COMMA_FORMS = str.maketrans({",": "，", "(": "（", ")": "）", ";": "；", ":": "："})
 
 
-def _drop_subsumed(sentences: list[str]) -> list[str]:
+def _drop_subsumed(sentences: list[str], keys: list[str] | None = None) -> list[str]:
     """Drop a sentence that another one repeats and extends.
 
     A department's "科技型中小企业已备案59家" is said again, with more, by the
     generated "科技型中小企业已备案59家，完成全年目标任务的42.14%": keep the latter.
+    ``keys``: the sentences' :func:`_sentence_key`, when the caller has them.
     """
-    keys = [_sentence_key(s) for s in sentences]
+    if keys is None:
+        keys = [_sentence_key(s) for s in sentences]
     # Every key extending ``key`` sorts in one block right after it, so looking at the next
     # distinct key in sorted order is enough: n log n instead of comparing every pair (a
     # province's category paragraph gathers thousands of sentences).
@@ -772,6 +869,7 @@ def join_clauses(parts: list[str]) -> str:
     """
     seen: set[str] = set()
     out: list[str] = []
+    keys: list[str] = []
     settled = True  # every sentence in ``out`` is
     for part in parts:
         if part is None:
@@ -783,9 +881,15 @@ def join_clauses(parts: list[str]) -> str:
             closed = _close(text)
             if closed:  # (a blank line says nothing)
                 settled = settled and done and _seam_settled(closed[-2:])  # _close may end it anew
-                _add_sentences(closed, seen, out)
-    kept = _drop_subsumed(out)
+                # settled text holds no mark a key translates (_LONE_MARK_RE), nor does _close add one
+                _add_sentences(closed, seen, out, keys, done)
+    kept = _drop_subsumed(out, keys)
     joined = "".join(kept)
-    if settled and all(_seam_settled(a[-1:] + b[:1]) for a, b in zip(kept, kept[1:], strict=False)):
+    if settled:  # and every two sentences meet well (_seam_settled; a kept sentence is never empty)
+        for a, b in zip(kept, kept[1:], strict=False):
+            if b[0] == "." or (a[-1] in _MARKS_MEETING and b[0] in _MARKS_MEETING):
+                settled = False
+                break
+    if settled:
         return joined  # what tidy_punctuation would return: nothing in it for any rule to act on
     return tidy_punctuation(joined)

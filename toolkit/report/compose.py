@@ -178,22 +178,24 @@ def _task_parts(indicators: list[Indicator], by_code: dict[str, list[ResultRow]]
             hosts += [s for s in slots if s.kind == _FIGURE and s.place < slot.place and id(s) not in gone]
         row = slot.row
         assert row is not None  # every figure slot describes a row
+        said, settled = slot.passage.text, slot.passage.tidied
         for host in hosts:
-            if host.passage.absorb(slot.passage.text, row.value, row.indicator.unit, strict=host not in mine):
+            if host.passage.absorb(said, row.value, row.indicator.unit, strict=host not in mine, settled=settled):
                 gone.add(id(slot))
                 host.place = min(host.place, slot.place)
                 break
         else:
-            if mine and mine[-1].passage.continue_with(slot.passage.text):
+            if mine and mine[-1].passage.continue_with(said, settled=settled):
                 gone.add(id(slot))
     kept = sorted((s for s in slots if id(s) not in gone), key=lambda s: s.place)
     # Consecutive sentences opening with the same subject are said as one, the subject once:
     # 「其中产业项目已开工37个…。产业项目已支付资金…」 → 「其中产业项目已开工37个…，已支付资金…」.
     joined: list[Passage] = []
     for slot in kept:
-        if joined and joined[-1].continue_with(slot.passage.render()):
+        passage = slot.passage
+        if joined and joined[-1].continue_with(passage.render(), settled=passage.settled):
             continue
-        joined.append(slot.passage)
+        joined.append(passage)
     return [passage.render() for passage in joined]
 
 
@@ -517,11 +519,11 @@ def lag_table(result: Standing, values_of: Values = placeholders) -> Table:
     for item in result.lagging:
         ind = item.row.indicator
         targets = item.lagging_parts if item.hidden else [item.row]
+        task, lead = _task_title([ind]), ind.lead or "、".join(ind.reporters)  # once for the units behind
         for row in targets:
             name = ind.name if not item.hidden else f"{ind.name}（{short_unit_name(row.unit)}）"
-            rows.append([str(len(rows) + 1), _task_title([ind]), name, _completion_cell(row),
-                         _against_cell(row, values_of), _gap_cell(result, row, values_of),
-                         ind.lead or "、".join(ind.reporters)])
+            rows.append([str(len(rows) + 1), task, name, _completion_cell(row),
+                         _against_cell(row, values_of), _gap_cell(result, row, values_of), lead])
     return Table(LAG_COLUMNS, LAG_WIDTHS, rows)
 
 
