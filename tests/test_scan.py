@@ -744,3 +744,29 @@ def test_refused_parts_are_not_remembered(tmp_path, monkeypatch):
     assert memo.get(b"12345678", ("k",)) is None and memo.get(b"abcdefgh", ("k",)) == 2
     memo.largest = 4
     assert memo.get(b"abcdefgh", ("k",)) is None
+
+
+def test_a_sheet_of_new_references_reads_as_streamed_without_remembering_them(tmp_path, monkeypatch):
+    """A sheet like the master's 目标分解 (tens of thousands of rows, each reference new) takes the
+    quickest scan without the cache of positions, and reads as streamed."""
+    import xlsxwriter
+
+    path = tmp_path / "big.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("目标分解")
+    for r in range(6000):
+        sheet.write_string(r, 0, f"单位{r % 97}")
+        sheet.write_string(r, 1, f"{r % 7}-{r % 5}-{r % 3}")
+        sheet.write_number(r, 2, r * 0.5)
+    book.close()
+    with zipfile.ZipFile(path) as zf:
+        assert len(zf.read("xl/worksheets/sheet1.xml")) > xlsx._REMEMBERED_SHEET
+    monkeypatch.setattr(xlsx, "_POSITIONS", {})
+    quick = Quick(monkeypatch)
+    got = assert_same(path, monkeypatch)
+    assert got[0] == "read" and len(got[3][0][2]) == 18_000 and got[3][0][2][(6000, 3)].value == 2999.5
+    assert quick.quick == 2 and not quick.other  # read twice by assert_same, then streamed
+    assert xlsx._POSITIONS == {}
+    # and a small sheet read that way too (every sheet bigger than nothing) reads the same
+    monkeypatch.setattr(xlsx, "_REMEMBERED_SHEET", 0)
+    assert_same(_sheet_file(tmp_path, ROWS["quick-shapes"], AFTER["plain-merges"]), monkeypatch)

@@ -400,15 +400,28 @@ class _XlsxReader:
         find_cells, find_rows = self._data_cells.findall, self._data_rows.findall
         cell_content = scan.CELL_CONTENT.fullmatch
         read = self.cells_read
+        if len(data) > _REMEMBERED_SHEET:  # a sheet of new references: none remembered, none looked up
+            positions, place = {}, _place
+        else:
+            positions, place = _POSITIONS, _position
         for piece in scan.slices(data):
             self._check_time()
-            tags = len(find_rows(piece)) + piece.count("</row>")
-            for ref, style, kind, void, raw, other in find_cells(piece):
+            found = find_cells(piece)
+            tags = len(find_rows(piece)) + piece.count("</row>") + 4 * len(found)  # as if all value cells
+            for ref, style, kind, void, raw, other in found:
+                if kind == "s" and raw.isdecimal():  # a value cell (the others have no raw): a shared string
+                    index = int(raw)  # as _make_cell: raw.strip().isdigit(), then int
+                    if index < strings:
+                        numfmt, _is_date, is_percent = numfmt_of.get(style, _NO_FORMAT)
+                        cells[positions.get(ref) or place(ref)] = new_cell(
+                            Cell, (shared[index], None, None, numfmt, False, is_percent))
+                        read += 1
+                    continue
                 if void:
-                    tags += 1
+                    tags -= 3
                     continue
                 if other:
-                    tags += 1 + other.count("<")
+                    tags += other.count("<") - 3
                     content = cell_content(other)
                     assert content is not None
                     f, _f_void, f_text, v, _v_void, raw, inline, i_text = content.groups()
@@ -419,14 +432,8 @@ class _XlsxReader:
                     if cell is EMPTY:
                         continue
                 else:
-                    tags += 4
                     numfmt, is_date, is_percent = numfmt_of.get(style, _NO_FORMAT)
-                    if kind == "s" and raw.isdecimal():  # as _make_cell: raw.strip().isdigit(), then int
-                        index = int(raw)
-                        if index >= strings:
-                            continue
-                        cell = new_cell(Cell, (shared[index], None, None, numfmt, False, is_percent))
-                    elif (not kind or kind == "n") and not is_date:
+                    if (not kind or kind == "n") and not is_date:
                         try:
                             number = float(raw)  # as _make_cell: the same float, or the text when not finite
                         except ValueError:
@@ -441,7 +448,7 @@ class _XlsxReader:
                         cell = make_cell(kind or "n", style or None, xml_text(raw), None, None)
                         if cell is EMPTY:
                             continue
-                cells[positions.get(ref) or _position(ref)] = cell
+                cells[positions.get(ref) or place(ref)] = cell
                 read += 1
             if tags != piece.count("<"):
                 return None  # a tag the quick scan does not take apart
@@ -726,11 +733,24 @@ def _column(letters: str) -> int:
 _POSITIONS: dict[str, tuple[int, int]] = {}
 
 
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Sheets whose rows are longer than this are read without remembering their cell positions: a
+#: province's master has a sheet of 150,000 cells, each a new reference.
+_REMEMBERED_SHEET = 256 * 1024
+
+
+def _place(ref: str) -> tuple[int, int]:
+    """'B12' -> (12, 2) for a reference the quick scan matched (one to three upper-case letters, then
+    digits): :func:`_split_ref`, which any reference may reach, without its tests."""
+    digits = ref.lstrip(_UPPER)
+    letters = ref[:len(ref) - len(digits)]
+    return int(digits), _COLUMNS.get(letters) or _column(letters)
+
+
 def _position(ref: str) -> tuple[int, int]:
-    """'B12' -> (12, 2) for a reference the quick scan matched (in range, upper case), cached: the
-    same templates come back thousands of times, and their cells share the keys."""
-    position = _split_ref(ref)
-    assert position is not None
+    """:func:`_place`, cached: the same templates come back thousands of times, and their cells
+    share the keys."""
+    position = _place(ref)
     if len(_POSITIONS) >= 20_000:
         _POSITIONS.clear()  # full of another workbook's cells (the master's, read first): start again
     _POSITIONS[ref] = position
