@@ -21,7 +21,7 @@ from tests import hostile
 from tests.factories import make_return, make_workspace
 from tests.office import SOFFICE, convert
 from toolkit.errors import ReadError
-from toolkit.read import Limits, Workbook, read_workbook, scan, xlsx
+from toolkit.read import Limits, Workbook, package, read_workbook, scan, xlsx
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus" / "public"
 CORPUS_XLSX = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*")
@@ -40,8 +40,11 @@ def outcome(path: Path, limits: Limits = Limits()) -> tuple:
 
 def both(path: Path, monkeypatch, limits: Limits = Limits()) -> tuple[tuple, tuple]:
     scanned = outcome(path, limits)
+    # read again: the parts remembered by their bytes, and the frames of the sheets, now known
+    assert outcome(path, limits) == scanned
     with monkeypatch.context() as patch:
         patch.setattr(scan, "WHOLE_PART_BYTES", -1)  # every part streamed
+        patch.setattr(package.PARTS, "largest", -1)  # and nothing taken from the memo of parts
         streamed = outcome(path, limits)
     return scanned, streamed
 
@@ -532,3 +535,238 @@ def test_plain_sheets_take_the_quick_scan(tmp_path, monkeypatch):
     assert slow == []
     assert scan.far_references(7).search('<worksheet xmlns:r="http://x"><c r="A1"/>') is None
     assert scan.far_references(7).search('<c s="1" r="XFE1"/>') is not None
+
+
+# ---------------------------------------------------------------------------------------
+# what is remembered between files: the frames of worksheets, and small parts by their bytes
+
+def _checked(data: bytes) -> tuple:
+    try:
+        return ("text", scan.checked_text(data, "p"))
+    except ReadError as exc:
+        return ("refused", exc.code, exc.detail)
+
+
+class Framed:
+    """Counts the worksheets checked within a remembered frame (their rows alone)."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        well_formed = scan._well_formed
+
+        def counted(pieces, check_time):
+            self.count += len(pieces) == 3
+            return well_formed(pieces, check_time)
+
+        monkeypatch.setattr(scan, "_well_formed", counted)
+
+
+def _whole(data: bytes, monkeypatch) -> tuple:
+    """checked_text with no frame known: the whole part checked."""
+    with monkeypatch.context() as patch:
+        patch.setattr(scan, "_FRAMES", {})
+        patch.setattr(scan, "_frame_bytes", 0)
+        return _checked(data)
+
+
+def _in_frame(head: bytes, content: bytes, tail: bytes, monkeypatch) -> tuple:
+    """checked_text of head + content + tail with the frame known (from an empty sheet in it)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(scan, "_FRAMES", {})
+        patch.setattr(scan, "_frame_bytes", 0)
+        assert _checked(head + tail)[0] == "text" and (head, tail) in scan._FRAMES
+        cut = scan._frame(head + content + tail)
+        known = cut is not None and cut[0] in scan._FRAMES
+        framed = Framed(patch)
+        got = _checked(head + content + tail)
+        assert framed.count == known
+        return got
+
+
+_FRAME_HEAD = (b"\xef\xbb\xbf" + DECL.encode() + f'<worksheet xmlns="{MAIN}" xmlns:r="urn:r"><sheetPr/>'
+               '<dimension ref="A1:C3"/><sheetData>'.encode())
+_FRAME_TAIL = ('</sheetData><mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells><dataValidations>'
+               '<dataValidation sqref="A1" prompt="“填写”&amp;&#10;"><formula1>0</formula1></dataValidation>'
+               "</dataValidations><extLst><ext/></extLst></worksheet>\n").encode()
+FRAMES = {
+    "usual": (_FRAME_HEAD, _FRAME_TAIL),
+    "bare": (f'<worksheet xmlns="{MAIN}"><sheetData>'.encode(), b"</sheetData></worksheet>"),
+    "nested": (f'<worksheet xmlns="{MAIN}"><x><sheetData>'.encode(), b"</sheetData></x></worksheet>"),
+}
+CONTENTS = {
+    **{name: rows.encode() for name, rows in ROWS.items()},
+    "empty": b"",
+    "spaces": b" \r\n\t",
+    "closes-early": b'<row r="1"/></sheetData ><sheetData>',
+    "closes-early-spaced": b'<row r="1"/></sheetData >',
+    "closes-the-root": b"</sheetData></worksheet><worksheet><sheetData>",
+    "unbalanced": b'<row r="1">',
+    "stray-end": b"</row>",
+    "declaration": b'<?xml version="1.0"?>',
+    "doctype": b"<!DOCTYPE x>",
+    "undefined-entity": b"<row>&nbsp;</row>",
+    "char-zero": b"<row>&#0;</row>",
+    "control-char": b"<row>\x01</row>",
+    "bad-utf8": b"<row>\xff\xfe</row>",
+    "overlong-utf8": b"<row>\xc0\xaf</row>",
+    "surrogate-utf8": b"<row>\xed\xa0\x80</row>",
+    "nonchar": "<row>\ufffe</row>".encode(),
+    "lone-lt": b"<row>a < b</row>",
+    "lone-amp": b"<row>a & b</row>",
+    "cdata-end": b"<row>]]></row>",
+    "duplicate-attribute": b'<row r="1" r="2"/>',
+    "unquoted": b"<row r=1/>",
+    "lt-in-attribute": b'<row r="<"/>',
+    "bad-name": b"<1row/>",
+    "prefixed-sheet-data": b"<x:sheetData/>",
+    "root-text": b"text only",
+    "big-but-plain": b'<row r="1"><c r="A1"><v>1</v></c></row>' * 3000,
+}
+
+
+@pytest.mark.parametrize("frame", sorted(FRAMES))
+@pytest.mark.parametrize("content", sorted(CONTENTS))
+def test_rows_checked_in_a_known_frame_as_the_whole_part(frame, content, monkeypatch):
+    head, tail = FRAMES[frame]
+    data = head + CONTENTS[content] + tail
+    assert _in_frame(head, CONTENTS[content], tail, monkeypatch) == _whole(data, monkeypatch)
+
+
+_fragments = st.sampled_from([
+    '<row r="1">', "</row>", '<c r="A1" t="s">', "</c>", "<v>1</v>", "<v>", "</v>", "<is><t>x</t></is>", "<x/>",
+    "<!-- c -->", "<![CDATA[x]]>", "<?pi x?>", "</sheetData>", "</sheetData >", "<sheetData>", "<sheetData/>",
+    "</worksheet>", "<worksheet>", "&amp;", "&lt;", "&bad;", "&#0;", "&#x4eac;", "\x01", "\r\n", "北京", " ", "<", ">",
+    "&", "]]>", '"', "'", "=", "<!DOCTYPE x>", "<?xml version='1.0'?>", "\ufeff", "\ufffe", "\x00"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=st.sampled_from(sorted(FRAMES)), pieces=st.lists(_fragments, max_size=8),
+       raw=st.binary(max_size=3))
+def test_random_rows_checked_in_a_known_frame_as_the_whole_part(monkeypatch, frame, pieces, raw):
+    head, tail = FRAMES[frame]
+    content = "".join(pieces).encode() + raw
+    assert _in_frame(head, content, tail, monkeypatch) == _whole(head + content + tail, monkeypatch)
+
+
+def _corpus_parts() -> list[bytes]:
+    parts = []
+    for rel in CORPUS_XLSX:
+        path = CORPUS / rel
+        if path.stat().st_size > 5 * 1024 * 1024:
+            continue
+        try:
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    if info.file_size < 4 * 1024 * 1024 and info.filename.lower().endswith(".xml"):
+                        data = zf.read(info)
+                        if b"<sheetData" in data:
+                            parts.append(data)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            continue
+    return parts
+
+
+@pytest.mark.skipif(not CORPUS_XLSX, reason="corpus not available")
+def test_corpus_sheets_checked_in_known_frames_as_whole_parts(monkeypatch):
+    """Every worksheet of the corpus (hostile ones too): checked again once its frame is known, and
+    its rows checked in other sheets' frames, as the whole part is."""
+    parts = _corpus_parts()
+    assert len(parts) > 100
+    framed = 0
+    for data in parts:
+        whole = _whole(data, monkeypatch)
+        with monkeypatch.context() as patch:
+            patch.setattr(scan, "_FRAMES", {})
+            patch.setattr(scan, "_frame_bytes", 0)
+            assert _checked(data) == whole
+            counting = Framed(patch)
+            assert _checked(data) == whole  # its own frame known when it was found well-formed
+            framed += counting.count
+        cut = scan._frame(data)
+        if cut is not None:
+            for head, tail in FRAMES.values():
+                assert _in_frame(head, cut[1], tail, monkeypatch) == _whole(head + cut[1] + tail, monkeypatch)
+    assert framed > 100
+
+
+def test_frames_are_bounded(monkeypatch):
+    monkeypatch.setattr(scan, "_FRAMES", {})
+    monkeypatch.setattr(scan, "_frame_bytes", 0)
+    monkeypatch.setattr(scan, "FRAME_BYTES", 64 * 1024)
+    for n in range(200):
+        head = f'<worksheet xmlns="{MAIN}" n="{n}{"x" * 1000}"><sheetData>'.encode()
+        assert _checked(head + b"</sheetData></worksheet>")[0] == "text"
+        assert scan._frame_bytes <= scan.FRAME_BYTES and len(scan._FRAMES) <= 64
+    huge = f'<worksheet xmlns="{MAIN}" n="{"x" * 10_000}"><sheetData>'.encode()
+    assert _checked(huge + b"</sheetData></worksheet>")[0] == "text" and (huge, b"</sheetData></worksheet>") \
+        not in scan._FRAMES  # a frame of more than a sixteenth of the budget is not kept
+
+
+def test_returns_of_a_template_are_checked_in_known_frames(tmp_path, monkeypatch):
+    """Returns of the same template, filled in differently: from the second on, their sheets are
+    checked within known frames, and their parts taken from the memo; they read as streamed."""
+    ws = make_workspace(tmp_path)
+    paths = [make_return(ws, tmp_path / "in", name=f"{n}.xlsx", values={"1-1-1": {"本期完成": value}})
+             for n, value in enumerate(("约59家", 12.5, None))]
+    monkeypatch.setattr(scan, "_FRAMES", {})
+    monkeypatch.setattr(scan, "_frame_bytes", 0)
+    monkeypatch.setattr(package, "PARTS", package.PartMemo())
+    monkeypatch.setattr(xlsx, "PARTS", package.PARTS)
+    first = outcome(paths[0])
+    framed = Framed(monkeypatch)
+    remembered = len(package.PARTS._items)
+    assert remembered >= 4  # the package's and the workbook's relationships, the workbook, the styles
+    for path in paths[1:]:
+        assert_same(path, monkeypatch)
+    assert framed.count >= 2 * len(first[3])
+    assert len(package.PARTS._items) == remembered
+
+
+def test_remembered_parts_are_not_changed_by_their_readers(tmp_path):
+    path = _sheet_file(tmp_path, ROWS["plain"])
+    with zipfile.ZipFile(path) as zf:
+        rels = zf.read("xl/_rels/workbook.xml.rels")
+    first = package._parse_rels(rels, "xl")
+    first.clear()
+    assert package._parse_rels(rels, "xl") and package._parse_rels(rels, "xl") is not package._parse_rels(rels, "xl")
+    assert package._parse_rels(rels, "") != package._parse_rels(rels, "xl")  # the folder counts
+
+
+def test_refused_parts_are_not_remembered(tmp_path, monkeypatch):
+    """A part that raised raises again, with the same reason; a memo full of parts starts again."""
+    parts = hostile.xlsx_parts([("S", hostile.sheet_xml('<row r="1"><c r="A1"><v>1</v></c></row>'))])
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"][:-20]
+    path = hostile.write_zip(tmp_path / "broken.xlsx", parts)
+    assert outcome(path)[0] == "refused" and outcome(path) == outcome(path)
+    memo = package.PartMemo(budget=10)
+    memo.put(b"12345678", ("k",), 1)
+    memo.put(b"abcdefgh", ("k",), 2)
+    assert memo.get(b"12345678", ("k",)) is None and memo.get(b"abcdefgh", ("k",)) == 2
+    memo.largest = 4
+    assert memo.get(b"abcdefgh", ("k",)) is None
+
+
+def test_a_sheet_of_new_references_reads_as_streamed_without_remembering_them(tmp_path, monkeypatch):
+    """A sheet like the master's 目标分解 (tens of thousands of rows, each reference new) takes the
+    quickest scan without the cache of positions, and reads as streamed."""
+    import xlsxwriter
+
+    path = tmp_path / "big.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("目标分解")
+    for r in range(6000):
+        sheet.write_string(r, 0, f"单位{r % 97}")
+        sheet.write_string(r, 1, f"{r % 7}-{r % 5}-{r % 3}")
+        sheet.write_number(r, 2, r * 0.5)
+    book.close()
+    with zipfile.ZipFile(path) as zf:
+        assert len(zf.read("xl/worksheets/sheet1.xml")) > xlsx._REMEMBERED_SHEET
+    monkeypatch.setattr(xlsx, "_POSITIONS", {})
+    quick = Quick(monkeypatch)
+    got = assert_same(path, monkeypatch)
+    assert got[0] == "read" and len(got[3][0][2]) == 18_000 and got[3][0][2][(6000, 3)].value == 2999.5
+    assert quick.quick == 2 and not quick.other  # read twice by assert_same, then streamed
+    assert xlsx._POSITIONS == {}
+    # and a small sheet read that way too (every sheet bigger than nothing) reads the same
+    monkeypatch.setattr(xlsx, "_REMEMBERED_SHEET", 0)
+    assert_same(_sheet_file(tmp_path, ROWS["quick-shapes"], AFTER["plain-merges"]), monkeypatch)

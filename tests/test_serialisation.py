@@ -84,7 +84,27 @@ def test_cache_round_trip_and_old_entries(tmp_path):
            "findings": [{**dataclasses.asdict(f), "code": f.code.name} for f in outcome.findings],
            "entries": [_old_record(e) for e in outcome.entries],
            "against": {"snapshot": "snap", "basis": Basis.TEMPLATE.value, "stamp": "s"}}
-    assert {**_dump(outcome), "against": old["against"]} == old
+    dumped = _dump(outcome)  # entries as rows of the fields' values, the fields named once
+    names = dumped.pop("fields")
+    assert [dict(zip(names, row, strict=True)) for row in dumped.pop("entries")] == old["entries"]
+    assert {**dumped, "entries": old["entries"], "against": old["against"]} == old
     (tmp_path / f"{'cd' * 16}-k.json").write_text(json.dumps(old, ensure_ascii=False), encoding="utf-8")
     again, _ = cache.get("cd" * 32, "01.xlsx")
     assert again.entries == outcome.entries and again.findings == outcome.findings
+
+
+def test_cache_entries_of_fields_no_longer_known_are_read_again(tmp_path):
+    """An entry saved with a field the code no longer has (or without one it needs) is no hit."""
+    registry = _registry()
+    cache = OutcomeCache(tmp_path, "k", registry)
+    pick = Pick("snap", Basis.TEMPLATE, "s")
+    cache.put("ab" * 32, _outcome(), pick)
+    path = next(tmp_path.glob("*.json"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert cache.get("ab" * 32, "01.xlsx") is not None
+    data["fields"] = [*data["fields"][:-1], "retired_field"]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert cache.get("ab" * 32, "01.xlsx") is None
+    data["fields"] = data["fields"][:-1]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert cache.get("ab" * 32, "01.xlsx") is None  # rows longer than the fields named

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import PurePosixPath
+from typing import Any
 from xml.parsers import expat
 
 from ..errors import ReadError
@@ -85,7 +86,10 @@ def _forbid_external(*_args):
 
 
 def _parse_rels(data: bytes, folder: str) -> dict[str, tuple[str, str]]:
-    """Id -> (resolved target, relationship type in lower case) of a .rels part."""
+    """Id -> (resolved target, relationship type in lower case) of a .rels part (a new dict)."""
+    known = PARTS.get(data, ("rels", folder))
+    if known is not None:
+        return dict(known)
     rels: dict[str, tuple[str, str]] = {}
 
     def start(name, attrs):
@@ -100,7 +104,48 @@ def _parse_rels(data: bytes, folder: str) -> dict[str, tuple[str, str]]:
         parser.Parse(data.decode(codec, "replace") if codec else data, True)
     except expat.ExpatError as exc:
         raise ReadError(Code.F101, f"关系部件 XML 格式错误（第 {exc.lineno} 行）") from exc
+    PARTS.put(data, ("rels", folder), dict(rels))
     return rels
+
+
+class PartMemo:
+    """What small parts read to, by their bytes (and what else the reading depends on), bounded.
+
+    A round's returns come from a few templates and writers, and parts such as the workbook,
+    its relationships and the styles are the same bytes in every return of a template: they
+    are taken apart once per process. Only what a part read to is remembered, never a refusal
+    (a part that raised is read, and raises, again); values are never changed by their users.
+    Parts larger than :attr:`largest` are not remembered (set it to -1 to remember none); when
+    the memo holds :attr:`budget` bytes of parts it starts again."""
+
+    def __init__(self, largest: int = _CHUNK, budget: int = 4 * MB):
+        self.largest = largest
+        self.budget = budget
+        self._items: dict[tuple, object] = {}
+        self._size = 0
+
+    def get(self, data: bytes, key: tuple) -> Any:
+        """What ``data`` read to, read as ``key`` says (a kind of part, and what else counts); None
+        when not remembered."""
+        return self._items.get((data, key)) if len(data) <= self.largest else None
+
+    def put(self, data: bytes, key: tuple, value: object) -> None:
+        size = len(data)
+        if size > self.largest:
+            return
+        if self._size + size > self.budget:
+            self._items.clear()
+            self._size = 0
+        self._items[(data, key)] = value
+        self._size += size
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._size = 0
+
+
+#: The memo of small parts' readings shared by the sniffer and the xlsx parser.
+PARTS = PartMemo()
 
 
 def _resolve(folder: str, target: str) -> str:

@@ -238,22 +238,20 @@ def checked_text(data: bytes, part: str, check_time: Callable[[], None] = lambda
     and that holds no comment, CDATA section, processing instruction or DTD; else None.
 
     Raises :class:`~toolkit.errors.ReadError` (F107) for a DTD or a forbidden encoding, as
-    the streaming parser would at the very start of the part."""
+    the streaming parser would at the very start of the part.
+
+    A worksheet whose bytes around the ``<sheetData>`` content are those of a worksheet found
+    well-formed before (:data:`_FRAMES`) has only that content checked (:func:`_frame`)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
         return None  # UTF-16: expat reads it, the scan does not
     if _xml_encoding(data[:1024], part) is not None:
         return None  # a GBK family declaration: decoded by Python for the streaming parser
-    parser = _new_parser()  # no element handlers: C speed; DTDs raise F107
-    # a comment, CDATA section or processing instruction (not the declaration) is never scanned
-    parser.CommentHandler = parser.StartCdataSectionHandler = parser.ProcessingInstructionHandler = _unscanned
-    try:
-        for start in range(0, len(data), _CHECK_PIECE):
-            check_time()
-            parser.Parse(data[start:start + _CHECK_PIECE], start + _CHECK_PIECE >= len(data))
-        if not data:
-            parser.Parse(b"", True)
-    except (expat.ExpatError, _Unscanned):
-        return None  # the streaming parser says where, or reads what the scan does not
+    frame = _frame(data)
+    if frame is not None and frame[0] in _FRAMES:
+        if not _well_formed((b"<sheetData>", frame[1], b"</sheetData>"), check_time):
+            return None
+    elif not _well_formed((data,), check_time):
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -265,7 +263,77 @@ def checked_text(data: bytes, part: str, check_time: Callable[[], None] = lambda
         if encoding is not None and encoding.group(1).lower() not in ("utf-8", "utf8"):
             return None  # e.g. latin-1: expat decodes it otherwise than UTF-8 would
         text = text[declaration.end():]
+    if frame is not None:
+        _remember_frame(frame[0])
     return text
+
+
+def _well_formed(pieces: tuple[bytes, ...], check_time: Callable[[], None]) -> bool:
+    """Whether the pieces, one after the other, are a document expat finds well-formed, holding
+    no comment, CDATA section or processing instruction (a DTD raises F107)."""
+    parser = _new_parser()  # no element handlers: C speed; DTDs raise F107
+    # a comment, CDATA section or processing instruction (not the declaration) is never scanned
+    parser.CommentHandler = parser.StartCdataSectionHandler = parser.ProcessingInstructionHandler = _unscanned
+    try:
+        for number, data in enumerate(pieces, 1):
+            for start in range(0, len(data), _CHECK_PIECE):
+                check_time()
+                parser.Parse(data[start:start + _CHECK_PIECE], number == len(pieces) and
+                             start + _CHECK_PIECE >= len(data))
+        if not pieces[-1]:
+            parser.Parse(b"", True)
+    except (expat.ExpatError, _Unscanned):
+        return False  # the streaming parser says where, or reads what the scan does not
+    return True
+
+
+#: The frames of worksheets found well-formed: the bytes up to and including their ``<sheetData>``
+#: and from their ``</sheetData>`` on (:func:`_frame`). The returns of a round come from a few
+#: templates and writers: their sheets differ only in their rows, not in the views, columns, data
+#: validations and page setup around them (more than half of a return's worksheet bytes).
+#:
+#: Why checking the content alone is exact: a frame is remembered only from a worksheet expat
+#: found well-formed, without comment, CDATA, processing instruction or DTD; so every ``<`` in
+#: it starts a tag, the ``<sheetData>`` ending its head is a start tag, and the ``</sheetData>``
+#: that begins its tail (the first after it, with no ``<sheetData`` between) is that element's end
+#: tag: the content between is balanced, and the frame without it is well-formed too. Expat reads
+#: a document from its start, so another worksheet with the same head is in the same state after
+#: it (inside the same open elements); if ``<sheetData>`` + its content + ``</sheetData>`` is a
+#: well-formed document, the content is balanced element content, after which the same tail
+#: reads as it did. Without a DTD nothing else carries over (no entities, no attribute defaults,
+#: no namespace processing). So head + content + tail is well-formed exactly when that small
+#: document is, and neither holds a comment, CDATA section or processing instruction.
+_FRAMES: dict[tuple[bytes, bytes], None] = {}
+#: What the frames may hold together (bounded, whatever the files): then they start again.
+FRAME_BYTES = 8 * 1024 * 1024
+_frame_bytes = 0
+
+
+def _frame(data: bytes) -> tuple[tuple[bytes, bytes], bytes] | None:
+    """The part's head (up to and including its first ``<sheetData>``) and tail (from the first
+    ``</sheetData>`` after it), and the content between, when that holds no ``<sheetData``."""
+    begin = data.find(b"<sheetData>")
+    if begin < 0:
+        return None
+    begin += len(b"<sheetData>")
+    end = data.find(b"</sheetData>", begin)
+    if end < 0 or data.find(b"<sheetData", begin, end) >= 0:
+        return None
+    return (data[:begin], data[end:]), data[begin:end]
+
+
+def _remember_frame(frame: tuple[bytes, bytes]) -> None:
+    global _frame_bytes
+    if frame in _FRAMES:
+        return
+    size = len(frame[0]) + len(frame[1])
+    if size > FRAME_BYTES // 16:
+        return
+    if _frame_bytes + size > FRAME_BYTES:
+        _FRAMES.clear()
+        _frame_bytes = 0
+    _FRAMES[frame] = None
+    _frame_bytes += size
 
 
 class _Unscanned(Exception):

@@ -19,6 +19,7 @@ and refuse the same files.
 from __future__ import annotations
 
 import codecs
+import io
 import math
 import re
 import time
@@ -35,6 +36,7 @@ from . import scan
 from .model import EMPTY, MAX_EXCEL_COL, MB, Cell, Limits, Sheet, Workbook, cell_ref
 from .package import (
     _CHUNK,
+    PARTS,
     _attr,
     _find_workbook_part,
     _local,
@@ -118,8 +120,9 @@ class _XlsxReader:
         if time.monotonic() > self.deadline:
             raise ReadError(Code.F109, f"{self.limits.seconds:g}")
 
-    def _feed(self, part: str, start=None, end=None, text=None) -> bool:
-        """Stream one XML part through expat; False when the part is missing.
+    def _feed(self, part: str, start=None, end=None, text=None, data: bytes | None = None) -> bool:
+        """Stream one XML part through expat; False when the part is missing. ``data``: the part's
+        bytes when :meth:`_small` has read them already (then read from them, in the same steps).
 
         The clock is checked before every 64 KB chunk, so the time any part can
         take is bounded whatever it contains."""
@@ -133,7 +136,7 @@ class _XlsxReader:
             parser.EndElementHandler = end
         if text is not None:
             parser.CharacterDataHandler = text
-        with self.zf.open(info) as fh:
+        with self.zf.open(info) if data is None else io.BytesIO(data) as fh:
             chunk = fh.read(_CHUNK)
             codec = _xml_encoding(chunk, part)
             decoder = codecs.getincrementaldecoder(codec)("replace") if codec else None
@@ -158,8 +161,53 @@ class _XlsxReader:
         self._check_time()
         return _parse_rels(self.zf.read(info), folder)
 
+    def _small(self, part: str | None) -> bytes | None:
+        """A part's bytes, when it is small enough to be remembered by them (:data:`.package.PARTS`)
+        and to be streamed in one chunk by :meth:`_feed` (which then reads these bytes, and so
+        reads, or refuses, as it would have); else None (also when scanning is off)."""
+        info = self._info(part)
+        if info is None or info.file_size > min(PARTS.largest, _CHUNK, scan.WHOLE_PART_BYTES):
+            return None
+        self._check_time()
+        return self.zf.read(info)  # damaged data raises here as the first read of _feed would
+
     def _read(self) -> Workbook:
         wb_part = _office_document(self.zf, self.names) or _find_workbook_part(self.names)
+        if not wb_part:
+            raise ReadError(Code.F102, "压缩包中没有工作簿")
+        data = self._small(wb_part)
+        known: tuple[bool, bool, tuple[tuple[str, str, str], ...]] | None
+        known = PARTS.get(data, ("workbook",)) if data is not None else None
+        if known is None:
+            known = self._workbook(wb_part, data)
+            if data is not None:
+                PARTS.put(data, ("workbook",), known)
+        strict, date1904, entries = known
+        self.date1904 = date1904
+        rels = self._rels(wb_part)
+        self.shared = self._shared_strings(rels)
+        self.styles, self.style_of, self.numfmt_of = self._styles(rels)
+        book = Workbook(path=self.path, format="xlsx", strict=strict)
+        if not entries:
+            raise ReadError(Code.F101, "工作簿中没有工作表")
+        for name, sheet_state, rid in entries:
+            if self.wanted is not None and name not in self.wanted:
+                continue
+            target, kind = rels.get(rid, ("", ""))
+            if not target or kind.endswith(("/chartsheet", "/dialogsheet", "/xlmacrosheet")):
+                continue  # chart sheets, macro sheets and dangling entries hold no cells
+            try:
+                sheet = self._sheet(name, sheet_state, target)
+            except _NotWorksheet:
+                continue
+            if sheet is not None:
+                book.sheets.append(sheet)
+        return book
+
+    def _workbook(self, wb_part: str, data: bytes | None
+                  ) -> tuple[bool, bool, tuple[tuple[str, str, str], ...]]:
+        """The workbook part: whether it is Strict OOXML, whether it counts dates from 1904, and
+        its sheets (name, state, relationship id), in order."""
         state = {"strict": False, "date1904": False, "root": True}
         entries: list[tuple[str, str, str]] = []
 
@@ -176,30 +224,9 @@ class _XlsxReader:
                 sheet_state = {"hidden": "hidden", "veryhidden": "veryHidden"}.get(sheet_state.lower(), "visible")
                 entries.append((attrs.get("name") or "", sheet_state, _attr(attrs, "id") or ""))
 
-        if not wb_part or not self._feed(wb_part, start):
+        if not self._feed(wb_part, start, data=data):
             raise ReadError(Code.F102, "压缩包中没有工作簿")
-        rels = self._rels(wb_part)
-        self.date1904 = state["date1904"]
-        self.shared = self._shared_strings(rels)
-        self.styles = self._styles(rels)
-        self.style_of = {str(i): fmt for i, fmt in enumerate(self.styles)}
-        self.numfmt_of = {"": _NO_FORMAT, **self.style_of}
-        book = Workbook(path=self.path, format="xlsx", strict=state["strict"])
-        if not entries:
-            raise ReadError(Code.F101, "工作簿中没有工作表")
-        for name, sheet_state, rid in entries:
-            if self.wanted is not None and name not in self.wanted:
-                continue
-            target, kind = rels.get(rid, ("", ""))
-            if not target or kind.endswith(("/chartsheet", "/dialogsheet", "/xlmacrosheet")):
-                continue  # chart sheets, macro sheets and dangling entries hold no cells
-            try:
-                sheet = self._sheet(name, sheet_state, target)
-            except _NotWorksheet:
-                continue
-            if sheet is not None:
-                book.sheets.append(sheet)
-        return book
+        return state["strict"], state["date1904"], tuple(entries)
 
     def _part_of(self, rels: dict[str, tuple[str, str]], suffix: str) -> str | None:
         for target, kind in rels.values():
@@ -263,7 +290,24 @@ class _XlsxReader:
         self._feed(part, start, end, text)
         return strings
 
-    def _styles(self, rels: dict[str, tuple[str, str]]) -> list[tuple[str, bool, bool]]:
+    def _styles(self, rels: dict[str, tuple[str, str]]
+                ) -> tuple[tuple[tuple[str, bool, bool], ...], dict[str, tuple[str, bool, bool]],
+                           dict[str, tuple[str, bool, bool]]]:
+        """The number format of every cell style (code, a date, a percentage), and the same by the
+        style's ``s`` attribute (with ``""`` for none); shared by the readers of the same bytes,
+        never changed."""
+        part = self._part_of(rels, "styles") or ""
+        data = self._small(part)
+        known = PARTS.get(data, ("styles",)) if data is not None else None
+        if known is None:
+            styles = self._read_styles(part, data)
+            style_of = {str(i): fmt for i, fmt in enumerate(styles)}
+            known = styles, style_of, {"": _NO_FORMAT, **style_of}
+            if data is not None:
+                PARTS.put(data, ("styles",), known)
+        return known
+
+    def _read_styles(self, part: str, data: bytes | None) -> tuple[tuple[str, bool, bool], ...]:
         custom: dict[int, str] = {}
         fmt_ids: list[int] = []
         state = {"xfs": False, "fmts": False}
@@ -290,13 +334,13 @@ class _XlsxReader:
             if tag in ("cellXfs", "numFmts"):
                 state["xfs"] = state["fmts"] = False
 
-        self._feed(self._part_of(rels, "styles") or "", start, end)
+        self._feed(part, start, end, data=data)
         xfs: list[tuple[str, bool, bool]] = []
         for fmt_id in fmt_ids:
             code = custom.get(fmt_id) or BUILTIN_FORMATS.get(fmt_id, "")
             xfs.append((code, _is_date_format(fmt_id, custom.get(fmt_id, "")),
                         _is_percent_format(fmt_id, code)))
-        return xfs
+        return tuple(xfs)
 
     def _sheet(self, name: str, state: str, part: str) -> Sheet:
         """Read one worksheet part: scanned whole when small and plain (:mod:`.scan`), else streamed."""
@@ -356,15 +400,28 @@ class _XlsxReader:
         find_cells, find_rows = self._data_cells.findall, self._data_rows.findall
         cell_content = scan.CELL_CONTENT.fullmatch
         read = self.cells_read
+        if len(data) > _REMEMBERED_SHEET:  # a sheet of new references: none remembered, none looked up
+            positions, place = {}, _place
+        else:
+            positions, place = _POSITIONS, _position
         for piece in scan.slices(data):
             self._check_time()
-            tags = len(find_rows(piece)) + piece.count("</row>")
-            for ref, style, kind, void, raw, other in find_cells(piece):
+            found = find_cells(piece)
+            tags = len(find_rows(piece)) + piece.count("</row>") + 4 * len(found)  # as if all value cells
+            for ref, style, kind, void, raw, other in found:
+                if kind == "s" and raw.isdecimal():  # a value cell (the others have no raw): a shared string
+                    index = int(raw)  # as _make_cell: raw.strip().isdigit(), then int
+                    if index < strings:
+                        numfmt, _is_date, is_percent = numfmt_of.get(style, _NO_FORMAT)
+                        cells[positions.get(ref) or place(ref)] = new_cell(
+                            Cell, (shared[index], None, None, numfmt, False, is_percent))
+                        read += 1
+                    continue
                 if void:
-                    tags += 1
+                    tags -= 3
                     continue
                 if other:
-                    tags += 1 + other.count("<")
+                    tags += other.count("<") - 3
                     content = cell_content(other)
                     assert content is not None
                     f, _f_void, f_text, v, _v_void, raw, inline, i_text = content.groups()
@@ -375,14 +432,8 @@ class _XlsxReader:
                     if cell is EMPTY:
                         continue
                 else:
-                    tags += 4
                     numfmt, is_date, is_percent = numfmt_of.get(style, _NO_FORMAT)
-                    if kind == "s" and raw.isdecimal():  # as _make_cell: raw.strip().isdigit(), then int
-                        index = int(raw)
-                        if index >= strings:
-                            continue
-                        cell = new_cell(Cell, (shared[index], None, None, numfmt, False, is_percent))
-                    elif (not kind or kind == "n") and not is_date:
+                    if (not kind or kind == "n") and not is_date:
                         try:
                             number = float(raw)  # as _make_cell: the same float, or the text when not finite
                         except ValueError:
@@ -397,7 +448,7 @@ class _XlsxReader:
                         cell = make_cell(kind or "n", style or None, xml_text(raw), None, None)
                         if cell is EMPTY:
                             continue
-                cells[positions.get(ref) or _position(ref)] = cell
+                cells[positions.get(ref) or place(ref)] = cell
                 read += 1
             if tags != piece.count("<"):
                 return None  # a tag the quick scan does not take apart
@@ -682,11 +733,24 @@ def _column(letters: str) -> int:
 _POSITIONS: dict[str, tuple[int, int]] = {}
 
 
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Sheets whose rows are longer than this are read without remembering their cell positions: a
+#: province's master has a sheet of 150,000 cells, each a new reference.
+_REMEMBERED_SHEET = 256 * 1024
+
+
+def _place(ref: str) -> tuple[int, int]:
+    """'B12' -> (12, 2) for a reference the quick scan matched (one to three upper-case letters, then
+    digits): :func:`_split_ref`, which any reference may reach, without its tests."""
+    digits = ref.lstrip(_UPPER)
+    letters = ref[:len(ref) - len(digits)]
+    return int(digits), _COLUMNS.get(letters) or _column(letters)
+
+
 def _position(ref: str) -> tuple[int, int]:
-    """'B12' -> (12, 2) for a reference the quick scan matched (in range, upper case), cached: the
-    same templates come back thousands of times, and their cells share the keys."""
-    position = _split_ref(ref)
-    assert position is not None
+    """:func:`_place`, cached: the same templates come back thousands of times, and their cells
+    share the keys."""
+    position = _place(ref)
     if len(_POSITIONS) >= 20_000:
         _POSITIONS.clear()  # full of another workbook's cells (the master's, read first): start again
     _POSITIONS[ref] = position
