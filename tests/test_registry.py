@@ -570,3 +570,30 @@ def test_a_master_with_errors_is_never_remembered(tmp_path):
     assert not (ws.root / ".ducha" / "master.pickle").exists()
     ws.master.write_bytes(book_bytes)
     assert ws.registry().categories
+
+
+# -- the cells read the quick way give what the general way gives -------------------------
+
+
+@pytest.mark.parametrize("value", [" 市科技局\n（牵头） ", "", "C1-03", 140.0, 2.5, 7, None, True,
+                                   datetime(2021, 6, 30, 0, 0), float("nan")])
+def test_text_and_targets_of_the_usual_cells_as_before(value):
+    """text() and to_decimal() take a str and a float first: the same result as the checks after."""
+    from toolkit.registry import text, to_decimal
+
+    if isinstance(value, str):
+        assert text(value) == " ".join(str(value).split())
+    if isinstance(value, float):
+        expected = Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
+        assert str(to_decimal(value)) == str(expected)
+    assert text(value) == ("" if value is None else str(int(value)) if isinstance(value, float) and value.is_integer()
+                           else value.date().isoformat() if isinstance(value, datetime) else " ".join(str(value).split()))
+
+
+def test_a_sheet_is_measured_once_as_max_row_and_max_col_give_it():
+    from toolkit.read import Cell, Sheet
+    from toolkit.registry import _extent
+
+    assert _extent(Sheet("空")) == (0, 0) == (Sheet("空").max_row, Sheet("空").max_col)
+    sheet = Sheet("目标分解", cells={(1, 1): Cell("指标编号"), (3, 2): Cell("湖滨区"), (2, 9): Cell(5.0), (7, 1): Cell()})
+    assert _extent(sheet) == (sheet.max_row, sheet.max_col) == (7, 9)

@@ -11,9 +11,9 @@ from pathlib import Path
 from toolkit.cache import OutcomeCache, _dump
 from toolkit.check import Outcome
 from toolkit.findings import Code, make
-from toolkit.model import Entry, Registry, Settings, Unit
+from toolkit.model import Category, Entry, Indicator, Registry, Settings, Unit
 from toolkit.snapshot import Basis, Pick
-from toolkit.workspace import Workspace, entry_record
+from toolkit.workspace import Workspace, entry_json, entry_record
 
 D = Decimal
 ENTRIES = [
@@ -31,6 +31,43 @@ def _old_record(e: Entry) -> dict:
 def test_entry_record_is_what_asdict_gave():
     for e in ENTRIES:
         assert entry_record(e) == _old_record(e)
+
+
+class _Figure(Decimal):
+    def __str__(self) -> str:
+        return "figure " + super().__str__()
+
+
+ODD = [  # fields of other types than an Entry's own: written by json itself, as before
+    Entry("4-1", "市统计局", value=5, row=True, invalid=1),  # type: ignore[arg-type]
+    Entry("4-2", "市统计局", value=1.5, progress=None),  # type: ignore[arg-type]
+    Entry("4-3", "市统计局", value=_Figure("7.25"), problems=D("3")),  # type: ignore[arg-type]
+    Entry("4-4", "市统计局", value=D("NaN"), base=D("-1E+3"), last_year=D("0.000"), next_steps="\u2028\t\x00末"),
+]
+
+
+def test_entry_json_is_what_json_dumps_gave():
+    extra = {"计量单位": "万元", "指标类型": "累计"}
+    for e in ENTRIES + ODD:
+        assert entry_json(e) == json.dumps(_old_record(e), ensure_ascii=False)
+        given = entry_json(e, extra, ", " + json.dumps(extra, ensure_ascii=False)[1:-1])
+        assert given == json.dumps({**_old_record(e), **extra}, ensure_ascii=False)
+
+
+def test_saved_entries_are_what_json_dumps_gave(tmp_path):
+    """entries.json line by line as json.dumps wrote each record (with its 计量单位 and type)."""
+    ind = Indicator(sheet="一、创新驱动", row=3, task_no="1", task="任务", lead="市科技局", co="", code="1-1",
+                    name="科技型中小企业", kind="累计", unit="家", target=D(140), due=None, due_text="",
+                    reporters=("市科技局",))
+    odd = dataclasses.replace(ind, code="4-3", unit='万"元\\', kind="上限")
+    registry = dataclasses.replace(_registry(), categories=[Category("一、创新驱动", "一、创新驱动", (ind, odd))])
+    ws = Workspace(tmp_path)
+    ws.save_entries("2021-04", ENTRIES + ODD, registry)
+    lines = (ws.state("2021-04") / "entries.json").read_text(encoding="utf-8").split("\n")[:-1]
+    by_code = {i.code: {"计量单位": i.unit, "指标类型": i.kind} for i in (ind, odd)}
+    expected = [json.dumps({**_old_record(e), **by_code.get(e.code, {})}, ensure_ascii=False) for e in ENTRIES + ODD]
+    assert lines[1:-1] == [line + "," for line in expected[:-1]] + expected[-1:]
+    assert lines[0].startswith('{"round": "2021-04", "saved": ') and lines[-1] == "]}"
 
 
 def test_entries_round_trip(tmp_path):

@@ -768,6 +768,49 @@ def test_half_up_floats_use_repr(x: float, places: int) -> None:
     assert half_up(x, places) == half_up(D(repr(x)), places)
 
 
+@given(st.integers(min_value=-(10**40), max_value=10**40), st.integers(min_value=0, max_value=40),
+       st.integers(min_value=0, max_value=14))
+def test_half_up_fast_path_agrees_with_a_wide_context(digits: int, scale: int, places: int) -> None:
+    """The Decimal fast path (a sensible size in the default context) and the general path give
+    the same figure as a quantize in a context wide enough for anything, on both sides of the
+    sizes where the fast path stops (adjusted + places = 25)."""
+    from decimal import localcontext
+
+    x = Decimal(digits).scaleb(-scale)
+    with localcontext() as wide:
+        wide.prec = 200
+        expected = x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    result = half_up(x, places)
+    assert result is not None
+    assert str(result) == str(expected.copy_abs() if expected.is_zero() else expected)
+
+
+@pytest.mark.parametrize(("x", "places", "expected"), [
+    (D("9" * 23 + ".995"), 2, "1" + "0" * 23 + ".00"),  # adjusted + places = 24: the fast path
+    (D("9" * 24 + ".995"), 2, "1" + "0" * 24 + ".00"),  # = 25: still the fast path
+    (D("9" * 25 + ".995"), 2, "1" + "0" * 25 + ".00"),  # = 26: a context of its own
+    (D("1.5"), 12, "1.500000000000"),  # beyond the places kept ready
+    (D("-0.0000001"), 3, "0.000"),
+])
+def test_half_up_at_the_edges_of_the_fast_path(x: Decimal, places: int, expected: str) -> None:
+    assert str(half_up(x, places)) == expected
+
+
+def test_half_up_in_a_narrow_context_and_for_a_subclass() -> None:
+    """A caller's narrower context, or a Decimal subclass, goes the general way: the same figure."""
+    from decimal import localcontext
+
+    class Figure(Decimal):
+        pass
+
+    with localcontext() as narrow:
+        narrow.prec = 6
+        assert str(half_up(D("123456789.125"), 2)) == "123456789.13"
+        assert narrow.prec == 6
+    assert str(half_up(Figure("2.675"), 2)) == "2.68"
+    assert type(half_up(Figure("2.675"), 2)) is Decimal
+
+
 # ---------------------------------------------------------------------------------------------
 # the parts of a 比率 row
 

@@ -269,7 +269,8 @@ class ResultRow:
     late: bool = False
 
     def __post_init__(self) -> None:
-        self.status = Status(self.status)  # accepts the Chinese label too
+        if self.status.__class__ is not Status:  # a Status already is one (no enum lookup, 80,000 rows a round)
+            self.status = Status(self.status)  # accepts the Chinese label too
 
 
 class Source(str, enum.Enum):

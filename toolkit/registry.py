@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import MasterWorkbookError, ReadError
 from .model import KINDS, Category, Indicator, Registry, Round, Settings, Unit
-from .read import Limits, Sheet, cell_ref, read_workbook
+from .read import EMPTY, Limits, Sheet, cell_ref, read_workbook
 from .values import normalize_text, parse_date
 
 SPECIAL_SHEETS = ("说明", "设置", "单位", "轮次", "目标分解")
@@ -30,6 +31,8 @@ NEEDS_TARGET = ("累计", "上限", "下限", "增速")
 
 def text(value: object) -> str:
     """A cell value as clean text (numbers without a spurious .0)."""
+    if type(value) is str:  # the usual cell: as the last line below gives it
+        return " ".join(value.split())
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -42,6 +45,8 @@ def text(value: object) -> str:
 
 def to_decimal(value: object) -> Decimal | None:
     """A clerk-typed target: 140, '910.7', '≤4.5%', '3.7万' (kept as written number)."""
+    if type(value) is float:  # the usual cell: as the lines below give it
+        return Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -70,18 +75,29 @@ class _Problems:
         (self.warnings if warning else self.items).append(f"{where}：{message}")
 
 
-def _header(sheet: Sheet, row: int) -> dict[str, int]:
+def _extent(sheet: Sheet) -> tuple[int, int]:
+    """(sheet.max_row, sheet.max_col) in one go: each is a scan of every cell (目标分解 holds
+    indicators × units rows: 144,000 cells at 2,000 units), so a sheet is measured once."""
+    cells = sheet.cells
+    if not cells:
+        return 0, 0
+    return max(cells)[0], max(map(itemgetter(1), cells))
+
+
+def _header(sheet: Sheet, row: int, width: int | None = None) -> dict[str, int]:
+    """Column by header name in ``row``; ``width``: the sheet's max_col, when known."""
     cols: dict[str, int] = {}
-    for col in range(1, sheet.max_col + 1):
+    for col in range(1, (sheet.max_col if width is None else width) + 1):
         name = text(sheet.value(row, col)).replace(" ", "")
         if name and name not in cols:
             cols[name] = col
     return cols
 
 
-def _find_header_row(sheet: Sheet, must: str, limit: int = 10) -> int | None:
-    for row in range(1, min(sheet.max_row, limit) + 1):
-        if must in _header(sheet, row):
+def _find_header_row(sheet: Sheet, must: str, limit: int = 10, extent: tuple[int, int] | None = None) -> int | None:
+    max_row, max_col = _extent(sheet) if extent is None else extent
+    for row in range(1, min(max_row, limit) + 1):
+        if must in _header(sheet, row, max_col):
             return row
     return None
 
@@ -93,11 +109,12 @@ def _table(sheet: Sheet | None, name: str, must: str, layout: str,
     A missing sheet gives None quietly: load_registry reports it once."""
     if sheet is None:
         return None
-    head_row = _find_header_row(sheet, must)
+    extent = _extent(sheet)
+    head_row = _find_header_row(sheet, must, extent=extent)
     if head_row is None:
         problems.add(name, "A1", f"缺少表头“{must}”（应为 {layout}）")
         return None
-    return head_row, _header(sheet, head_row)
+    return head_row, _header(sheet, head_row, extent[1])
 
 
 #: The master workbook is the office's own file, read once per command, and it grows with the
@@ -126,7 +143,7 @@ def load_registry(path: Path | str) -> Registry:
     year = settings.year or (rounds[0].cutoff.year if rounds else date.today().year)
     if not settings.year:
         settings = Settings(**{**settings.__dict__, "year": year})
-    split_cells: dict[tuple[str, str], tuple[str, str]] = {}  # (code, unit) -> (指标编号 cell, 单位名称 cell)
+    split_cells = _SplitRows()
     splits = _splits(book.sheet("目标分解"), units, problems, split_cells)
     categories: list[Category] = []
     seen_codes: dict[str, str] = {}
@@ -140,7 +157,7 @@ def load_registry(path: Path | str) -> Registry:
         problems.add(path.name, "", "没有任何类别工作表（第1行为类别标题，第2行为表头）")
     for code, parts in splits.items():
         if code not in seen_codes:
-            cell = split_cells.get((code, next(iter(parts))), ("", ""))[0]
+            cell = split_cells.cell(code, next(iter(parts)), "指标编号")
             problems.add("目标分解", cell, f"指标编号“{code}”在各类别工作表中不存在")
     if problems.items:
         raise MasterWorkbookError(
@@ -267,56 +284,78 @@ def _rounds(sheet: Sheet | None, problems: _Problems) -> list[Round]:
     return rounds
 
 
+class _SplitRows:
+    """Where 目标分解 gives each (指标编号, 单位名称): its row. The cells are named only for a
+    problem (48,000 rows at 2,000 units, hardly ever one of them wrong)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], int] = {}
+        self.cols: dict[str, int] = {}
+
+    def cell(self, code: str, unit: str, column: str) -> str:
+        """The 目标分解 cell of ``column`` ("指标编号" or "单位名称") in the row of (code, unit); '' if none."""
+        row = self.rows.get((code, unit))
+        return cell_ref(row, self.cols[column]) if row is not None else ""
+
+
 def _splits(sheet: Sheet | None, units: dict[str, Unit], problems: _Problems,
-            cells: dict[tuple[str, str], tuple[str, str]]) -> dict[str, dict[str, Decimal]]:
+            cells: _SplitRows) -> dict[str, dict[str, Decimal]]:
     splits: dict[str, dict[str, Decimal]] = {}
     if sheet is None:
         return splits
-    head_row = _find_header_row(sheet, "指标编号")
+    max_row, max_col = extent = _extent(sheet)
+    head_row = _find_header_row(sheet, "指标编号", extent=extent)
     if head_row is None:
-        if sheet.max_row:
+        if max_row:
             problems.add("目标分解", "A1", "缺少表头（应为 指标编号 | 单位名称 | 年度目标）")
         return splits
-    cols = _header(sheet, head_row)
+    cols = _header(sheet, head_row, max_col)
     for need in ("单位名称", "年度目标"):
         if need not in cols:
             problems.add("目标分解", cell_ref(head_row, 1), f"缺少表头“{need}”")
             return splits
-    for row in range(head_row + 1, sheet.max_row + 1):
-        code = text(sheet.value(row, cols["指标编号"]))
-        unit = text(sheet.value(row, cols["单位名称"]))
+    cells.cols = cols
+    code_col, unit_col, target_col = cols["指标编号"], cols["单位名称"], cols["年度目标"]
+    grid = sheet.cells  # read directly: 48,000 rows, three cells each (as sheet.value gives them)
+    for row in range(head_row + 1, max_row + 1):
+        code = text(grid.get((row, code_col), EMPTY).value)
+        unit = text(grid.get((row, unit_col), EMPTY).value)
         if not code and not unit:
             continue
         if unit not in units:
-            problems.add("目标分解", cell_ref(row, cols["单位名称"]), f"单位“{unit}”不在“单位”工作表中")
+            problems.add("目标分解", cell_ref(row, unit_col), f"单位“{unit}”不在“单位”工作表中")
             continue
         try:
-            target = to_decimal(sheet.value(row, cols["年度目标"]))
+            target = to_decimal(grid.get((row, target_col), EMPTY).value)
         except ValueError:
             target = None
         if target is None:
-            problems.add("目标分解", cell_ref(row, cols["年度目标"]), "年度目标不是数字")
+            problems.add("目标分解", cell_ref(row, target_col), "年度目标不是数字")
             continue
-        if unit in splits.get(code, {}):
-            problems.add("目标分解", cell_ref(row, cols["单位名称"]), f"指标 {code} 的单位“{unit}”重复")
+        parts = splits.get(code)
+        if parts is None:
+            parts = splits[code] = {}
+        elif unit in parts:
+            problems.add("目标分解", cell_ref(row, unit_col), f"指标 {code} 的单位“{unit}”重复")
             continue
-        splits.setdefault(code, {})[unit] = target
-        cells[(code, unit)] = (cell_ref(row, cols["指标编号"]), cell_ref(row, cols["单位名称"]))
+        parts[unit] = target
+        cells.rows[(code, unit)] = row
     return splits
 
 
 def _category(sheet: Sheet, units: dict[str, Unit], year: int, splits: dict[str, dict[str, Decimal]],
               seen_codes: dict[str, str], problems: _Problems,
-              split_cells: dict[tuple[str, str], tuple[str, str]] | None = None) -> Category | None:
+              split_cells: _SplitRows | None = None) -> Category | None:
     from .wording import validate_phrase
 
     name = sheet.name
     title = ""
-    for col in range(1, sheet.max_col + 1):
+    max_row, max_col = _extent(sheet)
+    for col in range(1, max_col + 1):
         title = text(sheet.value(1, col))
         if title:
             break
-    cols = _header(sheet, 2)
+    cols = _header(sheet, 2, max_col)
     missing = [c for c in REQUIRED_CATEGORY_COLUMNS if c not in cols]
     if missing:
         if not sheet.cells:
@@ -327,7 +366,7 @@ def _category(sheet: Sheet, units: dict[str, Unit], year: int, splits: dict[str,
         problems.add(name, "A1", "第1行缺少类别标题（如“一、深入实施创新驱动发展战略…”）")
     indicators: list[Indicator] = []
     carried: dict[str, str] = {}
-    for row in range(3, sheet.max_row + 1):
+    for row in range(3, max_row + 1):
         get = {k: text(sheet.value(row, c)) for k, c in cols.items()}
         if not any(get.values()):
             continue
@@ -393,10 +432,12 @@ def _category(sheet: Sheet, units: dict[str, Unit], year: int, splits: dict[str,
             problems.add(name, ref("表述模板"), f"表述模板中的 {'、'.join(unknown_names)} 无法识别")
             continue
         split = splits.get(code, {})
-        for unit in split:
-            if unit not in reporters:
-                problems.add("目标分解", (split_cells or {}).get((code, unit), ("", ""))[1],
-                             f"指标 {code} 的分解单位“{unit}”不是该指标的填报单位")
+        if split:
+            reporting = set(reporters)  # 160 reporters and as many parts: not a scan of the tuple for each
+            for unit in split:
+                if unit not in reporting:
+                    problems.add("目标分解", split_cells.cell(code, unit, "单位名称") if split_cells else "",
+                                 f"指标 {code} 的分解单位“{unit}”不是该指标的填报单位")
         if split and target is not None and sum(split.values()) != target:
             problems.add("目标分解", "", f"指标 {code} 各单位目标之和 {sum(split.values())} 与年度目标 {target} 不一致",
                          warning=True)

@@ -476,17 +476,20 @@ class RoundContext:
         tables: dict[str, dict[str, Indicator]] = {}
         for unit, (outcome, pick) in winners.items():
             source = self.registry_for(pick)
-            if source is not current and str(source.path) not in tables:
+            if source is current:  # the usual case: entries as they are, nothing 待补报
+                for entry in outcome.entries:
+                    entries[(entry.code, entry.unit)] = entry
+                continue
+            if str(source.path) not in tables:
                 tables[str(source.path)] = _by_code(source)
-            then = tables[str(source.path)] if source is not current else now
+            then = tables[str(source.path)]
             kept = set()
             for entry in outcome.entries:
-                adapted = _adapt(entry, then.get(entry.code), now.get(entry.code)) if source is not current else entry
+                adapted = _adapt(entry, then.get(entry.code), now.get(entry.code))
                 if adapted is not None:
                     entries[(adapted.code, adapted.unit)] = adapted
                     kept.add(adapted.code)
-            if source is not current:
-                pending.update((ind.code, unit) for ind in current.rows_for(unit) if ind.code not in kept)
+            pending.update((ind.code, unit) for ind in current.rows_for(unit) if ind.code not in kept)
         return Settled(entries=entries, pending=frozenset(pending), changes=self.changes(winners))
 
     def changes(self, winners: Mapping[str, tuple[Outcome, Pick]] | None = None) -> list[RegistryChange]:

@@ -511,6 +511,12 @@ def half_up(x: Decimal | float | None, places: int = 2) -> Decimal | None:
     ``None`` stays ``None``; floats go through ``repr``; ``places=0`` gives an integral
     Decimal. A zero result is never negative (-0.001 → 0.00).
     """
+    if type(x) is Decimal and 0 <= places < _FAST_PLACES and x.is_finite() and x.adjusted() + places <= 25 \
+            and getcontext().prec == 28:
+        # the usual case, as below when max(28, adjusted + places + 3) is the context's 28: a
+        # finite Decimal of a sensible size, none of the checks below needed (0.5 µs a call less)
+        result = x.quantize(_QUANTA[places], ROUND_HALF_UP)
+        return result.copy_abs() if result.is_zero() else result
     if x is None:
         return None
     if isinstance(x, bool) or not isinstance(x, (Decimal, int, float)):
@@ -532,6 +538,7 @@ def half_up(x: Decimal | float | None, places: int = 2) -> Decimal | None:
 
 
 _QUANTA = tuple(Decimal((0, (1,), -places)) for places in range(12))
+_FAST_PLACES = len(_QUANTA)
 
 
 # ---------------------------------------------------------------------------------------------
