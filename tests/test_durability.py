@@ -396,18 +396,23 @@ print("done", flush=True)
 """
 
 
+def _inbox_of(tmp_path: Path, n: int) -> tuple[Path, Workspace]:
+    """A workspace whose round 2021-04 inbox holds ``n`` distinct returns, two thirds in a subfolder."""
+    root = tmp_path / "ws"
+    inbox = root / "rounds" / "2021-04" / "inbox"
+    (inbox / "子文件夹").mkdir(parents=True)
+    for i in range(n):
+        (inbox / ("子文件夹" if i % 3 else "") / f"{i}.xlsx").write_bytes(_payload(i))
+    return root, Workspace(root)
+
+
 def test_inbox_scan_killed_at_random_moments_loses_nothing(tmp_path):
     """Scanning receives files in batches (one commit per batch): a kill loses at most the
     batch in hand, never leaves a receipt without its bytes, and the next scan completes it."""
     from toolkit.receipts import receipt_list, scan_inbox
 
-    root = tmp_path / "ws"
-    inbox = root / "rounds" / "2021-04" / "inbox"
-    (inbox / "子文件夹").mkdir(parents=True)
     n = 240
-    for i in range(n):
-        (inbox / ("子文件夹" if i % 3 else "") / f"{i}.xlsx").write_bytes(_payload(i))
-    ws = Workspace(root)
+    root, ws = _inbox_of(tmp_path, n)
     rng = random.Random(20210508)
     for _ in range(6):
         proc = subprocess.Popen([sys.executable, "-c", SCANNER, str(root)], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -479,13 +484,8 @@ def test_inbox_batch_killed_at_each_step_loses_nothing(tmp_path, point):
     other bytes than its content's, and the next scan receives every file once."""
     from toolkit.receipts import originals, receipt_list, scan_inbox
 
-    root = tmp_path / "ws"
-    inbox = root / "rounds" / "2021-04" / "inbox"
-    (inbox / "子文件夹").mkdir(parents=True)
     n = 60
-    for i in range(n):
-        (inbox / ("子文件夹" if i % 3 else "") / f"{i}.xlsx").write_bytes(_payload(i))
-    ws = Workspace(root)
+    root, ws = _inbox_of(tmp_path, n)
     proc = subprocess.run([sys.executable, "-c", BATCH_KILLER, str(root), point], cwd=ROOT, capture_output=True,
                           timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode("utf-8", "replace")

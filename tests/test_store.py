@@ -241,13 +241,11 @@ def test_archive_never_overwrites_a_different_file(tmp_path: Path) -> None:
     assert path.read_bytes() == b"corrupted" and again.read_bytes() == b"good"
 
 
-def test_archive_does_not_overwrite_a_file_that_appears_meanwhile(tmp_path: Path, monkeypatch) -> None:
-    """Another process publishes the same name between our check and our publish."""
+def _plant_before_first_temp(monkeypatch) -> list[Path]:
+    """Another process takes the first name we are about to publish (its bytes b"theirs") just as
+    our temp file for it is made; the list gets that path."""
     from toolkit import store
 
-    arch = tmp_path / "archive"
-    arch.mkdir()
-    src = _touch(tmp_path / "x.xlsx", b"ours")
     real = store._create_temp
     planted: list[Path] = []
 
@@ -258,6 +256,16 @@ def test_archive_does_not_overwrite_a_file_that_appears_meanwhile(tmp_path: Path
         return real(path, keep_suffix)
 
     monkeypatch.setattr(store, "_create_temp", racing_create_temp)
+    return planted
+
+
+def test_archive_does_not_overwrite_a_file_that_appears_meanwhile(tmp_path: Path, monkeypatch) -> None:
+    """Another process publishes the same name between our check and our publish."""
+
+    arch = tmp_path / "archive"
+    arch.mkdir()
+    src = _touch(tmp_path / "x.xlsx", b"ours")
+    planted = _plant_before_first_temp(monkeypatch)
     path, digest = archive_file(src, arch)
     assert planted == [arch / f"{digest[:16]}_x.xlsx"]
     assert planted[0].read_bytes() == b"theirs"
@@ -409,20 +417,10 @@ def test_archive_files_equals_archive_file_one_by_one(tmp_path: Path, sync_mode:
 
 
 def test_archive_files_never_overwrites_a_name_taken_meanwhile(tmp_path: Path, monkeypatch, sync_mode: str) -> None:
-    from toolkit import store
 
     sources = [_touch(tmp_path / f"{i}.xlsx", d) for i, d in enumerate(_contents(5))]
     arch = tmp_path / "archive"
-    real = store._create_temp
-    planted: list[Path] = []
-
-    def racing_create_temp(path: Path, keep_suffix: bool = False):
-        if not planted:
-            path.write_bytes(b"theirs")
-            planted.append(path)
-        return real(path, keep_suffix)
-
-    monkeypatch.setattr(store, "_create_temp", racing_create_temp)
+    planted = _plant_before_first_temp(monkeypatch)
     paths = archive_files([(src, "", "", None) for src in sources], arch)
     assert planted[0].read_bytes() == b"theirs" and paths[0] != planted[0]
     assert [p.read_bytes() for p in paths] == [s.read_bytes() for s in sources]
