@@ -15,7 +15,7 @@ from tests.factories import DEFAULT_INDICATORS, DEFAULT_SPLITS, indicator_row, m
 from toolkit import wording
 from toolkit.model import Registry
 from toolkit.registry import load_registry
-from toolkit.store import display_width
+from toolkit.terminal import display_width
 from toolkit.values import half_up
 from toolkit.wording import _drop_subsumed, _sentence_key, _sentences, _tidied, join_clauses, tidy_punctuation
 

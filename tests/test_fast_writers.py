@@ -125,7 +125,7 @@ _TEXT = st.text(alphabet=st.one_of(
 @given(text=_TEXT)
 def test_width_counted_as_display_width(text):
     from toolkit.outputs.book import _lines, _width, text_width
-    from toolkit.store import display_width
+    from toolkit.terminal import display_width
 
     lines = text.splitlines() or [""]
     assert text_width(text) == max(display_width(line) for line in lines)
@@ -277,7 +277,7 @@ _LINES = st.text(alphabet=st.one_of(st.sampled_from("\n\r\x0b\x0c\x1c\x1d\x1e\x1
 def test_lines_counted_as_each_line_says(text):
     """A text of one line is counted whole; wherever str.splitlines breaks it, line by line."""
     from toolkit.outputs.book import _lines_in
-    from toolkit.store import display_width
+    from toolkit.terminal import display_width
 
     lines = text.splitlines() or [""]
     for room in (4.5, 12.5, 30.5):

@@ -50,17 +50,8 @@ from .intake import zip_entries
 from .mail.parse import MailFileError, parse_mail_file
 from .model import ArrivalBasis, Source
 from .read import Content, Limits, classify, is_skippable
-from .store import (
-    HashMemo,
-    IntakeLog,
-    StoreBatch,
-    cleanup_temp,
-    clip,
-    display_width,
-    find_content,
-    format_table,
-    put_content,
-)
+from .store import HashMemo, IntakeLog, StoreBatch, cleanup_temp, find_content, put_content
+from .terminal import clip, display_width, format_table
 from .workspace import Workspace
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .findings import Finding
 from .formatting import format_number
 from .standing import Fate, Standing, UnitState
-from .store import clip, format_table
+from .terminal import clip, format_table
 
 
 def findings_table(findings: list[Finding]) -> str:

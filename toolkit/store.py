@@ -5,11 +5,7 @@ so a crash, a power cut or a killed process leaves either the old file or the ne
 one, never half of each. Incoming returns are copied into a content-addressed
 archive (:func:`archive_file`) and every file seen is recorded in a small SQLite
 log (:class:`IntakeLog`). :class:`WorkspaceLock` keeps two merges from running on
-the same workspace at once.
-
-The terminal helpers :func:`display_width`, :func:`pad`, :func:`clip` and
-:func:`format_table` align text containing Chinese characters (which take two
-columns in a terminal); other modules reuse them.
+the same workspace at once. (Text widths and terminal tables are :mod:`toolkit.terminal`.)
 """
 
 from __future__ import annotations
@@ -52,14 +48,9 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "cleanup_temp",
-    "clip",
     "content_path",
-    "display_width",
     "find_content",
-    "format_log",
-    "format_table",
     "inside",
-    "pad",
     "process_start",
     "put_content",
     "safe_name",
@@ -1692,129 +1683,3 @@ class IntakeLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# ---------------------------------------------------------------------------------------
-# terminal tables
-# ---------------------------------------------------------------------------------------
-
-def _measure_char(ch: str) -> int:
-    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-class _CharWidths(dict):
-    """Width of each character seen so far; a character is measured once per process."""
-
-    def __missing__(self, ch: str) -> int:
-        width = self[ch] = _measure_char(ch)
-        return width
-
-
-_WIDTHS = _CharWidths()
-_char_width = _WIDTHS.__getitem__
-
-
-def display_width(s: str) -> int:
-    """Columns ``s`` takes in a terminal: CJK (wide/fullwidth) 2, combining marks 0, else 1.
-
-    The writers call this for every cell of every output row, so it is cheap: an ASCII
-    text is its length (every ASCII character is one column), any other text is summed
-    from a per-character table filled as characters are first seen."""
-    if not isinstance(s, str):
-        s = str(s)
-    if s.isascii():
-        return len(s)
-    return sum(map(_char_width, s))
-
-
-def pad(s: str, width: int, align: str = "left") -> str:
-    """Pad ``s`` with spaces to ``width`` display columns (``align``: left/right/center)."""
-    s = str(s)
-    gap = width - display_width(s)
-    if gap <= 0:
-        return s
-    if align == "right":
-        return " " * gap + s
-    if align == "center":
-        return " " * (gap // 2) + s + " " * (gap - gap // 2)
-    return s + " " * gap
-
-
-def clip(s: str, width: int, ellipsis: str = "...") -> str:
-    """Cut ``s`` to at most ``width`` display columns, marking the cut with ``ellipsis``."""
-    s = str(s)
-    if display_width(s) <= width:
-        return s
-    room = width - display_width(ellipsis)
-    out, used = [], 0
-    for ch in s:
-        w = _char_width(ch)
-        if used + w > room:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + ellipsis
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _printable(value: object) -> str:
-    """Text safe to print: control characters (e.g. escape sequences in a file name) become '?'."""
-    return _CONTROL.sub("?", "" if value is None else str(value))
-
-
-def format_table(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], align: Sequence[str] | None = None, gap: int = 2
-) -> str:
-    """Render rows as columns aligned by display width; ``align`` holds 'left'/'right' per column."""
-    head = [_printable(h) for h in headers]
-    body = [[_printable(c) for c in row] for row in rows]
-    aligns = list(align or ["left"] * len(head))
-    widths = [display_width(h) for h in head]
-    for row in body:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], display_width(cell))
-    sep = " " * gap
-
-    def line(cells: Sequence[str], is_head: bool = False) -> str:
-        out = [pad(c, widths[i], "left" if is_head else aligns[i]) for i, c in enumerate(cells)]
-        return sep.join(out).rstrip()
-
-    return "\n".join([line(head, True)] + [line(r) for r in body])
-
-
-_LOG_HEADERS = ("序号", "收到时间", "原文件名", "单位", "结论", "错误", "提示", "归档文件")
-_LOG_ALIGN = ("right", "left", "left", "left", "left", "right", "right", "left")
-
-
-def _short_time(iso: str) -> str:
-    try:
-        moment = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return iso or ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def format_log(entries: Iterable[Mapping[str, Any]], name_width: int = 40) -> str:
-    """The intake log as a Chinese terminal table (columns aligned by display width)."""
-    rows = []
-    for i, e in enumerate(entries, 1):
-        archived = str(e.get("archived") or "")
-        rows.append((
-            i,
-            _short_time(str(e.get("received") or "")),
-            clip(_printable(e.get("original_name")), name_width),
-            e.get("unit") or "",
-            e.get("verdict") or "",
-            e.get("errors") if e.get("errors") is not None else "",
-            e.get("notices") if e.get("notices") is not None else "",
-            Path(archived).name if archived else "（未归档）",
-        ))
-    if not rows:
-        return "（暂无收件记录）"
-    return format_table(_LOG_HEADERS, rows, _LOG_ALIGN)

@@ -29,7 +29,8 @@ import xlsxwriter
 
 from .formatting import cn_date
 from .model import Indicator, Registry, Round, Unit
-from .store import atomic_path, display_width, safe_name
+from .store import atomic_path, safe_name
+from .terminal import display_width
 
 #: 1: identity and fingerprints; 2: adds the 台账快照 key (blank when written outside a workspace).
 TEMPLATE_VERSION = "2"

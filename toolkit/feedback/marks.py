@@ -18,7 +18,8 @@ from pathlib import Path
 from ..check import Outcome
 from ..findings import Finding, Level, where
 from ..read import col_letter, parse_ref
-from ..store import display_width, safe_name
+from ..store import safe_name
+from ..terminal import display_width
 
 FEEDBACK_SHEET = "问题清单"
 AUTHOR = "督查室"

@@ -25,8 +25,8 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 
 from ..check import Outcome
 from ..read import Workbook
-from ..store import display_width
 from ..templates import META_SHEET
+from ..terminal import display_width
 from .marks import (
     AUTHOR,
     BORDER_COLOUR,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..store import clip, format_table
+from ..terminal import clip, format_table
 from .fetch import FetchReport
 from .record import FetchedMail, SentMail
 from .send import SendReport

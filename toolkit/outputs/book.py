@@ -43,7 +43,8 @@ from ..formatting import cn_date, places_of
 from ..model import Indicator, ResultRow
 from ..read import col_letter
 from ..standing import Standing
-from ..store import atomic_path, display_width
+from ..store import atomic_path
+from ..terminal import display_width
 
 #: Columns of results.csv, in order (DESIGN.md, "Outputs of a round").
 CSV_COLUMNS = (
@@ -148,7 +149,7 @@ def _common_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 def _width(line: str) -> int:
-    """:func:`toolkit.store.display_width` of one line, counted without looking at each character
+    """:func:`toolkit.terminal.display_width` of one line, counted without looking at each character
     when the line holds only ASCII and common wide characters (each ASCII one counts 1, the
     others 2)."""
     if line.isascii():

@@ -25,7 +25,7 @@ from docx.shared import Mm
 
 from ..formatting import cn_date
 from ..standing import Standing
-from ..store import display_width
+from ..terminal import display_width
 from . import compose
 from .compose import _as_date, _opening
 from .document import (
