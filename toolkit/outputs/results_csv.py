@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from ..formatting import format_number
 from ..model import ResultRow
 from ..standing import Standing
 from .book import _CSV_TRIGGERS, _PLAIN_NUMBER, CSV_COLUMNS, _atomic, _rate, _target
+
+T = TypeVar("T")
 
 # -- results.csv ------------------------------------------------------------------------
 
@@ -22,18 +26,19 @@ def _csv_text(text: object) -> str:
     return s
 
 
-def _csv_row(row: ResultRow) -> list[str]:
+def _row_cells(row: ResultRow, figure: Callable[[Decimal | None], T]) -> list[str | T]:
+    """One row of results.csv: its text cells as written, its figures as ``figure`` gives them."""
     ind = row.indicator
     texts = [row.round, row.category, ind.task_no, ind.code, ind.name, row.unit, ind.unit]
     numbers = [row.target, row.value, row.base, row.last_year, _rate(row), row.time_progress,
                row.gap, row.yoy]
-    # format_number only ever yields plain numbers (-?digits[.digits]), which stay as they are.
-    return [_csv_text(t) for t in texts] + [format_number(d) for d in numbers] + [_csv_text(row.status)]
+    return [*(_csv_text(t) for t in texts), *(figure(d) for d in numbers), _csv_text(row.status)]
 
 
 def csv_rows(result: Standing) -> list[list[str]]:
     """The rows of results.csv (without the header), in result.rows order."""
-    return [_csv_row(row) for row in result.rows]
+    # format_number only ever yields plain numbers (-?digits[.digits]), which stay as they are.
+    return [_row_cells(row, format_number) for row in result.rows]
 
 
 def _as_read(value: Decimal | None) -> Decimal | None:
@@ -49,21 +54,11 @@ def _as_read(value: Decimal | None) -> Decimal | None:
     return Decimal(text) if text else None
 
 
-def frame_rows(result: Standing) -> list[list[object]]:
+def frame_rows(result: Standing) -> list[list[str | Decimal | None]]:
     """results.csv's rows as :func:`toolkit.year.results_frame` takes them, without the text in
     between: the text cells as written, each figure as the Decimal its written text reads back as
     (so the round's history from memory is the history from its results.csv, to the digit)."""
-    rows: list[list[object]] = []
-    for row in result.rows:
-        ind = row.indicator
-        texts = [row.round, row.category, ind.task_no, ind.code, ind.name, row.unit, ind.unit]
-        numbers = [row.target, row.value, row.base, row.last_year, _rate(row), row.time_progress,
-                   row.gap, row.yoy]
-        cells: list[object] = [_csv_text(t) for t in texts]
-        cells += [_as_read(d) for d in numbers]
-        cells.append(_csv_text(row.status))
-        rows.append(cells)
-    return rows
+    return [_row_cells(row, _as_read) for row in result.rows]
 
 
 def write_results_csv(result: Standing, path: Path) -> Path:
