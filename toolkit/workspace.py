@@ -123,15 +123,13 @@ def _extra_json(extra: dict[str, object]) -> str:
     return ", " + json.dumps(extra, ensure_ascii=False)[1:-1] if extra else ""
 
 
-def json_lines(head: dict[str, object], key: str, items: Iterable[object], *, written: bool = False) -> Iterator[str]:
-    """``head`` with ``key`` holding ``items`` as one JSON document, in pieces of an item per line
-    (to be written as they come: no document held whole): json's C encoder writes each item
-    (``json.dump`` and ``indent`` take its pure-Python path). ``written``: the items are their
-    JSON text already."""
+def json_lines(head: dict[str, object], key: str, items: Iterable[str]) -> Iterator[str]:
+    """``head`` with ``key`` holding ``items`` (each an item's JSON text) as one JSON document, in
+    pieces of an item per line, to be written as they come: no document held whole."""
     yield json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "") + json.dumps(key) + ": ["
     separator = "\n"
     for item in items:
-        yield separator + (item if written else json.dumps(item, ensure_ascii=False))  # type: ignore[operator]
+        yield separator + item
         separator = ",\n"
     yield ("\n" if separator != "\n" else "") + "]}\n"
 
@@ -300,7 +298,7 @@ class Workspace:
         head: dict[str, object] = {"round": name, "saved": datetime.now().isoformat(timespec="seconds")}
         with atomic_write(folder / "entries.json", "w", encoding="utf-8") as fh:  # durable: not written on a rerun
             pieces: list[str] = []
-            for piece in json_lines(head, "entries", lines, written=True):
+            for piece in json_lines(head, "entries", lines):
                 pieces.append(piece)
                 if len(pieces) == 1000:  # written a thousand lines at a time: fewer, larger writes
                     fh.write("".join(pieces))
