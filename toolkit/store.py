@@ -456,28 +456,11 @@ def archive_file(
 
     ``digest`` is ``src``'s hash when the caller knows it (a stored original, verified when it
     was received: the copy is still verified against it); ``memo`` spares re-hashing an
-    archived copy that has not changed since it was last verified. Many files at once, made
-    durable together: :func:`archive_files`.
+    archived copy that has not changed since it was last verified. It is :func:`archive_files`
+    with one file (fsynced on its own, then its folder).
     """
-    src = Path(src)
-    archive_dir = Path(archive_dir)
-    st, digest = _stat_and_hash(src, digest)
-    try:
-        archive_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _archive_dir_error(archive_dir, exc) from exc
-
-    original = original_name or src.name
-    for n in range(1, 100):
-        target = archive_dir / _archive_name(digest, unit_code, original, n)
-        if target.exists():
-            if _archived(target, digest, memo):
-                return target, digest
-            continue
-        if _copy_new(src, target, digest, st) or _same_hash(target, digest):  # or archived meanwhile
-            _remember(target, digest, memo)
-            return target, digest
-    raise _too_many(archive_dir, src)
+    digest = _stat_and_hash(src, digest)[1]
+    return archive_files([(src, unit_code, original_name, digest)], archive_dir, memo=memo)[0], digest
 
 
 def _stat_and_hash(src: Path | str, digest: str | None) -> tuple[os.stat_result, str]:
@@ -508,8 +491,8 @@ def archive_files(items: Sequence[ArchiveItem], archive_dir: Path | str, *, memo
                   threads: int = 0) -> list[Path]:
     """:func:`archive_file` for many files, made durable together; their archived paths, in order.
 
-    Names, the reuse of copies archived before and the verification are :func:`archive_file`'s;
-    the folder is listed once instead of probed per file. Durability, as for :class:`StoreBatch`:
+    Names, the reuse of copies archived before and the verification are as :func:`archive_file`
+    describes; the folder is listed once instead of probed per file. Durability, as for :class:`StoreBatch`:
 
     1. each new copy is written to a hidden temp file in the folder, verified against its
        hash and given its source's mtime; where one ``syncfs`` can make the whole batch
@@ -669,28 +652,6 @@ def _link_new(tmp: str, target: str) -> bool:
             return False
         _replace(Path(tmp), Path(target), durable=False)  # the caller syncs the folder
     return True
-
-
-def _copy_new(src: Path, target: Path, digest: str, st: os.stat_result) -> bool:
-    """Copy into a temp file, verify, then publish without overwriting.
-
-    Returns False if ``target`` appeared in the meantime (nothing is overwritten).
-    """
-    tmp, fd = _create_temp(target)
-    try:
-        if _write_hashed(fd, src) != digest:
-            raise WorkspaceError(f"文件 {src} 在归档过程中被修改。请等待文件保存完毕后重新运行。")
-        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        if not _link_new(str(tmp), str(target)):
-            return False
-        _fsync_dir(target.parent)
-        return True
-    except OSError as exc:
-        raise WorkspaceError(
-            f"无法归档文件 {src}（{exc.strerror or exc}）。请确认磁盘空间充足、工作区可写。"
-        ) from exc
-    finally:
-        _unlink_quietly(tmp)
 
 
 # ---------------------------------------------------------------------------------------
